@@ -1,0 +1,42 @@
+import { writeCsvRecords } from '../util/csv.js';
+
+/** One skipped field (or image) of a run, with the reason. Written to `<out>/errors.csv`. */
+export interface FieldError {
+  plate: string;
+  well: string;
+  site: number | null;
+  channel: string | null;
+  file: string | null;
+  /** 1-based data row of the metadata table, when known */
+  row: number | null;
+  stage: 'metadata' | 'files' | 'read' | 'embed';
+  reason: string;
+}
+
+export const ERROR_COLUMNS = [
+  'Metadata_Plate',
+  'Metadata_Well',
+  'Metadata_Site',
+  'Channel',
+  'File',
+  'Row',
+  'Stage',
+  'Reason',
+] as const;
+
+export async function writeErrorTable(file: string, errors: readonly FieldError[]): Promise<void> {
+  await writeCsvRecords(
+    file,
+    ERROR_COLUMNS,
+    errors.map((e) => ({
+      Metadata_Plate: e.plate,
+      Metadata_Well: e.well,
+      Metadata_Site: e.site,
+      Channel: e.channel,
+      File: e.file,
+      Row: e.row,
+      Stage: e.stage,
+      Reason: e.reason,
+    })),
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * Intensity scaling of a downsampled field before it enters an ImageNet network.
+ *
+ * Microscopy images are 16-bit with most pixels in the background; ImageNet networks expect
+ * 0..255 photographs. We map the [low, high] percentiles of intensity to [0, 255] and clip,
+ * as DeepProfiler does per image. `percentileRange` computes the two points.
+ */
+export interface ScalingSpec {
+  /** lower percentile in [0, 100), default 0.1 */
+  low: number;
+  /** upper percentile in (low, 100], default 99.9 */
+  high: number;
+}
+
+export const DEFAULT_SCALING: ScalingSpec = Object.freeze({ low: 0.1, high: 99.9 });
+
+/** The values at the `low` and `high` percentiles (nearest rank) of `data`. */
+export function percentileRange(data: Float32Array, spec: ScalingSpec = DEFAULT_SCALING): [number, number] {
+  const sorted = Float32Array.from(data).sort();
+  const n = sorted.length;
+  if (n === 0) return [0, 1];
+  const at = (p: number): number => sorted[Math.min(n - 1, Math.max(0, Math.round((p / 100) * (n - 1))))]!;
+  return [at(spec.low), at(spec.high)];
+}
+
+/** Map `data` in place from [lo, hi] to [0, 255], clipping outside. A flat image becomes 0. */
+export function scaleTo255(data: Float32Array, lo: number, hi: number): Float32Array {
+  const span = hi - lo;
+  const k = span > 0 ? 255 / span : 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = (data[i]! - lo) * k;
+    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return data;
+}
