@@ -1,0 +1,233 @@
+import { readFile, stat } from 'node:fs/promises';
+import sharp, { type Metadata } from 'sharp';
+import { MorphoprofError } from '../errors.js';
+
+/**
+ * Reading microscopy images (8- and 16-bit greyscale TIFF or PNG) with sharp (libvips), bit-exact.
+ *
+ * sharp's default output colourspace is sRGB, which would turn a 16-bit greyscale field into
+ * three 8-bit channels. Every pipeline here therefore ends in `toColourspace('grey16' | 'b-w')`,
+ * which keeps the file's integer values unchanged (checked against the pixel statistics of the
+ * real BBBC021 TIFFs in the tests).
+ *
+ * Multi-channel files: an RGB(A) file whose colour channels are identical (a greyscale image saved
+ * as RGB) is read as its first channel; any other multi-channel file is an error naming the file,
+ * because morphoprof expects one file per stain. Multi-page TIFFs: the first page is read.
+ */
+
+export type BitDepth = 8 | 16;
+
+export interface GreyImage {
+  width: number;
+  height: number;
+  bitDepth: BitDepth;
+  /** Row-major pixels, one channel, in the file's integer units. */
+  data: Uint8Array | Uint16Array;
+}
+
+export interface ResizedImage {
+  /** width*height row-major pixels, in the same intensity units as the file. */
+  data: Float32Array;
+  width: number;
+  height: number;
+  srcWidth: number;
+  srcHeight: number;
+  bitDepth: BitDepth;
+}
+
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+
+export interface ResizeOptions {
+  /**
+   * libvips reduction kernel (each is scaled to the shrink factor, so all of them average over the
+   * source area instead of point-sampling; `nearest` excepted). Default `lanczos3`, sharp's own.
+   */
+  kernel?: ResizeKernel;
+}
+
+/** An image file read into memory and its header, checked to be 8- or 16-bit. */
+interface OpenedImage {
+  file: string;
+  input: string | Buffer;
+  width: number;
+  height: number;
+  channels: number;
+  bitDepth: BitDepth;
+}
+
+// MetaMorph TIFFs (BBBC021) carry a DateTime tag that libtiff warns about; with sharp's default
+// failOn 'warning' they would be refused. 'error' still refuses truncated and corrupt files.
+const SHARP_INPUT = { failOn: 'error' } as const;
+
+function cleanSharpMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = [...new Set(text.split('\n').map((l) => l.trim()).filter(Boolean))];
+  return lines.slice(0, 3).join('; ');
+}
+
+export function badImage(file: string, err: unknown): MorphoprofError {
+  return new MorphoprofError(
+    'BAD_IMAGE',
+    `Cannot decode image ${file}: ${cleanSharpMessage(err)}`,
+    'The file may be truncated or not a TIFF/PNG: check it opens in Fiji/ImageJ, re-download or re-export it',
+    { cause: err },
+  );
+}
+
+/** Read a file into memory, turning fs errors into a MorphoprofError that names the file. */
+export async function readImageFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw fileError(file, err);
+  }
+}
+
+function fileError(file: string, err: unknown): MorphoprofError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new MorphoprofError(
+      'FILE_NOT_FOUND',
+      `Image file not found: ${file}`,
+      'Check the path; for a screen, check --images (the folder the PathName columns are relative to)',
+      { cause: err },
+    );
+  }
+  return new MorphoprofError('BAD_IMAGE', `Cannot read image ${file}: ${cleanSharpMessage(err)}`, 'Check the file permissions', {
+    cause: err,
+  });
+}
+
+/**
+ * Read the header. `input` is the path (the hot path: libvips reads the file itself, no copy
+ * through JS) or the file already in memory.
+ */
+async function openImage(file: string, input: string | Buffer): Promise<OpenedImage> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, SHARP_INPUT).metadata();
+  } catch (err) {
+    if (typeof input === 'string') {
+      // sharp's "Input file is missing" does not say why: ask fs, so the message does.
+      await stat(input).catch((statErr: unknown) => {
+        throw fileError(file, statErr);
+      });
+    }
+    throw badImage(file, err);
+  }
+  const bitDepth: BitDepth | null = meta.depth === 'uchar' ? 8 : meta.depth === 'ushort' ? 16 : null;
+  if (bitDepth === null || meta.width === undefined || meta.height === undefined) {
+    throw new MorphoprofError(
+      'BAD_IMAGE',
+      `Unsupported pixel format in ${file}: ${meta.depth ?? 'unknown'} (morphoprof reads 8- and 16-bit greyscale images)`,
+      'Convert it to an 8- or 16-bit greyscale TIFF or PNG (Fiji: Image > Type > 16-bit, then save as TIFF)',
+    );
+  }
+  return { file, input, width: meta.width, height: meta.height, channels: meta.channels ?? 1, bitDepth };
+}
+
+function greyspace(bitDepth: BitDepth): 'grey16' | 'b-w' {
+  return bitDepth === 16 ? 'grey16' : 'b-w';
+}
+
+function typedView(buf: Buffer, bitDepth: BitDepth): Uint8Array | Uint16Array {
+  if (bitDepth === 8) return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  // A Uint16Array view needs an even byte offset; copy in the (unusual) case it is not.
+  const aligned = buf.byteOffset % 2 === 0 ? buf : Buffer.from(buf);
+  return new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
+}
+
+/** Decode every channel without colour conversion, check they are identical, return the first. */
+async function firstOfIdenticalChannels(img: OpenedImage): Promise<Uint8Array | Uint16Array> {
+  let raw: Buffer;
+  try {
+    raw = await sharp(img.input, SHARP_INPUT)
+      .toColourspace(img.bitDepth === 16 ? 'rgb16' : 'srgb')
+      .raw({ depth: img.bitDepth === 16 ? 'ushort' : 'uchar' })
+      .toBuffer();
+  } catch (err) {
+    throw badImage(img.file, err);
+  }
+  const all = typedView(raw, img.bitDepth);
+  const n = img.width * img.height;
+  const stride = all.length / n;
+  const out = img.bitDepth === 16 ? new Uint16Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = all[i * stride];
+    // compare the colour channels (the first three); an alpha channel is ignored
+    for (let c = 1; c < Math.min(stride, 3); c++) {
+      if (all[i * stride + c] !== v) {
+        throw new MorphoprofError(
+          'BAD_IMAGE',
+          `${img.file} has ${img.channels} channels with different values (pixel ${i % img.width},${Math.floor(i / img.width)}); morphoprof reads one greyscale image per stain`,
+          'Split the channels into one greyscale file per stain (Fiji: Image > Color > Split Channels) and list each in the metadata table',
+        );
+      }
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Read a single-channel 8- or 16-bit image without losing bits. */
+export async function readImage(file: string): Promise<GreyImage> {
+  return decodeImage(file, file);
+}
+
+/** `readImage` on a path or on a file already in memory (`file` names it in errors). */
+export async function decodeImage(file: string, input: string | Buffer): Promise<GreyImage> {
+  const img = await openImage(file, input);
+  if (img.channels > 1) {
+    return { width: img.width, height: img.height, bitDepth: img.bitDepth, data: await firstOfIdenticalChannels(img) };
+  }
+  let raw: Buffer;
+  try {
+    raw = await sharp(img.input, SHARP_INPUT)
+      .toColourspace(greyspace(img.bitDepth))
+      .raw({ depth: img.bitDepth === 16 ? 'ushort' : 'uchar' })
+      .toBuffer();
+  } catch (err) {
+    throw badImage(file, err);
+  }
+  return { width: img.width, height: img.height, bitDepth: img.bitDepth, data: typedView(raw, img.bitDepth) };
+}
+
+/**
+ * The whole field squashed to width x height (aspect ratio not kept, as in Pawlowski et al.:
+ * the full field becomes the network input), in the file's intensity units. Resampling runs in
+ * libvips on the file's own 8/16-bit samples (never via 8-bit for a 16-bit file); results are
+ * integers in those units.
+ */
+export async function readImageResized(
+  file: string,
+  width: number,
+  height: number,
+  options: ResizeOptions = {},
+): Promise<ResizedImage> {
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new MorphoprofError('BAD_ARGUMENT', `Expected a positive integer for ${name} but received ${JSON.stringify(v)}`);
+    }
+  }
+  const img = await openImage(file, file);
+  const source =
+    img.channels > 1
+      ? sharp(await firstOfIdenticalChannels(img), { raw: { width: img.width, height: img.height, channels: 1 } })
+      : sharp(img.input, SHARP_INPUT);
+  let raw: Buffer;
+  try {
+    raw = await source
+      .resize(width, height, { fit: 'fill', kernel: options.kernel ?? 'lanczos3' })
+      .toColourspace(greyspace(img.bitDepth))
+      .raw({ depth: 'float' })
+      .toBuffer();
+  } catch (err) {
+    throw badImage(file, err);
+  }
+  const aligned = raw.byteOffset % 4 === 0 ? raw : Buffer.from(raw);
+  const data = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+  if (data.length !== width * height) {
+    throw new MorphoprofError('INTERNAL', `Resizing ${file} gave ${data.length} values, expected ${width * height}`);
+  }
+  return { data, width, height, srcWidth: img.width, srcHeight: img.height, bitDepth: img.bitDepth };
+}
