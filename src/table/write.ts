@@ -1,0 +1,98 @@
+/** The one writer of profile tables: Parquet or CSV by the output extension, written atomically. */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { BIGINT, DOUBLE, DuckDBDataChunk, FLOAT, VARCHAR, type DuckDBType } from '@duckdb/node-api';
+import { MorphoprofError } from '../errors.js';
+import { formatOf, ident, literal, tableError, withConnection } from './duckdb.js';
+import type { MetadataValue, ProfileTable } from './types.js';
+
+/** DuckDB's vector size: the appender takes data chunks of at most this many rows. */
+const CHUNK_ROWS = 2048;
+
+/** Type of a metadata column from its values: integers -> BIGINT, numbers -> DOUBLE, else VARCHAR. */
+function metadataType(values: MetadataValue[]): DuckDBType {
+  let integers = true;
+  for (const v of values) {
+    if (v === null) continue;
+    if (typeof v !== 'number') return VARCHAR;
+    if (!Number.isSafeInteger(v)) integers = false;
+  }
+  return integers && values.some((v) => v !== null) ? BIGINT : DOUBLE;
+}
+
+function checkTable(file: string, table: ProfileTable): void {
+  const rows = table.metadata.length;
+  if (table.features.length !== rows) {
+    throw new MorphoprofError('BAD_ARGUMENT', `Cannot write ${file}: ${rows} metadata rows but ${table.features.length} feature rows`, 'give one metadata object and one feature vector per row');
+  }
+  const seen = new Set<string>();
+  for (const name of [...table.metadataColumns, ...table.featureColumns]) {
+    if (seen.has(name)) throw new MorphoprofError('BAD_ARGUMENT', `Cannot write ${file}: column ${name} appears twice`, 'give each column a unique name');
+    seen.add(name);
+  }
+  table.features.forEach((f, row) => {
+    if (f.length !== table.featureColumns.length) {
+      throw new MorphoprofError('BAD_ARGUMENT', `Cannot write ${file}: row ${row + 1} has ${f.length} features but there are ${table.featureColumns.length} feature columns`, 'give every row one value per feature column');
+    }
+  });
+}
+
+/**
+ * Writes `table` to `file` (.parquet, .csv, .csv.gz, .tsv, .tsv.gz): metadata columns first, then
+ * the features as FLOAT (float32). Rows go through DuckDB's appender one 2048-row data chunk at a
+ * time, filling each feature vector's Float32Array directly (no per-value SQL or JSON), then a single
+ * COPY writes the file under a temporary name in the same folder, which is renamed into place.
+ */
+export async function writeProfiles(file: string, table: ProfileTable): Promise<void> {
+  const { format, gzip } = formatOf(file);
+  checkTable(file, table);
+  const dir = path.dirname(path.resolve(file));
+  mkdirSync(dir, { recursive: true });
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+
+  const metaTypes = table.metadataColumns.map((name) => metadataType(table.metadata.map((row) => row[name] ?? null)));
+  const types = [...metaTypes, ...table.featureColumns.map(() => FLOAT)];
+  const columnsSql = [...table.metadataColumns, ...table.featureColumns]
+    .map((name, i) => `${ident(name)} ${types[i]!.toString()}`)
+    .join(', ');
+  const nMeta = table.metadataColumns.length;
+  const nFeatures = table.featureColumns.length;
+  const options =
+    format === 'parquet'
+      ? 'FORMAT parquet'
+      : `FORMAT csv, HEADER true, DELIMITER ${format === 'tsv' ? "'\\t'" : "','"}, COMPRESSION ${gzip ? 'gzip' : 'none'}`;
+
+  try {
+    await withConnection(async (connection) => {
+      await connection.run(`CREATE TEMP TABLE profiles_out (${columnsSql})`);
+      const appender = await connection.createAppender('profiles_out', 'main', 'temp');
+      for (let start = 0; start < table.metadata.length; start += CHUNK_ROWS) {
+        const rowCount = Math.min(CHUNK_ROWS, table.metadata.length - start);
+        const chunk = DuckDBDataChunk.create(types, rowCount);
+        for (let c = 0; c < nMeta; c++) {
+          const name = table.metadataColumns[c]!;
+          const isText = metaTypes[c] === VARCHAR;
+          const vector = chunk.getColumnVector(c);
+          for (let r = 0; r < rowCount; r++) {
+            const v = table.metadata[start + r]![name] ?? null;
+            vector.setItem(r, v === null ? null : isText ? String(v) : metaTypes[c] === BIGINT ? BigInt(v) : v);
+          }
+          vector.flush();
+        }
+        for (let f = 0; f < nFeatures; f++) {
+          const vector = chunk.getColumnVector(nMeta + f);
+          for (let r = 0; r < rowCount; r++) vector.setItem(r, table.features[start + r]![f]!);
+          vector.flush();
+        }
+        appender.appendDataChunk(chunk);
+      }
+      appender.closeSync();
+      await connection.run(`COPY profiles_out TO ${literal(temp)} (${options})`);
+    });
+    renameSync(temp, file);
+  } catch (cause) {
+    rmSync(temp, { force: true });
+    throw tableError(file, 'write', cause);
+  }
+}
