@@ -1,2 +1,3 @@
-export { readImage, readImageResized, type BitDepth, type GreyImage, type ResizedImage, type ResizeKernel, type ResizeOptions } from './read.js';
+export { readImage, readImageResized, type BitDepth, type GreyImage, type ResizedImage } from './read.js';
 export { inspectImage, type ImageInspection } from './inspect.js';
+export { areaResize } from './resample.js';

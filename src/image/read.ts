@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { MorphoprofError } from '../errors.js';
+import { areaResize } from './resample.js';
 
 /**
  * Reading microscopy images (8- and 16-bit greyscale TIFF or PNG) with sharp (libvips), bit-exact.
@@ -33,16 +34,6 @@ export interface ResizedImage {
   srcWidth: number;
   srcHeight: number;
   bitDepth: BitDepth;
-}
-
-export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
-
-export interface ResizeOptions {
-  /**
-   * libvips reduction kernel (each is scaled to the shrink factor, so all of them average over the
-   * source area instead of point-sampling; `nearest` excepted). Default `lanczos3`, sharp's own.
-   */
-  kernel?: ResizeKernel;
 }
 
 /** An image file read into memory and its header, checked to be 8- or 16-bit. */
@@ -194,40 +185,17 @@ export async function decodeImage(file: string, input: string | Buffer): Promise
 
 /**
  * The whole field squashed to width x height (aspect ratio not kept, as in Pawlowski et al.:
- * the full field becomes the network input), in the file's intensity units. Resampling runs in
- * libvips on the file's own 8/16-bit samples (never via 8-bit for a 16-bit file); results are
- * integers in those units.
+ * the full field becomes the network input), in the file's intensity units. sharp decodes the
+ * file bit-exactly; the downsampling is an exact area average in float64 (see resample.ts for
+ * why not sharp's resize).
  */
-export async function readImageResized(
-  file: string,
-  width: number,
-  height: number,
-  options: ResizeOptions = {},
-): Promise<ResizedImage> {
+export async function readImageResized(file: string, width: number, height: number): Promise<ResizedImage> {
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v < 1) {
       throw new MorphoprofError('BAD_ARGUMENT', `Expected a positive integer for ${name} but received ${JSON.stringify(v)}`);
     }
   }
-  const img = await openImage(file, file);
-  const source =
-    img.channels > 1
-      ? sharp(await firstOfIdenticalChannels(img), { raw: { width: img.width, height: img.height, channels: 1 } })
-      : sharp(img.input, SHARP_INPUT);
-  let raw: Buffer;
-  try {
-    raw = await source
-      .resize(width, height, { fit: 'fill', kernel: options.kernel ?? 'lanczos3' })
-      .toColourspace(greyspace(img.bitDepth))
-      .raw({ depth: 'float' })
-      .toBuffer();
-  } catch (err) {
-    throw badImage(file, err);
-  }
-  const aligned = raw.byteOffset % 4 === 0 ? raw : Buffer.from(raw);
-  const data = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
-  if (data.length !== width * height) {
-    throw new MorphoprofError('INTERNAL', `Resizing ${file} gave ${data.length} values, expected ${width * height}`);
-  }
+  const img = await readImage(file);
+  const data = areaResize(img.data, img.width, img.height, width, height);
   return { data, width, height, srcWidth: img.width, srcHeight: img.height, bitDepth: img.bitDepth };
 }
