@@ -4,4 +4,4 @@ export {
 } from './synthesize.js';
 export { MOA_TABLE, DMSO_PHENOTYPE, CONTROL_COMPOUND, compoundPhenotype, atStrength, type Phenotype, type MoaDefinition } from './phenotypes.js';
 export { STAINS, NUCLEUS_RADIUS, FieldRenderer, illuminationField } from './render.js';
-export { Rng, hashSeed } from './random.js';
+export { Rng, hashSeed, normalTable } from './random.js';

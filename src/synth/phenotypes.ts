@@ -76,7 +76,7 @@ export interface MoaDefinition {
 export const MOA_TABLE: readonly MoaDefinition[] = Object.freeze([
   {
     moa: 'Microtubule stabilizers',
-    effects: { density: 0.45, dna: 0.85, mitotic: 0.3, fragmented: 0.35, tubulin: 4, tubulinFibres: 3, actin: 1.15, stressFibres: 0.1 },
+    effects: { density: 0.45, dna: 0.85, mitotic: 0.2, fragmented: 0.3, tubulin: 5, tubulinFibres: 3, actin: 1.15, stressFibres: 0.1 },
     compounds: [{ name: 'paclimycin', maxConcentration: 0.3 }, { name: 'epothilide', maxConcentration: 1 }],
   },
   {

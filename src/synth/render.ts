@@ -20,8 +20,8 @@ export const NUCLEUS_RADIUS = 16;
 export const CELLS_PER_MEGAPIXEL = 235 / (1280 * 1024 / 1e6);
 
 /** Camera offset, background fluorescence and cell brightness per stain (counts at gain 1). */
-const OFFSET = [400, 420, 560];
-const BACKGROUND = [90, 330, 420];
+const OFFSET = [250, 300, 400];
+const BACKGROUND = [230, 450, 580];
 const BRIGHTNESS = [2600, 3000, 6000];
 /** Counts per photo-electron (shot noise variance = this x signal) and read noise sd (counts). */
 const COUNTS_PER_ELECTRON = 1.6;
