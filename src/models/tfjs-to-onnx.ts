@@ -274,49 +274,35 @@ function windowGeometry(ctx: Ctx, shape: (number | null)[], kernel: [number, num
   return { outHW, padAttrs };
 }
 
-/** Keras activation name -> ONNX node(s) on `input`, writing `out`. */
+/** Keras activations that are one ONNX op with default attributes. */
+const UNARY_ACTIVATIONS: Readonly<Record<string, string>> = Object.freeze({ relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh', elu: 'Elu', selu: 'Selu', softplus: 'Softplus' });
+
+/** min(max(x, 0), maxValue), as ONNX Clip (opset 13 takes the bounds as inputs). */
+function clip(g: OnnxGraphBuilder, input: string, out: string, maxValue: number): void {
+  g.node('Clip', [input, g.float(`${out}/min`, [], Float32Array.of(0)), g.float(`${out}/max`, [], Float32Array.of(maxValue))], out);
+}
+
+/** Keras activation name -> ONNX node(s) on `input`, writing `out`; returns the result's name. */
 function activation(ctx: Ctx, name: string | undefined, input: string, out: string, rank: number): string {
   const g = ctx.g;
-  switch (name ?? 'linear') {
-    case 'linear':
-      return input;
-    case 'relu':
-      g.node('Relu', [input], out);
-      return out;
-    case 'relu6':
-      g.node('Clip', [input, g.float(`${out}/min`, [], Float32Array.of(0)), g.float(`${out}/max`, [], Float32Array.of(6))], out);
-      return out;
-    case 'sigmoid':
-      g.node('Sigmoid', [input], out);
-      return out;
-    case 'hard_sigmoid':
-      g.node('HardSigmoid', [input], out, { alpha: { float: 0.2 }, beta: { float: 0.5 } });
-      return out;
-    case 'tanh':
-      g.node('Tanh', [input], out);
-      return out;
-    case 'elu':
-      g.node('Elu', [input], out);
-      return out;
-    case 'selu':
-      g.node('Selu', [input], out);
-      return out;
-    case 'softplus':
-      g.node('Softplus', [input], out);
-      return out;
-    case 'swish': {
-      const sig = g.unique(`${out}/sigmoid`);
-      g.node('Sigmoid', [input], sig);
-      g.node('Mul', [input, sig], out);
-      return out;
-    }
-    case 'softmax':
-      // Keras softmax is over the last (channel) axis, which is axis 1 in NCHW and in [N, C].
-      g.node('Softmax', [input], out, { axis: rank === 3 ? 1 : -1 });
-      return out;
-    default:
-      throw new MorphoprofError('BAD_MODEL', `Layer ${ctx.layer.name} uses activation ${JSON.stringify(name)}`, 'Supported activations: linear, relu, relu6, sigmoid, hard_sigmoid, tanh, elu, selu, softplus, swish, softmax');
+  const act = name ?? 'linear';
+  if (act === 'linear') return input;
+  const unary = UNARY_ACTIVATIONS[act];
+  if (unary) g.node(unary, [input], out);
+  else if (act === 'relu6') clip(g, input, out, 6);
+  // Keras hard_sigmoid is clip(0.2 x + 0.5, 0, 1): ONNX HardSigmoid with these constants.
+  else if (act === 'hard_sigmoid') g.node('HardSigmoid', [input], out, { alpha: { float: 0.2 }, beta: { float: 0.5 } });
+  else if (act === 'swish') {
+    const sig = g.unique(`${out}/sigmoid`);
+    g.node('Sigmoid', [input], sig);
+    g.node('Mul', [input, sig], out);
   }
+  // Keras softmax is over the last (channel) axis, which is axis 1 in NCHW and in [N, C].
+  else if (act === 'softmax') g.node('Softmax', [input], out, { axis: rank === 3 ? 1 : -1 });
+  else {
+    throw new MorphoprofError('BAD_MODEL', `Layer ${ctx.layer.name} uses activation ${JSON.stringify(name)}`, `Supported activations: linear, relu6, hard_sigmoid, swish, softmax, ${Object.keys(UNARY_ACTIVATIONS).join(', ')}`);
+  }
+  return out;
 }
 
 /** Emit the layer's own activation (if any) after a linear op writing to `pre`. */
@@ -506,7 +492,7 @@ const CONVERTERS: Readonly<Record<string, LayerConverter>> = Object.freeze({
       throw new MorphoprofError('BAD_MODEL', `ReLU ${ctx.layer.name} has negative_slope/threshold`, 'Only plain ReLU (optionally with max_value) is supported');
     }
     if (c.max_value == null) ctx.g.node('Relu', [x.name], ctx.out);
-    else ctx.g.node('Clip', [x.name, ctx.g.float(`${ctx.out}/min`, [], Float32Array.of(0)), ctx.g.float(`${ctx.out}/max`, [], Float32Array.of(c.max_value))], ctx.out);
+    else clip(ctx.g, x.name, ctx.out, c.max_value);
     return { name: ctx.out, shape: x.shape };
   },
   Add: elementwise('Add'),

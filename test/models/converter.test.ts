@@ -141,3 +141,18 @@ test('an unsupported layer is named in a BAD_MODEL error', async () => {
   );
   assert.throws(() => convertTfjsLayersToOnnx(artifacts, { outputs: ['nope'] }), /nope/);
 });
+
+test('activations: each Keras activation matches TF.js', async () => {
+  const activations = ['sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'hardSigmoid', 'relu6', 'swish', 'softmax', 'relu'] as const;
+  const input = tf.input({ shape: [3, 4, 5] });
+  // A 1x1 conv with each activation in its config, and the same as a separate Activation layer.
+  const outputs = activations.flatMap((a) => {
+    const conv = tf.layers.conv2d({ filters: 5, kernelSize: 1, activation: a, name: `conv_${a}` }).apply(input) as tf.SymbolicTensor;
+    const act = tf.layers.activation({ activation: a, name: `act_${a}` }).apply(conv) as tf.SymbolicTensor;
+    return [conv, act];
+  });
+  const model = tf.model({ inputs: input, outputs });
+  randomizeWeights(model, 5);
+  const names = activations.flatMap((a) => [`conv_${a}`, `act_${a}`]);
+  assertClose(await compare(model, await artifactsOf(model), names, 2, 3, 4));
+});
