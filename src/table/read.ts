@@ -37,8 +37,13 @@ async function scan(
   onColumns: (columns: SourceColumn[]) => void,
   onChunk: (rowCount: number, column: (index: number) => (row: number) => MetadataValue) => void,
 ): Promise<void> {
-  const source = sourceOf(file);
+  let source = sourceOf(file);
   await withConnection(async (connection) => {
+    if (source.startsWith('read_csv')) {
+      // Sniffing a wide CSV costs more than parsing it: sniff and parse once, into a temp table.
+      await connection.run(`CREATE TEMP TABLE csv_in AS SELECT * FROM ${source}`);
+      source = 'csv_in';
+    }
     const columns = await describe(connection, source);
     onColumns(columns);
     const result = await connection.stream(`SELECT ${columns.map((c) => c.select).join(', ')} FROM ${source}`);
