@@ -113,17 +113,18 @@ export const MOA_TABLE: readonly MoaDefinition[] = Object.freeze([
 
 export const CONTROL_COMPOUND = 'DMSO';
 
+/** DMSO's value of `key` moved a fraction `t` of the way to `full` (t > 1 overshoots). */
+function towards(key: EffectName, full: number, t: number): number {
+  const base = DMSO_PHENOTYPE[key];
+  return RATIO_EFFECTS.has(key) ? base * Math.pow(full / base, t) : Math.max(0, base + (full - base) * t);
+}
+
 /** A compound's own version of its MOA's maximal phenotype (small compound-specific variation). */
 export function compoundPhenotype(seed: number, def: MoaDefinition, compound: string, variation = 0.12): Phenotype {
   const rng = Rng.from(seed, 'compound', compound);
   const target: Phenotype = { ...DMSO_PHENOTYPE };
   for (const key of Object.keys(def.effects) as EffectName[]) {
-    const wobble = 1 + variation * rng.normal();
-    const base = DMSO_PHENOTYPE[key];
-    const full = def.effects[key] as number;
-    target[key] = RATIO_EFFECTS.has(key)
-      ? base * Math.pow(full / base, wobble)
-      : Math.max(0, base + (full - base) * wobble);
+    target[key] = towards(key, def.effects[key] as number, 1 + variation * rng.normal());
   }
   return target;
 }
@@ -131,11 +132,6 @@ export function compoundPhenotype(seed: number, def: MoaDefinition, compound: st
 /** The phenotype at a fraction `strength` (0..1) of a compound's maximal effect. */
 export function atStrength(full: Phenotype, strength: number): Phenotype {
   const out: Phenotype = { ...DMSO_PHENOTYPE };
-  for (const key of Object.keys(full) as EffectName[]) {
-    const base = DMSO_PHENOTYPE[key];
-    out[key] = RATIO_EFFECTS.has(key)
-      ? base * Math.pow(full[key] / base, strength)
-      : base + (full[key] - base) * strength;
-  }
+  for (const key of Object.keys(full) as EffectName[]) out[key] = towards(key, full[key], strength);
   return out;
 }
