@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { MorphoprofError } from '../../src/errors.js';
 import { readProfiles, readTable, writeProfiles, type ProfileTable } from '../../src/table/index.js';
 import { tempDir } from '../helpers.js';
@@ -134,4 +135,23 @@ test('a write that fails at the rename removes its temp file', async () => {
   mkdirSync(path.join(dir, 'taken.parquet', 'inside'), { recursive: true });
   await rejectsWith(writeProfiles(path.join(dir, 'taken.parquet'), tinyTable()), 'BAD_TABLE', 'taken.parquet');
   assert.deepEqual(readdirSync(dir), ['taken.parquet']);
+});
+
+test('written Parquet has the metadata columns first and the features as FLOAT (float32)', async () => {
+  const file = path.join(tempDir(), 'types.parquet');
+  await writeProfiles(file, tinyTable());
+  const connection = await (await DuckDBInstance.create(':memory:')).connect();
+  const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+  const types = reader.getRowObjects().map((r) => `${String(r.column_name)} ${String(r.column_type)}`);
+  connection.closeSync();
+  assert.deepEqual(types, [
+    'Metadata_Plate VARCHAR',
+    'Metadata_Well VARCHAR',
+    'Metadata_Site BIGINT',
+    'Metadata_Concentration DOUBLE',
+    'Metadata_MOA VARCHAR',
+    'Cells_AreaShape_Area FLOAT',
+    'Nuclei_Intensity_Mean_DNA FLOAT',
+    'DNA_f0 FLOAT',
+  ]);
 });
