@@ -1,3 +1,37 @@
+// morphoprof's library API: every stage of the pipeline, in data-flow order.
 export * from './errors.js';
 export * from './util/progress.js';
 export * from './screen/types.js';
+export {
+  loadScreen,
+  summarizeScreen,
+  checkFiles,
+  detectLayout,
+  normalizeWell,
+  parseConcentration,
+  type LoadScreenOptions,
+  type Problem,
+  type ScreenLayout,
+  type ScreenSummary,
+  type TreatmentSummary,
+  type FileCheck,
+} from './screen/index.js';
+export * from './image/index.js';
+export * from './synth/index.js';
+export {
+  listModels,
+  getModel,
+  ensureOnnx,
+  exportModel,
+  type ModelInfo,
+  type ModelLayer,
+  type PreprocessMode,
+} from './models/registry.js';
+export { openModel, type ModelSession, type OpenModelOptions } from './models/session.js';
+export { preprocessInto, loadImageNetLabels } from './models/preprocess.js';
+export { convertTfjsLayersToOnnx, loadTfjsLayersArtifacts, SUPPORTED_LAYERS } from './models/tfjs-to-onnx.js';
+export * from './embed/index.js';
+export * from './table/index.js';
+export * from './profiles/index.js';
+export * from './evaluate/index.js';
+export { runPipeline, type RunOptions, type RunResult } from './pipeline.js';

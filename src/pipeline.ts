@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { embedScreen, type EmbedResult } from './embed/embed.js';
 import type { FieldError } from './embed/field-errors.js';
-import { evaluate } from './evaluate/index.js';
+import { evaluate, type Metrics } from './evaluate/index.js';
 import { loadScreen } from './screen/index.js';
 import type { ProgressCallback } from './util/progress.js';
 
@@ -24,7 +24,7 @@ export interface RunOptions {
 export interface RunResult {
   out: string;
   embed: EmbedResult;
-  metrics: { nsc: { accuracy: number; correct: number; total: number } } & Record<string, unknown>;
+  metrics: Metrics;
   timings: Record<string, number>;
 }
 
@@ -75,11 +75,12 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   );
 
   const t2 = performance.now();
-  const metrics = (await evaluate({
+  const { metrics } = await evaluate({
     profiles: embed.featuresDir,
     out: opts.out,
     controlCompound: opts.controlCompound,
-  })) as RunResult['metrics'];
+    warn: (m) => log(`warning: ${m}`),
+  });
   timings.evaluate = (performance.now() - t2) / 1000;
   timings.total = (performance.now() - t0) / 1000;
 

@@ -16,6 +16,7 @@ export async function main(argv: string[]): Promise<void> {
     import('./embed.js'),
     import('./evaluate.js'),
     import('./run.js'),
+    import('./demo.js'),
   ]);
   for (const mod of registrations) mod.register(program);
   try {
