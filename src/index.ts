@@ -17,19 +17,39 @@ export {
   type FileCheck,
 } from './screen/index.js';
 export * from './image/index.js';
-export * from './synth/index.js';
+export {
+  synthesizeScreen,
+  synthTreatments,
+  SYNTH_PRESETS,
+  IMAGE_TABLE_COLUMNS,
+  MOA_TABLE_COLUMNS,
+  MOA_TABLE,
+  type SynthOptions,
+  type SynthResult,
+  type SynthPreset,
+  type MoaDefinition,
+  type Phenotype,
+} from './synth/index.js';
 export {
   listModels,
   getModel,
   ensureOnnx,
   exportModel,
+  cacheDirectory,
   type ModelInfo,
   type ModelLayer,
   type PreprocessMode,
 } from './models/registry.js';
 export { openModel, type ModelSession, type OpenModelOptions } from './models/session.js';
-export { preprocessInto, loadImageNetLabels } from './models/preprocess.js';
-export { convertTfjsLayersToOnnx, loadTfjsLayersArtifacts, SUPPORTED_LAYERS } from './models/tfjs-to-onnx.js';
+export { preprocessInto, loadImageNetLabels, PREPROCESS_MODES } from './models/preprocess.js';
+export {
+  convertTfjsLayersToOnnx,
+  loadTfjsLayersArtifacts,
+  SUPPORTED_LAYERS,
+  CONVERTER_VERSION,
+  type TfjsLayersArtifacts,
+  type ConvertOptions,
+} from './models/tfjs-to-onnx.js';
 export * from './embed/index.js';
 export * from './table/index.js';
 export * from './profiles/index.js';
