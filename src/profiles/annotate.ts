@@ -3,6 +3,7 @@
  * an MOA table (per compound and concentration) to a per-well or per-field profile table.
  */
 import { MorphoprofError } from '../errors.js';
+import { batchFromPath, normalizeWell, parseConcentration } from '../screen/load.js';
 import { readTable } from '../table/read.js';
 import type { MetadataValue, ProfileTable, RecordTable } from '../table/types.js';
 import { requireMetadataColumns } from './aggregate.js';
@@ -18,21 +19,19 @@ export interface AnnotateOptions {
 
 export const defaultWarn = (message: string): void => console.warn(`morphoprof: warning: ${message}`);
 
-/** `b2`, `B2`, `B002` -> `B02`; anything else is returned as it is. */
-export function normalizeWell(well: MetadataValue): string {
+/** A well as `A01` (`b2`, `B002` -> `B02`); text that is not a well is kept as it is. */
+function wellOf(well: MetadataValue): string {
   const text = String(well ?? '').trim();
-  const m = /^([A-Za-z]+)0*(\d+)$/.exec(text);
-  return m ? `${m[1]!.toUpperCase()}${m[2]!.padStart(2, '0')}` : text;
+  return normalizeWell(text) ?? text;
 }
 
 /** Key of a treatment with the concentration compared as a number (6 significant digits). */
 export function concentrationKey(compound: MetadataValue, concentration: MetadataValue): string {
-  const c = Number(concentration);
-  const conc = concentration === null || concentration === '' || !Number.isFinite(c) ? String(concentration) : String(Number(c.toPrecision(6)));
-  return `${String(compound)}@${conc}`;
+  const c = parseConcentration(String(concentration ?? ''));
+  return `${String(compound)}@${c === null ? String(concentration) : String(Number(c.toPrecision(6)))}`;
 }
 
-const wellKey = (plate: MetadataValue, well: MetadataValue): string => `${String(plate)}/${normalizeWell(well)}`;
+const wellKey = (plate: MetadataValue, well: MetadataValue): string => `${String(plate)}/${wellOf(well)}`;
 
 async function load(table: string | RecordTable): Promise<RecordTable> {
   return typeof table === 'string' ? readTable(table) : table;
@@ -62,13 +61,6 @@ const LOADDATA = {
   moa: 'Metadata_MOA',
 };
 
-/** BBBC021 image paths look like `Week4/Week4_27481`: the batch is the week. */
-function batchFromPath(pathName: MetadataValue): MetadataValue {
-  if (pathName === null) return null;
-  const first = String(pathName).split(/[\\/]/).find((part) => part !== '');
-  return first ?? null;
-}
-
 /** Per (plate, well): compound, concentration, batch and MOA, from either platemap layout. */
 function platemapOf(table: RecordTable): Map<string, PlatemapEntry> {
   const has = (c: string): boolean => table.columns.includes(c);
@@ -88,7 +80,7 @@ function platemapOf(table: RecordTable): Map<string, PlatemapEntry> {
     const entry: PlatemapEntry = {
       compound: row[cols.compound] ?? null,
       concentration: row[cols.concentration] ?? null,
-      batch: image ? batchFromPath(row[IMAGE_TABLE.path] ?? null) : (row[LOADDATA.batch] ?? null),
+      batch: image ? batchFromPath(String(row[IMAGE_TABLE.path] ?? ''), String(row[IMAGE_TABLE.plate] ?? '')) : (row[LOADDATA.batch] ?? null),
       moa: image ? null : (row[LOADDATA.moa] ?? null),
       row: i + 1,
     };
@@ -165,7 +157,7 @@ export async function annotateProfiles(table: ProfileTable, options: AnnotateOpt
     }
     rows.push(i);
     values.push({
-      Metadata_Well: normalizeWell(row.Metadata_Well ?? null),
+      Metadata_Well: wellOf(row.Metadata_Well ?? null),
       Metadata_Compound: entry.compound,
       Metadata_Concentration: entry.concentration,
       Metadata_Batch: entry.batch,

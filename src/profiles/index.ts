@@ -1,2 +1,2 @@
 export { aggregateProfiles, treatmentProfiles, AGGREGATE_METHODS, TREATMENT_COLUMNS, type AggregateMethod, type AggregateOptions } from './aggregate.js';
-export { annotateProfiles, annotateMoa, normalizeWell, concentrationKey, type AnnotateOptions } from './annotate.js';
+export { annotateProfiles, annotateMoa, concentrationKey, type AnnotateOptions } from './annotate.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { MorphoprofError } from '../../src/errors.js';
-import { aggregateProfiles, annotateProfiles, normalizeWell, treatmentProfiles } from '../../src/profiles/index.js';
+import { aggregateProfiles, annotateProfiles, treatmentProfiles } from '../../src/profiles/index.js';
 import { readProfiles, type ProfileTable } from '../../src/table/index.js';
 import { sharedData, skipMessage, tempDir } from '../helpers.js';
 
@@ -53,10 +53,6 @@ test('median and treatment profiles', () => {
 test('aggregate rejects an unknown method (listing the allowed ones) and a missing column (naming it)', () => {
   assert.throws(() => aggregateProfiles(fields(), { by: ['Metadata_Well'], method: 'mode' as 'mean' }), (e: unknown) => e instanceof MorphoprofError && /mean, median/.test(e.message));
   assert.throws(() => aggregateProfiles(fields(), { by: ['Metadata_Batch'], method: 'mean' }), (e: unknown) => e instanceof MorphoprofError && e.code === 'MISSING_COLUMN' && e.message.includes('Metadata_Batch'));
-});
-
-test('normalizeWell writes wells as A01', () => {
-  assert.deepEqual(['b2', 'B02', 'B002', 'H12', 'AA3'].map(normalizeWell), ['B02', 'B02', 'B02', 'H12', 'AA03']);
 });
 
 function wellTable(): ProfileTable {
