@@ -1,18 +1,22 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { embedScreen, type EmbedResult } from './embed/embed.js';
+import type { EmbedSettings } from './embed/embedder.js';
 import type { FieldError } from './embed/field-errors.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
 import { loadScreen } from './screen/index.js';
+import type { Screen } from './screen/types.js';
 import type { ProgressCallback } from './util/progress.js';
 
-export interface RunOptions {
+export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   metadata: string;
   images: string;
   moa?: string;
   out: string;
-  model?: string;
+  /** Illumination functions folder, or `auto` to compute them into `<out>/illum` first (reused if there). */
+  illum?: string;
   batchSize?: number;
+  shardSize?: number;
   controlCompound?: string;
   cacheDir?: string;
   onProgress?: ProgressCallback;
@@ -28,23 +32,8 @@ export interface RunResult {
   timings: Record<string, number>;
 }
 
-/** The whole pipeline: screen -> embedding -> treatment profiles -> NSC evaluation. */
-export async function runPipeline(opts: RunOptions): Promise<RunResult> {
-  const log = opts.log ?? (() => {});
-  const timings: Record<string, number> = {};
-  const t0 = performance.now();
-  await mkdir(opts.out, { recursive: true });
-
-  const { screen, problems } = await loadScreen({
-    metadata: opts.metadata,
-    images: opts.images,
-    moa: opts.moa,
-    controlCompound: opts.controlCompound,
-  });
-  timings.screen = (performance.now() - t0) / 1000;
-  const plates = new Set(screen.fields.map((f) => f.plate));
-  log(`screen: ${screen.fields.length} fields on ${plates.size} plates, channels ${screen.channels.join(', ')}` + (problems.length ? `, ${problems.length} metadata problems` : ''));
-  const priorErrors: FieldError[] = problems.map((p) => ({
+function metadataProblems(problems: Awaited<ReturnType<typeof loadScreen>>['problems']): FieldError[] {
+  return problems.map((p) => ({
     plate: '',
     well: '',
     site: null,
@@ -54,18 +43,41 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     stage: 'metadata',
     reason: p.message,
   }));
+}
+
+/** `auto`: compute the screen's illumination functions into `<out>/illum` (reusing what is there). */
+export async function resolveIllumination(illum: string | undefined, screen: Screen, out: string, log: (l: string) => void): Promise<string | undefined> {
+  if (!illum) return undefined;
+  if (illum !== 'auto') return illum;
+  const dir = path.join(out, 'illum');
+  const illumModule = './illum/index.js'; // TODO(lead): static import once src/illum lands
+  const { computeIllumination } = (await import(illumModule)) as { computeIllumination: (o: { screen: Screen; out: string; warn: (m: string) => void }) => Promise<unknown> };
+  await computeIllumination({ screen, out: dir, warn: (m: string) => log(`warning: ${m}`) });
+  return dir;
+}
+
+/** The whole pipeline: screen -> (illumination) -> embedding -> treatment profiles -> evaluation. */
+export async function runPipeline(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? (() => {});
+  const timings: Record<string, number> = {};
+  const t0 = performance.now();
+  await mkdir(opts.out, { recursive: true });
+
+  const { screen, problems } = await loadScreen({ metadata: opts.metadata, images: opts.images, moa: opts.moa, controlCompound: opts.controlCompound });
+  timings.screen = (performance.now() - t0) / 1000;
+  const plates = new Set(screen.fields.map((f) => f.plate));
+  log(`screen: ${screen.fields.length} fields on ${plates.size} plates, channels ${screen.channels.join(', ')}` + (problems.length ? `, ${problems.length} metadata problems (in errors.csv)` : ''));
+
+  const tIllum = performance.now();
+  const illum = await resolveIllumination(opts.illum, screen, opts.out, log);
+  if (opts.illum === 'auto') {
+    timings.illum = (performance.now() - tIllum) / 1000;
+    log(`illum: functions in ${illum} (${timings.illum.toFixed(1)} s)`);
+  }
 
   const t1 = performance.now();
-  const embed = await embedScreen({
-    screen,
-    out: opts.out,
-    model: opts.model,
-    batchSize: opts.batchSize,
-    cacheDir: opts.cacheDir,
-    onProgress: opts.onProgress,
-    progress: opts.progress,
-    priorErrors,
-  });
+  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, ...embedOpts } = opts;
+  const embed = await embedScreen({ ...embedOpts, illum, screen, out: opts.out, priorErrors: metadataProblems(problems), warn: (m) => log(`warning: ${m}`) });
   timings.embed = (performance.now() - t1) / 1000;
   log(
     `embed: ${embed.fieldsEmbedded} fields embedded` +
@@ -75,12 +87,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   );
 
   const t2 = performance.now();
-  const { metrics } = await evaluate({
-    profiles: embed.featuresDir,
-    out: opts.out,
-    controlCompound: opts.controlCompound,
-    warn: (m) => log(`warning: ${m}`),
-  });
+  const { metrics } = await evaluate({ profiles: embed.featuresDir, out: opts.out, controlCompound: opts.controlCompound, warn: (m) => log(`warning: ${m}`) });
   timings.evaluate = (performance.now() - t2) / 1000;
   timings.total = (performance.now() - t0) / 1000;
 
@@ -93,18 +100,12 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           metadata: path.resolve(opts.metadata),
           images: path.resolve(opts.images),
           moa: opts.moa ? path.resolve(opts.moa) : null,
-          model: embed.model,
-          channels: embed.channels,
-          channelMode: 'grey',
+          ...embed.settings,
           batchSize: opts.batchSize ?? 8,
+          shardSize: opts.shardSize ?? 32,
           controlCompound: screen.controlCompound,
         },
-        counts: {
-          fields: embed.fieldsTotal,
-          embedded: embed.fieldsEmbedded,
-          resumed: embed.fieldsResumed,
-          skipped: embed.errors.length,
-        },
+        counts: { fields: embed.fieldsTotal, embedded: embed.fieldsEmbedded, resumed: embed.fieldsResumed, skipped: embed.errors.length, shardsRebuilt: embed.shardsRebuilt.length },
         timings,
         metrics,
       },

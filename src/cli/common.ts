@@ -21,3 +21,41 @@ export function positiveInt(name: string) {
 export function note(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+/** Options that decide how fields become features (shared by embed, run and the queue). */
+export const embedOptions = [
+  () => new Option('--model <name|file.onnx>', 'network: a name from `morphoprof models list`, or your own ONNX file').default('resnet50'),
+  () => new Option('--layer <name>', 'hidden layer of a built-in network to use (global-average-pooled) as the embedding'),
+  () => new Option('--precision <p>', 'inference precision').choices(['fp32', 'int8']).default('fp32'),
+  () => new Option('--channels <mode>', 'grey: each stain alone, embeddings concatenated; rgb: one pass with --rgb-mapping').choices(['grey', 'rgb']).default('grey'),
+  () => new Option('--rgb-mapping <r,g,b>', 'stains mapped to R,G,B in rgb mode (default: the first three, e.g. DAPI,Tubulin,Actin)').argParser(rgbMapping),
+  () => new Option('--illum <dir|auto>', 'illumination functions folder (morphoprof illum), or auto to compute them into <out>/illum'),
+  () => new Option('--input-size <px>', 'your ONNX file: square input size').argParser(positiveInt('--input-size')),
+  () => new Option('--preprocess <mode>', 'your ONNX file: pixel preprocessing').choices(['caffe', 'tf', 'torch']),
+  () => new Option('--output <name>', 'your ONNX file: the output node holding the embedding'),
+  () => new Option('--batch-size <n>', 'fields per inference batch').default(8).argParser(positiveInt('--batch-size')),
+  () => new Option('--shard-size <n>', 'fields per committed shard of the feature store').default(32).argParser(positiveInt('--shard-size')),
+];
+
+function rgbMapping(value: string): [string, string, string] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.length !== 3 || parts.some((p) => !p)) throw invalidParameter('--rgb-mapping', 'three stain names separated by commas', value);
+  return parts as [string, string, string];
+}
+
+/** The embedding options of a parsed command, as library options. */
+export function embedSettingsFrom(o: Record<string, unknown>) {
+  return {
+    model: o.model as string,
+    layer: o.layer as string | undefined,
+    precision: o.precision as 'fp32' | 'int8',
+    channels: o.channels as 'grey' | 'rgb',
+    rgbMapping: o.rgbMapping as [string, string, string] | undefined,
+    illum: o.illum as string | undefined,
+    inputSize: o.inputSize as number | undefined,
+    preprocess: o.preprocess as 'caffe' | 'tf' | 'torch' | undefined,
+    output: o.output as string | undefined,
+    batchSize: o.batchSize as number,
+    shardSize: o.shardSize as number,
+  };
+}

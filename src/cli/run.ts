@@ -1,7 +1,7 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import path from 'node:path';
 import { runPipeline, type RunResult } from '../pipeline.js';
-import { note, positiveInt, screenOptions } from './common.js';
+import { embedOptions, embedSettingsFrom, note, screenOptions } from './common.js';
 
 export function printRunSummary(r: RunResult): void {
   const { nsc } = r.metrics;
@@ -15,18 +15,15 @@ export function printRunSummary(r: RunResult): void {
 export function register(program: Command): void {
   const cmd = program.command('run').description('the whole pipeline: embed every field, build treatment profiles, evaluate MOA accuracy');
   for (const opt of screenOptions) cmd.addOption(opt());
-  cmd
-    .requiredOption('--out <dir>', 'run directory (rerunning the same command resumes)')
-    .addOption(new Option('--model <name>', 'network (see `morphoprof models list`)').default('resnet50'))
-    .addOption(new Option('--batch-size <n>', 'fields per inference batch').default(8).argParser(positiveInt('--batch-size')))
-    .action(async (o) => {
+  cmd.requiredOption('--out <dir>', 'run directory (rerunning the same command resumes)');
+  for (const opt of embedOptions) cmd.addOption(opt());
+  cmd.action(async (o) => {
       const r = await runPipeline({
+        ...embedSettingsFrom(o),
         metadata: o.metadata,
         images: o.images,
         moa: o.moa,
         out: o.out,
-        model: o.model,
-        batchSize: o.batchSize,
         controlCompound: o.controls,
         log: note,
       });

@@ -1,26 +1,21 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { MorphoprofError, errorMessage } from '../errors.js';
-import { readImageResized } from '../image/index.js';
-import { openModel } from '../models/session.js';
-import { preprocessInto } from '../models/preprocess.js';
+import { MorphoprofError } from '../errors.js';
 import type { Field, Screen } from '../screen/types.js';
-import type { ProfileTable } from '../table/index.js';
-import { writeProfiles } from '../table/index.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
+import { DEFAULT_SETTINGS, FieldEmbedder, fieldError, type EmbedSettings } from './embedder.js';
 import { writeErrorTable, type FieldError } from './field-errors.js';
-import { DEFAULT_SCALING, percentileRange, scaleTo255, type ScalingSpec } from './scale.js';
+import { FeatureStore, planShards, type Shard } from './store.js';
 
-export interface EmbedOptions {
+export interface EmbedOptions extends Partial<EmbedSettings> {
   screen: Screen;
-  /** Run directory; features go to `<out>/features/<plate>.parquet`. */
+  /** Run directory; features go to `<out>/features/`. */
   out: string;
-  /** Built-in model name (see `morphoprof models list`), default `resnet50`. */
-  model?: string;
-  /** Fields per inference batch (each field gives one image per channel), default 8. */
+  /** Fields per inference batch (each field gives one image per stain), default 8. */
   batchSize?: number;
-  scaling?: ScalingSpec;
+  /** Fields per committed shard of the feature store, default 32. */
+  shardSize?: number;
   /** Where converted models are cached. */
   cacheDir?: string;
   onProgress?: ProgressCallback;
@@ -28,55 +23,41 @@ export interface EmbedOptions {
   progress?: boolean;
   /** Problems found before embedding (e.g. bad metadata rows), to be listed in errors.csv too. */
   priorErrors?: FieldError[];
+  /** Told about shards that were found broken and rebuilt. */
+  warn?: (message: string) => void;
 }
 
 export interface EmbedResult {
   featuresDir: string;
-  model: string;
+  settings: EmbedSettings;
   channels: string[];
   featureDim: number;
   fieldsTotal: number;
   fieldsEmbedded: number;
   /** fields found already embedded by an earlier run of the same command */
   fieldsResumed: number;
-  fieldsSkipped: number;
+  /** shards found truncated or corrupt and rebuilt */
+  shardsRebuilt: string[];
   errors: FieldError[];
   seconds: number;
 }
 
-export const METADATA_COLUMNS = [
-  'Metadata_Plate',
-  'Metadata_Well',
-  'Metadata_Site',
-  'Metadata_Compound',
-  'Metadata_Concentration',
-  'Metadata_MOA',
-  'Metadata_Batch',
-] as const;
-
-/** Feature column names: `<channel>_<model>_<index>`, e.g. `DAPI_resnet50_0042`. */
-export function featureColumnNames(channels: readonly string[], model: string, dim: number): string[] {
-  const width = String(dim - 1).length;
-  return channels.flatMap((ch) =>
-    Array.from({ length: dim }, (_, i) => `${ch}_${model}_${String(i).padStart(width, '0')}`),
-  );
-}
-
-function plateFileStem(plate: string): string {
-  return plate.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-
-function fieldError(f: Field, stage: FieldError['stage'], reason: string, channel: string | null = null): FieldError {
-  return {
-    plate: f.plate,
-    well: f.well,
-    site: f.site,
-    channel,
-    file: channel ? (f.images[channel] ?? null) : null,
-    row: f.row,
-    stage,
-    reason,
+/** The settings of an embedding, completed with defaults (what the feature store records). */
+export function embedSettings(opts: Partial<EmbedSettings>): EmbedSettings {
+  const s: EmbedSettings = {
+    model: opts.model ?? DEFAULT_SETTINGS.model,
+    precision: opts.precision ?? DEFAULT_SETTINGS.precision,
+    channels: opts.channels ?? DEFAULT_SETTINGS.channels,
+    illum: opts.illum ? path.resolve(opts.illum) : null,
+    scaling: opts.scaling ?? DEFAULT_SETTINGS.scaling,
   };
+  if (opts.layer) s.layer = opts.layer;
+  if (opts.rgbMapping) s.rgbMapping = opts.rgbMapping;
+  if (opts.inputSize) s.inputSize = opts.inputSize;
+  if (opts.preprocess) s.preprocess = opts.preprocess;
+  if (opts.output) s.output = opts.output;
+  if (s.model.endsWith('.onnx')) s.model = path.resolve(s.model);
+  return s;
 }
 
 /** Fields whose image files all exist; the others are returned as errors (no image is read). */
@@ -110,42 +91,34 @@ export function nothingValidMessage(screen: Screen, errors: readonly FieldError[
   );
 }
 
-interface LoadedField {
-  field: Field;
-  /** one 224x224-style plane per channel, already scaled to 0..255 */
-  planes: Float32Array[] | null;
-  error: FieldError | null;
-}
-
-interface Geometry {
-  width: number;
-  height: number;
-  bitDepth: number;
-  source: string;
+/** A few control fields spread over the plates, to calibrate an int8 network. */
+export function calibrationFields(fields: readonly Field[], controlCompound: string, count = 8): Field[] {
+  const controls = fields.filter((f) => f.compound === controlCompound);
+  const pool = controls.length > 0 ? controls : [...fields];
+  const step = Math.max(1, Math.floor(pool.length / count));
+  return pool.filter((_, i) => i % step === 0).slice(0, count);
 }
 
 /**
- * Embed every field of a screen: each stain downsampled to the network input, scaled to 0..255 by
- * its own percentiles, replicated into 3 channels, embedded; the per-stain embeddings are
- * concatenated. One Parquet file per plate is committed atomically, so a rerun resumes at the
- * first plate not yet written.
+ * Embed every field of a screen into the run's feature store: each stain downsampled to the
+ * network input (optionally illumination-corrected), scaled to 0..255 by its own percentiles,
+ * embedded, and the per-stain embeddings concatenated (or one RGB pass). Shards of `shardSize`
+ * fields are committed one by one, so a killed run, rerun, resumes where it stopped.
  */
 export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
   const started = performance.now();
-  await mkdir(opts.out, { recursive: true });
   const { screen } = opts;
-  const modelName = opts.model ?? 'resnet50';
+  const settings = embedSettings(opts);
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new MorphoprofError('BAD_ARGUMENT', `batch size must be a positive integer, got ${batchSize}`);
-  const scaling = opts.scaling ?? DEFAULT_SCALING;
+  await mkdir(opts.out, { recursive: true });
   const featuresDir = path.join(opts.out, 'features');
-  await mkdir(featuresDir, { recursive: true });
+  const errorTable = path.join(opts.out, 'errors.csv');
 
   const checked = checkFieldFiles(screen);
   const present = checked.present;
   const errors: FieldError[] = [...(opts.priorErrors ?? []), ...checked.errors];
-  const errorTable = path.join(opts.out, 'errors.csv');
   if (present.length === 0) {
     await writeErrorTable(errorTable, errors);
     throw new MorphoprofError(
@@ -155,118 +128,52 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
     );
   }
 
-  const byPlate = new Map<string, Field[]>();
-  for (const f of present) {
-    const list = byPlate.get(f.plate) ?? [];
-    list.push(f);
-    byPlate.set(f.plate, list);
-  }
+  const store = await FeatureStore.open(featuresDir, { ...settings, shardSize: opts.shardSize ?? 32 });
+  await store.cleanStaging();
+  const plan = planShards(present, opts.shardSize ?? 32);
+  const { receipts, problems } = await store.committed(plan);
+  for (const p of problems) opts.warn?.(`${p}; rebuilding it`);
+  const todo: Shard[] = plan.filter((s) => !receipts.has(s.id));
+  const resumedFields = [...receipts.values()].reduce((n, r) => n + r.rows, 0);
+  for (const r of receipts.values()) errors.push(...r.errors);
 
-  const model = await openModel(modelName, { cacheDir: opts.cacheDir });
-  const size = model.inputSize;
-  const dim = model.embeddingDim;
-  const channels = screen.channels;
-  const featureColumns = featureColumnNames(channels, modelName, dim);
   const progress = new Progress('embed', present.length, opts.onProgress, opts.progress === false ? ({ isTTY: false } as NodeJS.WriteStream) : process.stderr, 'fields');
-  let geometry: Geometry | null = null;
+  progress.tick(present.length - todo.reduce((n, s) => n + s.fields.length, 0));
   let embedded = 0;
-  let resumed = 0;
-
-  const loadField = async (field: Field): Promise<LoadedField> => {
-    const planes: Float32Array[] = [];
-    for (const ch of channels) {
-      const file = field.images[ch]!;
-      let img;
-      try {
-        img = await readImageResized(file, size, size);
-      } catch (err) {
-        return { field, planes: null, error: fieldError(field, 'read', errorMessage(err), ch) };
+  let featureDim = 0;
+  if (todo.length > 0) {
+    const embedder = await FieldEmbedder.open(screen, settings, {
+      cacheDir: opts.cacheDir,
+      geometryFrom: present,
+      calibrationFields: settings.precision === 'int8' ? calibrationFields(present, screen.controlCompound) : undefined,
+    });
+    featureDim = embedder.featureColumns.length;
+    try {
+      for (const shard of todo) {
+        await store.discard(shard.id);
+        const { table, errors: shardErrors } = await embedder.embed(shard.fields, batchSize, (n) => progress.tick(n));
+        await store.commit(shard, table, shardErrors);
+        embedded += table.features.length;
+        errors.push(...shardErrors);
       }
-      geometry ??= { width: img.srcWidth, height: img.srcHeight, bitDepth: img.bitDepth, source: file };
-      if (img.srcWidth !== geometry.width || img.srcHeight !== geometry.height || img.bitDepth !== geometry.bitDepth) {
-        const reason = `image is ${img.srcWidth}x${img.srcHeight} ${img.bitDepth}-bit but the screen's images are ${geometry.width}x${geometry.height} ${geometry.bitDepth}-bit (first seen in ${geometry.source})`;
-        return { field, planes: null, error: fieldError(field, 'read', reason, ch) };
-      }
-      const [lo, hi] = percentileRange(img.data, scaling);
-      planes.push(scaleTo255(img.data, lo, hi));
+    } finally {
+      progress.finish();
+      await embedder.dispose();
     }
-    return { field, planes, error: null };
-  };
+  } else progress.finish();
 
-  try {
-    for (const [plate, fields] of byPlate) {
-      const stem = plateFileStem(plate);
-      const shard = path.join(featuresDir, `${stem}.parquet`);
-      const errorShard = path.join(featuresDir, `${stem}.errors.json`);
-      if (existsSync(shard) || existsSync(`${shard}.empty`)) {
-        resumed += fields.length;
-        if (existsSync(errorShard)) {
-          const previous = JSON.parse(await readFile(errorShard, 'utf8')) as FieldError[];
-          errors.push(...previous);
-          resumed -= previous.length;
-        }
-        progress.tick(fields.length);
-        continue;
-      }
-      const plateErrors: FieldError[] = [];
-      const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns, features: [] };
-      const batches: Field[][] = [];
-      for (let i = 0; i < fields.length; i += batchSize) batches.push(fields.slice(i, i + batchSize));
-      // Read the next batch while the current one is in the network.
-      let next: Promise<LoadedField[]> | null = batches.length ? Promise.all(batches[0]!.map(loadField)) : null;
-      for (let b = 0; b < batches.length; b++) {
-        const loaded = await next!;
-        next = b + 1 < batches.length ? Promise.all(batches[b + 1]!.map(loadField)) : null;
-        const ok = loaded.filter((l) => l.planes !== null);
-        for (const l of loaded) if (l.error) plateErrors.push(l.error);
-        if (ok.length > 0) {
-          const nImages = ok.length * channels.length;
-          const input = new Float32Array(nImages * 3 * size * size);
-          ok.forEach((l, i) =>
-            l.planes!.forEach((plane, c) => preprocessInto(input, (i * channels.length + c) * 3 * size * size, [plane, plane, plane], model.preprocess)),
-          );
-          const emb = await model.embed(input, nImages);
-          ok.forEach((l, i) => {
-            const f = l.field;
-            table.metadata.push({
-              Metadata_Plate: f.plate,
-              Metadata_Well: f.well,
-              Metadata_Site: f.site,
-              Metadata_Compound: f.compound,
-              Metadata_Concentration: f.concentration,
-              Metadata_MOA: f.moa,
-              Metadata_Batch: f.batch,
-            });
-            table.features.push(emb.slice(i * channels.length * dim, (i + 1) * channels.length * dim));
-          });
-        }
-        embedded += ok.length;
-        progress.tick(loaded.length);
-      }
-      // Errors first, then the shard: a shard on disk means its plate is complete.
-      const tmp = `${errorShard}.tmp-${process.pid}`;
-      await writeFile(tmp, JSON.stringify(plateErrors));
-      await rename(tmp, errorShard);
-      if (table.features.length > 0) await writeProfiles(shard, table);
-      else await writeFile(`${shard}.empty`, '');
-      errors.push(...plateErrors);
-    }
-  } finally {
-    progress.finish();
-    await model.dispose();
-  }
   await writeErrorTable(errorTable, errors);
-  if (embedded + resumed === 0)
+  if (embedded + resumedFields === 0)
     throw new MorphoprofError('NOTHING_VALID', nothingValidMessage(screen, errors), `Every skipped field and its reason is in ${errorTable}.`);
   return {
     featuresDir,
-    model: modelName,
-    channels,
-    featureDim: featureColumns.length,
+    settings,
+    channels: screen.channels,
+    featureDim,
     fieldsTotal: screen.fields.length,
     fieldsEmbedded: embedded,
-    fieldsResumed: resumed,
-    fieldsSkipped: errors.length,
+    fieldsResumed: resumedFields,
+    shardsRebuilt: problems,
     errors,
     seconds: (performance.now() - started) / 1000,
   };

@@ -1,0 +1,270 @@
+import path from 'node:path';
+import { errorMessage, MorphoprofError } from '../errors.js';
+import { readImageResized } from '../image/index.js';
+import { preprocessInto } from '../models/preprocess.js';
+import { openModel, type ModelSession } from '../models/session.js';
+import type { Field, Screen } from '../screen/types.js';
+import type { ProfileTable } from '../table/index.js';
+import type { FieldError } from './field-errors.js';
+import { DEFAULT_SCALING, percentileRange, scaleTo255, type ScalingSpec } from './scale.js';
+
+export type ChannelMode = 'grey' | 'rgb';
+export type Precision = 'fp32' | 'int8';
+
+/** Everything that decides what a field's features are. Two runs with equal settings give bitwise-equal features. */
+export interface EmbedSettings {
+  /** Built-in model name (`morphoprof models list`) or the path of your own .onnx file. */
+  model: string;
+  /** Hidden layer of a built-in network to use (global-average-pooled) instead of its default embedding. */
+  layer?: string;
+  precision: Precision;
+  /** `grey`: each stain alone, replicated to 3 channels, embeddings concatenated (the paper's best). `rgb`: one pass with `rgbMapping`. */
+  channels: ChannelMode;
+  /** Stains mapped to R, G, B in `rgb` mode (default: the first three channels: DNA, tubulin, actin in BBBC021). */
+  rgbMapping?: [string, string, string];
+  /** Illumination functions folder (`morphoprof illum`), or null for none. */
+  illum: string | null;
+  scaling: ScalingSpec;
+  /** For your own .onnx file. */
+  inputSize?: number;
+  preprocess?: 'caffe' | 'tf' | 'torch';
+  output?: string;
+}
+
+export const DEFAULT_SETTINGS: Readonly<EmbedSettings> = Object.freeze({
+  model: 'resnet50',
+  precision: 'fp32',
+  channels: 'grey',
+  illum: null,
+  scaling: DEFAULT_SCALING,
+});
+
+export const METADATA_COLUMNS = [
+  'Metadata_Plate',
+  'Metadata_Well',
+  'Metadata_Site',
+  'Metadata_Compound',
+  'Metadata_Concentration',
+  'Metadata_MOA',
+  'Metadata_Batch',
+] as const;
+
+/** Short tag of the network for feature names: `resnet50`, `resnet50.activation_40`, `mymodel`. */
+export function modelTag(settings: Pick<EmbedSettings, 'model' | 'layer' | 'precision'>): string {
+  const base = settings.model.endsWith('.onnx') ? path.basename(settings.model, '.onnx') : settings.model;
+  return `${base}${settings.layer ? `.${settings.layer}` : ''}${settings.precision === 'int8' ? '.int8' : ''}`;
+}
+
+/** Feature column names: `<stain>_<model>_<index>` (grey) or `RGB_<model>_<index>`. */
+export function featureColumnNames(inputs: readonly string[], tag: string, dim: number): string[] {
+  const width = String(dim - 1).length;
+  return inputs.flatMap((name) => Array.from({ length: dim }, (_, i) => `${name}_${tag}_${String(i).padStart(width, '0')}`));
+}
+
+/** What the embedder needs of a set of illumination functions (src/illum). */
+interface IlluminationSet {
+  resized(plate: string, channel: string, w: number, h: number): Float32Array;
+}
+
+interface Geometry {
+  width: number;
+  height: number;
+  bitDepth: number;
+  source: string;
+}
+
+interface LoadedField {
+  field: Field;
+  /** network inputs of the field, each 3 planes (R, G, B) of 0..255 */
+  inputs: Array<[Float32Array, Float32Array, Float32Array]> | null;
+  error: FieldError | null;
+}
+
+export function fieldError(f: Field, stage: FieldError['stage'], reason: string, channel: string | null = null): FieldError {
+  return { plate: f.plate, well: f.well, site: f.site, channel, file: channel ? (f.images[channel] ?? null) : null, row: f.row, stage, reason };
+}
+
+/**
+ * Turns fields into feature vectors with one network. Stateless between calls except for the
+ * open session, so a job-queue worker can call `embed` on any group of fields.
+ */
+export class FieldEmbedder {
+  readonly featureColumns: string[];
+  readonly inputs: string[];
+  private constructor(
+    readonly screen: Screen,
+    readonly settings: EmbedSettings,
+    private readonly model: ModelSession,
+    private readonly geometry: Geometry,
+    private readonly illum: IlluminationSet | null,
+  ) {
+    this.inputs = settings.channels === 'grey' ? [...screen.channels] : ['RGB'];
+    this.featureColumns = featureColumnNames(this.inputs, modelTag(settings), model.embeddingDim);
+  }
+
+  /**
+   * Open the network. `calibrationFields` (int8 only) are read like any field to calibrate the
+   * quantized network; give a few control fields of the screen.
+   */
+  static async open(
+    screen: Screen,
+    settings: EmbedSettings,
+    opts: { cacheDir?: string; geometryFrom: readonly Field[]; calibrationFields?: Field[] },
+  ): Promise<FieldEmbedder> {
+    if (settings.channels === 'rgb') {
+      const mapping = settings.rgbMapping ?? (screen.channels.slice(0, 3) as [string, string, string]);
+      if (mapping.length !== 3 || mapping.some((c) => !screen.channels.includes(c)))
+        throw new MorphoprofError(
+          'BAD_ARGUMENT',
+          `RGB mapping ${JSON.stringify(mapping)} must name three of the screen's channels (${screen.channels.join(', ')})`,
+          'e.g. --rgb-mapping DAPI,Tubulin,Actin (R, G, B)',
+        );
+      settings = { ...settings, rgbMapping: mapping };
+    }
+    const geometry = await readGeometry(opts.geometryFrom, screen.channels[0]!);
+    let illum: IlluminationSet | null = null;
+    if (settings.illum) {
+      const illumModule = '../illum/index.js'; // TODO(lead): static import once src/illum lands
+      const { loadIllumination } = (await import(illumModule)) as { loadIllumination: (dir: string, screen: Screen) => Promise<IlluminationSet> };
+      illum = await loadIllumination(settings.illum, screen);
+    }
+    const modelOptions: Record<string, unknown> = {
+      cacheDir: opts.cacheDir,
+      layer: settings.layer,
+      inputSize: settings.inputSize,
+      preprocessing: settings.preprocess,
+      embeddingOutput: settings.output,
+    };
+    if (settings.precision === 'int8') {
+      // read calibration images through the same path as every field, with a provisional fp32 session for the input size
+      const probe = await openModel(settings.model, modelOptions as Parameters<typeof openModel>[1]);
+      const size = probe.inputSize;
+      const preprocess = probe.preprocess;
+      await probe.dispose();
+      const tmp = new FieldEmbedder(screen, settings, probe, geometry, illum);
+      const loaded = await Promise.all((opts.calibrationFields ?? []).map((f) => tmp.load(f, size)));
+      const images = loaded.flatMap((l) => l.inputs ?? []);
+      if (images.length === 0) throw new MorphoprofError('NOTHING_VALID', 'int8 needs calibration images, and none of the calibration fields could be read', 'Check the control wells of the screen');
+      const calibration = new Float32Array(images.length * 3 * size * size);
+      images.forEach((rgb, i) => preprocessInto(calibration, i * 3 * size * size, rgb, preprocess));
+      modelOptions.precision = 'int8';
+      modelOptions.calibration = calibration;
+      modelOptions.calibrationCount = images.length;
+    }
+    const model = await openModel(settings.model, modelOptions as Parameters<typeof openModel>[1]);
+    return new FieldEmbedder(screen, settings, model, geometry, illum);
+  }
+
+  get embeddingDim(): number {
+    return this.model.embeddingDim;
+  }
+
+  /** Read, correct, downsample and scale one field's stains into network inputs. */
+  async load(field: Field, size = this.model.inputSize): Promise<LoadedField> {
+    const planes = new Map<string, Float32Array>();
+    const needed = this.settings.channels === 'grey' ? this.screen.channels : this.settings.rgbMapping!;
+    for (const ch of needed) {
+      const file = field.images[ch]!;
+      let img;
+      try {
+        img = await readImageResized(file, size, size);
+      } catch (err) {
+        return { field, inputs: null, error: fieldError(field, 'read', errorMessage(err), ch) };
+      }
+      const g = this.geometry;
+      if (img.srcWidth !== g.width || img.srcHeight !== g.height || img.bitDepth !== g.bitDepth) {
+        const reason = `image is ${img.srcWidth}x${img.srcHeight} ${img.bitDepth}-bit but the screen's images are ${g.width}x${g.height} ${g.bitDepth}-bit (as ${g.source})`;
+        return { field, inputs: null, error: fieldError(field, 'read', reason, ch) };
+      }
+      const data = img.data;
+      if (this.illum) {
+        const fn = this.illum.resized(field.plate, ch, size, size);
+        for (let i = 0; i < data.length; i++) data[i] = data[i]! / fn[i]!;
+      }
+      const [lo, hi] = percentileRange(data, this.settings.scaling);
+      planes.set(ch, scaleTo255(data, lo, hi));
+    }
+    const inputs: Array<[Float32Array, Float32Array, Float32Array]> =
+      this.settings.channels === 'grey'
+        ? this.screen.channels.map((ch) => {
+            const p = planes.get(ch)!;
+            return [p, p, p];
+          })
+        : [this.settings.rgbMapping!.map((ch) => planes.get(ch)!) as [Float32Array, Float32Array, Float32Array]];
+    return { field, inputs, error: null };
+  }
+
+  /** Features of loaded fields, one row each (fields that failed to load are returned as errors). */
+  async embedLoaded(loaded: LoadedField[]): Promise<{ table: ProfileTable; errors: FieldError[] }> {
+    const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
+    const errors = loaded.filter((l) => l.error).map((l) => l.error!);
+    const ok = loaded.filter((l) => l.inputs !== null);
+    if (ok.length === 0) return { table, errors };
+    const size = this.model.inputSize;
+    const per = this.inputs.length;
+    const n = ok.length * per;
+    const batch = new Float32Array(n * 3 * size * size);
+    ok.forEach((l, i) => l.inputs!.forEach((rgb, c) => preprocessInto(batch, (i * per + c) * 3 * size * size, rgb, this.model.preprocess)));
+    const emb = await this.model.embed(batch, n);
+    const dim = this.model.embeddingDim;
+    ok.forEach((l, i) => {
+      const f = l.field;
+      table.metadata.push({
+        Metadata_Plate: f.plate,
+        Metadata_Well: f.well,
+        Metadata_Site: f.site,
+        Metadata_Compound: f.compound,
+        Metadata_Concentration: f.concentration,
+        Metadata_MOA: f.moa,
+        Metadata_Batch: f.batch,
+      });
+      table.features.push(emb.slice(i * per * dim, (i + 1) * per * dim));
+    });
+    return { table, errors };
+  }
+
+  /**
+   * Embed fields in batches of `batchSize`, reading the next batch while the network runs the
+   * current one (decoding runs on libvips' threads, inference on onnxruntime's).
+   */
+  async embed(fields: readonly Field[], batchSize: number, onBatch?: (n: number) => void): Promise<{ table: ProfileTable; errors: FieldError[] }> {
+    const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
+    const errors: FieldError[] = [];
+    const batches: Field[][] = [];
+    for (let i = 0; i < fields.length; i += batchSize) batches.push(fields.slice(i, i + batchSize));
+    const loadBatch = (b: Field[]) => Promise.all(b.map((f) => this.load(f)));
+    let next = batches.length ? loadBatch(batches[0]!) : null;
+    for (let b = 0; b < batches.length; b++) {
+      const loaded = await next!;
+      next = b + 1 < batches.length ? loadBatch(batches[b + 1]!) : null;
+      const part = await this.embedLoaded(loaded);
+      table.metadata.push(...part.table.metadata);
+      table.features.push(...part.table.features);
+      errors.push(...part.errors);
+      onBatch?.(loaded.length);
+    }
+    return { table, errors };
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
+
+/**
+ * The screen's image geometry, from the first of `fields` whose first stain can be read. Every field
+ * is checked against it, so all workers of a queue agree on it.
+ */
+async function readGeometry(fields: readonly Field[], channel: string): Promise<Geometry> {
+  const tried: string[] = [];
+  for (const field of fields.slice(0, 20)) {
+    const file = field.images[channel]!;
+    try {
+      const img = await readImageResized(file, 8, 8);
+      return { width: img.srcWidth, height: img.srcHeight, bitDepth: img.bitDepth, source: file };
+    } catch (err) {
+      tried.push(`${file}: ${errorMessage(err)}`);
+    }
+  }
+  throw new MorphoprofError('BAD_IMAGE', `Cannot read any of the first ${tried.length} images to learn the screen's image size:\n  ${tried.join('\n  ')}`, 'Check that the files are TIFF or PNG images');
+}
