@@ -1,0 +1,218 @@
+/**
+ * `writeReport(runDir)`: one self-contained HTML page a biologist can read (headline accuracies,
+ * confusion matrix, per-MOA accuracy, a map of the treatment profiles, nearest neighbours, run
+ * settings, timings, skipped fields) plus PNG and SVG figures of the charts for papers.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import type { MetadataValue } from '../table/types.js';
+import { escapeHtml, htmlPage, htmlTable, raw } from './html.js';
+import { readRunInputs, RUN_FILES, type Records, type ReportInputs } from './inputs.js';
+import { pcaMap, umapMap, UMAP_MIN_TREATMENTS, type ProfileMap } from './map.js';
+import { renderSvg, svgToPng } from './render.js';
+import { confusionSpec, mapSpec, perMoaSpec } from './specs.js';
+
+export interface ReportOptions {
+  /** Also lay the treatment profiles out with UMAP (beside PCA). */
+  umap?: boolean;
+  /** Rows of errors.csv shown on the page (default 50); all are counted. */
+  errorRows?: number;
+  /** PNG scale relative to the chart's size in CSS pixels (default 2). */
+  pngScale?: number;
+}
+
+export interface ReportFiles {
+  /** `<run>/report.html` */
+  html: string;
+  /** `<run>/figures/<chart>.png` and `.svg`, for every chart drawn. */
+  figures: string[];
+}
+
+interface Chart {
+  /** Element id in the page and figure file name. */
+  name: string;
+  spec: TopLevelSpec;
+}
+
+async function writeAtomic(file: string, data: string | Buffer): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, data);
+  await rename(temp, file);
+}
+
+const percent = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+function formatValue(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '—';
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+  if (Array.isArray(value)) return value.map(formatValue).join(', ');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+function card(label: string, value: string, detail: string): string {
+  return `<div class="card"><div class="label">${escapeHtml(label)}</div><div class="value">${escapeHtml(value)}</div><div class="detail">${escapeHtml(detail)}</div></div>`;
+}
+
+function headline(inputs: ReportInputs): string {
+  const { nsc, nscb, map } = inputs.metrics;
+  const cards = [card('NSC accuracy', percent(nsc.accuracy), `${nsc.correct} of ${nsc.total} treatments`)];
+  const explain = [
+    'NSC (not-same-compound) accuracy: each treatment (a compound at one concentration) is given the mechanism of action (MOA) of its most similar treatment of another compound; the accuracy is the share of treatments whose MOA this gets right.',
+  ];
+  if (nscb) {
+    cards.push(card('NSCB accuracy', percent(nscb.accuracy), `${nscb.correct} of ${nscb.total} treatments`));
+    const eligible = nscb.eligible as { accuracy?: unknown; correct?: unknown; total?: unknown } | null | undefined;
+    if (eligible && typeof eligible.correct === 'number' && typeof eligible.total === 'number') {
+      const accuracy = typeof eligible.accuracy === 'number' ? eligible.accuracy : eligible.total ? eligible.correct / eligible.total : null;
+      cards.push(card('NSCB, eligible treatments', percent(accuracy), `${eligible.correct} of ${eligible.total} with a same-MOA neighbour in another batch`));
+    }
+    explain.push('NSCB also excludes neighbours from the same batch; some treatments then have no same-MOA neighbour left, so it is also shown over the treatments that have one.');
+  }
+  if (map && typeof map.mean_average_precision === 'number') {
+    const p = typeof map.p_value === 'number' ? `p = ${Number(map.p_value.toPrecision(2))}` : 'no p-value';
+    const permutations = typeof map.permutations === 'number' ? ` (${map.permutations} permutations)` : '';
+    cards.push(card('Mean average precision', map.mean_average_precision.toFixed(3), `${p}${permutations}`));
+    explain.push('Mean average precision (mAP): how highly treatments of the same MOA rank among each treatment\'s most similar profiles (1 = always first); the p-value comes from shuffling the MOA labels.');
+  }
+  const excluded = inputs.metrics.excluded;
+  const control = inputs.metrics.control_compound ?? 'control';
+  const left: string[] = [];
+  if (excluded?.control) left.push(`${excluded.control} ${control} treatment(s) (the negative control)`);
+  if (excluded?.without_moa) left.push(`${excluded.without_moa} treatment(s) without an MOA${excluded.without_moa_treatments?.length ? ` (${excluded.without_moa_treatments.join(', ')})` : ''}`);
+  const similarity = inputs.metrics.similarity ? ` Similarity: ${inputs.metrics.similarity}.` : '';
+  return `<section id="summary"><div class="cards">${cards.join('')}</div>
+${explain.map((e) => `<p>${escapeHtml(e)}</p>`).join('\n')}
+<p class="muted">${escapeHtml(`Not evaluated: ${left.length ? left.join('; ') : 'none'}.${similarity}`)}</p></section>`;
+}
+
+function chartSection(id: string, title: string, intro: string, charts: Chart[]): string {
+  const divs = charts.map((c) => `<div class="chart" id="${escapeHtml(c.name)}"></div>`).join('');
+  return `<section id="${escapeHtml(id)}"><h2>${escapeHtml(title)}</h2><p>${escapeHtml(intro)}</p><div class="charts">${divs}</div>
+<p class="muted">${escapeHtml(`Figures for papers: ${charts.map((c) => `figures/${c.name}.png`).join(', ')} (and .svg).`)}</p></section>`;
+}
+
+const NEIGHBOR_TITLES: Record<string, string> = {
+  Metadata_Compound: 'Compound',
+  Metadata_Concentration: 'Concentration',
+  Metadata_MOA: 'MOA',
+  Neighbor_Compound: 'Nearest neighbour',
+  Neighbor_Concentration: 'Its concentration',
+  Neighbor_MOA: 'Its MOA',
+  Similarity: 'Similarity',
+  Correct: 'MOA right?',
+};
+
+function neighborCell(column: string, value: MetadataValue): unknown {
+  if (column.toLowerCase() === 'correct') {
+    const right = value === 1 || String(value).toLowerCase() === 'true';
+    return raw(right ? '<span class="ok">yes</span>' : '<span class="bad">no</span>');
+  }
+  if (column === 'Similarity' && typeof value === 'number') return value.toFixed(3);
+  return formatValue(value);
+}
+
+function neighborSection(neighbors: Records): string {
+  const key = (row: Record<string, MetadataValue>): [string, string, number] => [
+    String(row.Metadata_MOA ?? ''),
+    String(row.Metadata_Compound ?? ''),
+    Number(row.Metadata_Concentration ?? 0),
+  ];
+  const rows = [...neighbors.rows].sort((a, b) => {
+    const [ma, ca, xa] = key(a);
+    const [mb, cb, xb] = key(b);
+    return ma.localeCompare(mb) || ca.localeCompare(cb) || xa - xb;
+  });
+  const table = htmlTable(
+    neighbors.columns.map((c) => NEIGHBOR_TITLES[c] ?? c),
+    rows.map((row) => neighbors.columns.map((c) => neighborCell(c, row[c] ?? null))),
+  );
+  return `<section id="neighbors"><h2>Nearest neighbours</h2>
+<p>${escapeHtml(`For each of the ${rows.length} evaluated treatments: the most similar treatment of another compound, and whether its MOA is the same. Sorted by MOA and compound; all rows are in ${RUN_FILES.neighbors}.`)}</p>
+<div class="scroll">${table}</div></section>`;
+}
+
+function runSection(inputs: ReportInputs): string {
+  const run = inputs.run;
+  if (!run) return '';
+  const kv = (object: Record<string, unknown>): string => htmlTable(['Setting', 'Value'], Object.entries(object).map(([k, v]) => [k, formatValue(v)]), 'kv');
+  const timings = Object.entries(run.timings).map(([stage, seconds]) => [stage, typeof seconds === 'number' ? `${seconds.toFixed(1)} s` : formatValue(seconds)]);
+  return `<section id="run"><h2>Run settings</h2>${kv(run.settings)}
+<h2>Counts</h2>${kv(run.counts)}
+<h2>Timings</h2>${htmlTable(['Stage', 'Time'], timings, 'kv')}</section>`;
+}
+
+function errorSection(errors: Records, limit: number): string {
+  const total = errors.rows.length;
+  if (total === 0) return `<section id="errors"><h2>Skipped fields</h2><p>No field or image was skipped.</p></section>`;
+  const shown = errors.rows.slice(0, limit);
+  const what = total > shown.length ? `the first ${shown.length} of ${total}` : `all ${total}`;
+  return `<section id="errors"><h2>Skipped fields</h2>
+<p>${escapeHtml(`${total} field(s) or image(s) were skipped and left out of the profiles. Shown: ${what}; all are in ${RUN_FILES.errors}.`)}</p>
+<div class="scroll">${htmlTable(errors.columns, shown.map((row) => errors.columns.map((c) => formatValue(row[c]))))}</div></section>`;
+}
+
+async function profileMaps(inputs: ReportInputs, umap: boolean): Promise<ProfileMap[]> {
+  const treatments = inputs.treatments;
+  if (!treatments) return [];
+  if (treatments.features.length < 2 || treatments.featureColumns.length === 0) {
+    inputs.notes.push('Fewer than 2 treatment profiles: the map of treatment profiles is not shown.');
+    return [];
+  }
+  const control = inputs.metrics.control_compound ?? 'DMSO';
+  const maps = [pcaMap(treatments, control)];
+  if (umap) {
+    const layout = await umapMap(treatments, control);
+    if (layout) maps.push(layout);
+    else inputs.notes.push(`UMAP needs at least ${UMAP_MIN_TREATMENTS} treatments; only PCA is shown.`);
+  }
+  return maps;
+}
+
+/** Writes `<runDir>/report.html` and `<runDir>/figures/*.png|svg`; returns their paths. */
+export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportFiles> {
+  const inputs = await readRunInputs(runDir);
+  const maps = await profileMaps(inputs, opts.umap ?? false);
+
+  const confusionCharts: Chart[] = inputs.confusion?.labels.length ? [{ name: 'confusion_matrix', spec: confusionSpec(inputs.confusion) }] : [];
+  const perMoaCharts: Chart[] = inputs.perMoa?.length ? [{ name: 'per_moa_accuracy', spec: perMoaSpec(inputs.perMoa, inputs.metrics.nsc.accuracy) }] : [];
+  const mapCharts: Chart[] = maps.map((m) => ({ name: m.method === 'pca' ? 'profile_map' : 'profile_map_umap', spec: mapSpec(m) }));
+  const charts = [...confusionCharts, ...perMoaCharts, ...mapCharts];
+
+  const figuresDir = path.join(runDir, 'figures');
+  await mkdir(figuresDir, { recursive: true });
+  const figures: string[] = [];
+  for (const chart of charts) {
+    const svg = await renderSvg(chart.spec);
+    const base = path.join(figuresDir, chart.name);
+    await writeAtomic(`${base}.svg`, svg);
+    await writeAtomic(`${base}.png`, svgToPng(svg, opts.pngScale ?? 2));
+    figures.push(`${base}.png`, `${base}.svg`);
+  }
+
+  const name = path.basename(path.resolve(runDir));
+  const model = typeof inputs.run?.settings.model === 'string' ? `, model ${inputs.run.settings.model}` : '';
+  const version = inputs.run?.version ? `morphoprof ${inputs.run.version}` : 'morphoprof';
+  const sections = [
+    `<header><h1>Morphological profiling report</h1><p class="sub">${escapeHtml(`Run ${path.resolve(runDir)}${model} · ${version} · report made ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`)}</p></header>`,
+    headline(inputs),
+    inputs.notes.length ? `<div class="notes">${inputs.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}</div>` : '',
+    confusionCharts.length
+      ? chartSection('confusion', 'Which MOAs are confused', 'Rows: the true MOA of a treatment; columns: the MOA of its nearest treatment of another compound. Numbers count treatments; the colour is the share of the row, so a dark diagonal means the profiles separate the MOAs.', confusionCharts)
+      : '',
+    perMoaCharts.length
+      ? chartSection('per-moa', 'Accuracy per MOA', 'The share of each MOA\'s treatments whose nearest neighbour (another compound) has the same MOA. The dashed line is the overall accuracy.', perMoaCharts)
+      : '',
+    mapCharts.length
+      ? chartSection('map', 'Map of the treatment profiles', `Each point is one treatment profile (the mean of its fields' features), placed so that similar profiles are close (${maps.map((m) => m.method.toUpperCase()).join(' and ')}). Hover over a point for the compound, concentration and MOA; the cross marks the negative control.`, mapCharts)
+      : '',
+    inputs.neighbors ? neighborSection(inputs.neighbors) : '',
+    runSection(inputs),
+    inputs.errors ? errorSection(inputs.errors, opts.errorRows ?? 50) : '',
+  ];
+  const specs = Object.fromEntries(charts.map((c) => [c.name, c.spec]));
+  const html = path.join(runDir, 'report.html');
+  await writeAtomic(html, htmlPage(`morphoprof report: ${name}`, sections.filter(Boolean).join('\n'), specs));
+  return { html, figures };
+}
