@@ -7,25 +7,44 @@ import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { invalidParameter, MorphoprofError } from '../errors.js';
 import { PREPROCESS_MODES } from './preprocess.js';
+import { ensureQuantizedOnnx, type CalibrationMethod } from './quantize.js';
 import { ensureOnnx, getModel, type PreprocessMode } from './registry.js';
+
+export type Precision = 'fp32' | 'int8';
 
 export interface OpenModelOptions {
   /** Threads inside one operator (default: number of CPU cores). */
   intraOpNumThreads?: number;
   /** Model cache folder (see `ensureOnnx`). */
   cacheDir?: string;
+  /**
+   * Registered model: a hidden layer (e.g. `activation_39`, `mixed7`; see `hiddenLayers` in
+   * `listModels()`) exposed global-average-pooled as the embedding, instead of the default one.
+   */
+  layer?: string;
   /** For your own .onnx file: output holding the embedding (default: its first output). */
   embeddingOutput?: string;
-  /** For your own .onnx file: square input side, if the file leaves it dynamic. */
+  /** For your own .onnx file: square input side, if the file leaves it dynamic (checked if fixed). */
   inputSize?: number;
   /** For your own .onnx file: pixel preprocessing (default `torch`, as torchvision exports expect). */
   preprocessing?: PreprocessMode;
+  /** `int8`: statically quantized (QDQ) model calibrated on `calibration` (default `fp32`). */
+  precision?: Precision;
+  /** int8: preprocessed NCHW float32 calibration images (e.g. control fields), calibrationCount x 3 x S x S. */
+  calibration?: Float32Array;
+  calibrationCount?: number;
+  /** int8: activation ranges from min-max (default) or percentiles of the calibration batch. */
+  calibrationMethod?: CalibrationMethod;
+  /** int8 with `percentile`: upper percentile (default 99.99). */
+  calibrationPercentile?: number;
 }
 
 export interface ModelSession {
   /** Registered model name, or the .onnx path. */
   readonly name: string;
+  /** The ONNX file run (the quantized one for int8). */
   readonly onnxPath: string;
+  readonly precision: Precision;
   readonly inputSize: number;
   readonly preprocess: PreprocessMode;
   readonly embeddingOutput: string;
@@ -41,47 +60,91 @@ export interface ModelSession {
   dispose(): Promise<void>;
 }
 
+type Dims = readonly (number | string)[];
+
+/** "input: float32 [N, 3, 224, 224]" lines for every input and output, for error messages. */
+function describeIO(session: ort.InferenceSession): string {
+  const line = (m: ort.InferenceSession.ValueMetadata) => `${m.name}: ${m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'not a tensor'}`;
+  return `inputs: ${session.inputMetadata.map(line).join('; ')}; outputs: ${session.outputMetadata.map(line).join('; ')}`;
+}
+
+function createSession(onnxPath: string, threads: number, isFile: boolean): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(onnxPath, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' }).catch((err: Error) => {
+    throw new MorphoprofError(
+      'BAD_MODEL',
+      `onnxruntime cannot load ${onnxPath}: it is not a valid ONNX model (${err.message.split('\n')[0]})`,
+      isFile ? 'Give an .onnx model file (e.g. exported with torch.onnx.export); no inputs or outputs could be read from this one' : 'Delete the cached file so it is converted again',
+      { cause: err },
+    );
+  });
+}
+
 /** Open a registered model by name (see `listModels`) or an .onnx file by path. */
 export async function openModel(nameOrPath: string, opts: OpenModelOptions = {}): Promise<ModelSession> {
   const isFile = nameOrPath.endsWith('.onnx');
   const info = isFile ? null : getModel(nameOrPath);
-  const onnxPath = isFile ? nameOrPath : await ensureOnnx(nameOrPath, { cacheDir: opts.cacheDir });
-  if (!existsSync(onnxPath)) throw new MorphoprofError('FILE_NOT_FOUND', `ONNX model ${onnxPath} does not exist`, 'Check the path, or give a registered model name (morphoprof models list)');
+  if (isFile && opts.layer !== undefined) throw new MorphoprofError('BAD_ARGUMENT', `layer ${JSON.stringify(opts.layer)} given for the ONNX file ${nameOrPath}`, 'For your own .onnx file, name the output with embeddingOutput (--output) instead');
+  const precision = opts.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'int8') throw invalidParameter('precision', 'fp32 or int8', precision);
+  // A layer other than the entry's own embedding: a converted file with that layer pooled as its only output.
+  const layerFile = info !== null && opts.layer !== undefined;
+  const fp32Path = isFile ? nameOrPath : await ensureOnnx(nameOrPath, { cacheDir: opts.cacheDir, layer: opts.layer });
+  if (!existsSync(fp32Path)) throw new MorphoprofError('FILE_NOT_FOUND', `ONNX model ${fp32Path} does not exist`, 'Check the path, or give a registered model name (morphoprof models list)');
   const threads = opts.intraOpNumThreads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw invalidParameter('intraOpNumThreads', 'a positive integer', threads);
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
-  } catch (err) {
-    throw new MorphoprofError('BAD_MODEL', `onnxruntime cannot load ${onnxPath}: ${(err as Error).message}`, isFile ? 'Check that the file is a valid ONNX model' : 'Delete the cached file so it is converted again', { cause: err });
-  }
-  if (session.inputNames.length !== 1) {
-    throw new MorphoprofError('BAD_MODEL', `${onnxPath} has ${session.inputNames.length} inputs (${session.inputNames.join(', ')})`, 'Expected one NCHW image input');
-  }
+  let session = await createSession(fp32Path, threads, isFile);
+  const io = describeIO(session);
+  const fail = (message: string, hint: string) => {
+    void session.release();
+    return new MorphoprofError('BAD_MODEL', `${message}. The model has ${io}`, hint);
+  };
+  if (session.inputNames.length !== 1) throw fail(`${fp32Path} has ${session.inputNames.length} inputs`, 'Expected one NCHW image input [N, 3, S, S]');
   const inputName = session.inputNames[0]!;
   const outputNames = [...session.outputNames];
-  const dimsOf = (meta: readonly ort.InferenceSession.ValueMetadata[], name: string) => {
+  const dimsOf = (meta: readonly ort.InferenceSession.ValueMetadata[], name: string): Dims => {
     const m = meta.find((v) => v.name === name);
     return m && m.isTensor ? m.shape : [];
   };
 
   const inputDims = dimsOf(session.inputMetadata, inputName);
-  const fixedSize = typeof inputDims[2] === 'number' && inputDims[2] === inputDims[3] ? inputDims[2] : undefined;
-  const inputSize = info?.inputSize ?? fixedSize ?? opts.inputSize;
-  if (!inputSize) {
-    throw new MorphoprofError('BAD_MODEL', `${onnxPath}: input ${inputName} has no fixed square size (dims [${inputDims.join(', ')}])`, 'Pass inputSize (e.g. 224)');
+  if (opts.inputSize !== undefined && (!Number.isInteger(opts.inputSize) || opts.inputSize < 1)) throw invalidParameter('inputSize', 'a positive integer', opts.inputSize);
+  const fixed = (d: number | string | undefined) => (typeof d === 'number' && d > 0 ? d : undefined);
+  const fixedSize = fixed(inputDims[2]) !== undefined && inputDims[2] === inputDims[3] ? (inputDims[2] as number) : undefined;
+  const inputSize = info?.inputSize ?? opts.inputSize ?? fixedSize;
+  if (!inputSize) throw fail(`${fp32Path}: input ${inputName} has no fixed square size`, 'Pass inputSize (--input-size, e.g. 224)');
+  const expected = [undefined, 3, inputSize, inputSize];
+  if (inputDims.length !== 4 || expected.some((e, i) => e !== undefined && fixed(inputDims[i]) !== undefined && inputDims[i] !== e)) {
+    throw fail(`${fp32Path}: input ${inputName} is [${inputDims.join(', ')}], but morphoprof feeds float32 [N, 3, ${inputSize}, ${inputSize}] (NCHW RGB)`, `Pass the input size the model expects (--input-size), or export it with an NCHW [N, 3, S, S] input`);
   }
-  const embeddingOutput = info?.embeddingOutput ?? opts.embeddingOutput ?? outputNames[0]!;
-  if (!outputNames.includes(embeddingOutput)) {
-    throw new MorphoprofError('BAD_MODEL', `${onnxPath} has no output ${JSON.stringify(embeddingOutput)}`, `Its outputs: ${outputNames.join(', ')}`);
-  }
+  const embeddingOutput = layerFile ? outputNames[0]! : (info?.embeddingOutput ?? opts.embeddingOutput ?? outputNames[0]!);
+  if (!outputNames.includes(embeddingOutput)) throw fail(`${fp32Path} has no output ${JSON.stringify(embeddingOutput)}`, 'Name one of its outputs (--output)');
   const embDims = dimsOf(session.outputMetadata, embeddingOutput).slice(1);
-  const embeddingDim = info?.embeddingDim ?? (embDims.length > 0 && embDims.every((d) => typeof d === 'number') ? (embDims as number[]).reduce((a, b) => a * b, 1) : 0);
-  if (!embeddingDim) {
-    throw new MorphoprofError('BAD_MODEL', `${onnxPath}: output ${embeddingOutput} has no fixed size per image (dims [${embDims.join(', ')}])`, 'Export the model with a fixed-size embedding output, e.g. [N, 2048]');
-  }
+  const shapeDim = embDims.length > 0 && embDims.every((d) => typeof d === 'number') ? (embDims as number[]).reduce((a, b) => a * b, 1) : 0;
+  const embeddingDim = layerFile ? shapeDim : (info?.embeddingDim ?? shapeDim);
+  if (!embeddingDim) throw fail(`${fp32Path}: output ${embeddingOutput} has no fixed size per image (dims [${embDims.join(', ')}])`, 'Export the model with a fixed-size embedding output, e.g. [N, 2048]');
   const preprocess = info?.preprocessing ?? opts.preprocessing ?? 'torch';
-  if (!PREPROCESS_MODES.includes(preprocess)) throw invalidParameter('preprocessing', `one of ${PREPROCESS_MODES.join(', ')}`, preprocess);
+  if (!PREPROCESS_MODES.includes(preprocess)) {
+    await session.release();
+    throw invalidParameter('preprocessing', `one of ${PREPROCESS_MODES.join(', ')}`, preprocess);
+  }
+
+  let onnxPath = fp32Path;
+  if (precision === 'int8') {
+    await session.release();
+    if (!opts.calibration || opts.calibrationCount === undefined) {
+      throw new MorphoprofError('BAD_ARGUMENT', 'precision int8 needs calibration images (calibration, calibrationCount)', 'Pass a few preprocessed control images, e.g. 16-32');
+    }
+    onnxPath = await ensureQuantizedOnnx(fp32Path, {
+      cacheDir: opts.cacheDir,
+      calibration: opts.calibration,
+      calibrationCount: opts.calibrationCount,
+      inputSize,
+      method: opts.calibrationMethod,
+      percentile: opts.calibrationPercentile,
+      intraOpNumThreads: threads,
+    });
+    session = await createSession(onnxPath, threads, false);
+  }
 
   const perImage = 3 * inputSize * inputSize;
   const run = async (batch: Float32Array, n: number, outputs: readonly string[] = outputNames) => {
@@ -97,6 +160,7 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   return {
     name: nameOrPath,
     onnxPath,
+    precision,
     inputSize,
     preprocess,
     embeddingOutput,

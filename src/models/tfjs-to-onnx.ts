@@ -38,6 +38,12 @@ export interface ConvertOptions {
   inputName?: string;
   /** Layers exposed as graph outputs, in this order (default: the model's own outputs). */
   outputs?: string[];
+  /**
+   * Layers exposed global-average-pooled, after `outputs`: an image layer [N, C, H, W] becomes
+   * an output `pooledOutputName(layer)` of [N, C]; a layer that is already a vector [N, C] is
+   * exposed as itself. Layers that no output needs are left out of the graph.
+   */
+  pooledOutputs?: string[];
   /** Graph name and doc string written into the model. */
   graphName?: string;
   docString?: string;
@@ -556,6 +562,16 @@ const CONVERTERS: Readonly<Record<string, LayerConverter>> = Object.freeze({
   AlphaDropout: identity,
 });
 
+/** Name of the graph output holding layer `layer` global-average-pooled (see `pooledOutputs`). */
+export function pooledOutputName(layer: string): string {
+  return `${layer}_gap`;
+}
+
+/** Layer names of a TF.js layers model, in topological order (InputLayer first). */
+export function tfjsLayerNames(modelTopology: unknown): string[] {
+  return readTopology(modelTopology).layers.map((l) => l.name);
+}
+
 /** Layer classes the converter understands (besides InputLayer). */
 export const SUPPORTED_LAYERS: readonly string[] = Object.freeze(Object.keys(CONVERTERS));
 
@@ -567,8 +583,9 @@ export function convertTfjsLayersToOnnx(artifacts: TfjsLayersArtifacts, opts: Co
   const { layers, outputs: modelOutputs } = readTopology(artifacts.modelTopology);
   const weights = decodeWeights(artifacts);
   const byName = new Map(layers.map((l) => [l.name, l]));
-  const outputs = opts.outputs ?? modelOutputs;
-  for (const o of outputs) {
+  const pooled = opts.pooledOutputs ?? [];
+  const outputs = opts.outputs ?? (pooled.length ? [] : modelOutputs);
+  for (const o of [...outputs, ...pooled]) {
     if (!byName.has(o)) {
       throw new MorphoprofError('BAD_MODEL', `Requested output layer ${JSON.stringify(o)} is not in the model`, `Layers near the end: ${layers.slice(-5).map((l) => l.name).join(', ')}`);
     }
@@ -578,8 +595,9 @@ export function convertTfjsLayersToOnnx(artifacts: TfjsLayersArtifacts, opts: Co
   // Count readers of each tensor (layer calls + graph outputs), so folding never hides a needed tensor.
   const readers = new Map<string, number>();
   const bump = (name: string) => readers.set(name, (readers.get(name) ?? 0) + 1);
-  for (const l of layers) for (const node of l.inbound_nodes) for (const [src, n] of node) bump(tensorName(src, n));
-  for (const o of outputs) bump(o);
+  const needed = neededLayers(layers, [...outputs, ...pooled]);
+  for (const l of layers) if (needed.has(l.name)) for (const node of l.inbound_nodes) for (const [src, n] of node) bump(tensorName(src, n));
+  for (const o of [...outputs, ...pooled]) bump(o);
 
   const g = new OnnxGraphBuilder();
   const inputName = opts.inputName ?? 'input';
@@ -596,6 +614,7 @@ export function convertTfjsLayersToOnnx(artifacts: TfjsLayersArtifacts, opts: Co
       tensors.set(layer.name, { name: inputName, shape });
       continue;
     }
+    if (!needed.has(layer.name)) continue;
     const convert = CONVERTERS[layer.class_name];
     if (!convert) {
       throw new MorphoprofError('BAD_MODEL', `Layer ${layer.name} has class ${layer.class_name}, which the TF.js->ONNX converter does not support`, `Supported layers: ${SUPPORTED_LAYERS.join(', ')}. Otherwise export the model to ONNX with other tools and use the .onnx file`);
@@ -625,7 +644,35 @@ export function convertTfjsLayersToOnnx(artifacts: TfjsLayersArtifacts, opts: Co
     if (t.name !== o) g.node('Identity', [t.name], o); // e.g. a Dropout layer aliases its input
     return { name: o, dims: onnxDims(t.shape) };
   });
+  for (const layer of pooled) {
+    const t = tensors.get(layer)!;
+    if (t.shape.length === 1) {
+      if (t.name !== layer) g.node('Identity', [t.name], layer);
+      if (!outputs.includes(layer)) graphOutputs.push({ name: layer, dims: onnxDims(t.shape) });
+      continue;
+    }
+    if (t.shape.length !== 3) throw new MorphoprofError('BAD_MODEL', `Layer ${layer} has shape [${t.shape.join(', ')}], which cannot be pooled`, 'Pick an image layer [H, W, C] or a feature vector');
+    const name = pooledOutputName(layer);
+    const gap = g.unique(`${name}/pooled`);
+    g.node('GlobalAveragePool', [t.name], gap);
+    g.node('Flatten', [gap], name, { axis: 1 });
+    graphOutputs.push({ name, dims: [null, t.shape[2]!] });
+  }
   return g.toBytes({ name: opts.graphName ?? 'tfjs_layers_model', inputs: [graphInput], outputs: graphOutputs, docString: opts.docString, metadata: opts.metadata });
+}
+
+/** The layers that `outputs` depend on (walking inbound nodes back to the input). */
+function neededLayers(layers: KerasLayer[], outputs: string[]): Set<string> {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const needed = new Set<string>();
+  const stack = [...outputs];
+  while (stack.length) {
+    const name = stack.pop()!;
+    if (needed.has(name)) continue;
+    needed.add(name);
+    for (const node of byName.get(name)?.inbound_nodes ?? []) for (const [src] of node) stack.push(src);
+  }
+  return needed;
 }
 
 /** Keras shape without batch -> ONNX dims with dynamic batch ([H,W,C] -> [N,C,H,W]). */

@@ -1,0 +1,317 @@
+/**
+ * Static int8 quantization of an fp32 ONNX image model, in the QDQ format that onnxruntime fuses
+ * into integer kernels (QLinearConv, QLinearAdd, QLinearConcat, QLinearAveragePool; VNNI on CPUs
+ * that have it):
+ * - Conv weights: int8, symmetric, one scale per output channel; biases int32 at
+ *   (input scale x weight scale); as DequantizeLinear on constant initializers.
+ * - Activations: uint8, asymmetric, one scale per tensor, calibrated on a batch of real inputs by
+ *   running the fp32 model with every quantized tensor exposed as an extra output (min-max, or
+ *   percentiles to ignore rare outliers). A QuantizeLinear/DequantizeLinear pair is put on every
+ *   tensor that a Conv, Add, Concat, pooling or Pad reads. Relu outputs have zero point 0, so
+ *   onnxruntime folds the Relu into the preceding integer op.
+ * Written here because onnxruntime's own quantizer is Python-only.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
+import { invalidParameter, MorphoprofError } from '../errors.js';
+import { cacheDirectory, writeFileAtomic } from './registry.js';
+
+const { onnx } = onnxProto;
+const DT = onnx.TensorProto.DataType;
+
+/** Bump when the quantizer's output changes, so cached int8 files are rebuilt. */
+export const QUANTIZER_VERSION = 1;
+
+export type CalibrationMethod = 'minmax' | 'percentile';
+
+export interface QuantizeOptions {
+  /** Preprocessed NCHW float32 images, `calibrationCount` x 3 x S x S. */
+  calibration: Float32Array;
+  calibrationCount: number;
+  /** Square input side S. */
+  inputSize: number;
+  /** Activation ranges: min-max over the batch (default) or percentiles. */
+  method?: CalibrationMethod;
+  /** Upper percentile for `percentile` (default 99.99; the lower one is 100 - p). */
+  percentile?: number;
+  /** Threads of the calibration run. */
+  intraOpNumThreads?: number;
+}
+
+export interface QuantizeReport {
+  /** Conv nodes given int8 weights. */
+  convs: number;
+  /** Activation tensors given uint8 QuantizeLinear/DequantizeLinear pairs. */
+  activations: number;
+}
+
+/** Ops whose activation inputs are quantized (index list; `all` = every non-constant input). */
+const QUANTIZED_INPUTS: Readonly<Record<string, readonly number[] | 'all'>> = Object.freeze({
+  Conv: [0],
+  Add: 'all',
+  Sum: 'all',
+  Concat: 'all',
+  MaxPool: [0],
+  AveragePool: [0],
+  Pad: [0],
+});
+
+/** The parts of the decoded protobuf messages used here (protobufjs decodes to these shapes). */
+interface Node {
+  opType: string;
+  name: string;
+  domain?: string;
+  input: string[];
+  output: string[];
+  attribute: unknown[];
+}
+interface TensorProto {
+  name: string;
+  dataType: number;
+  dims: unknown[];
+  rawData?: Uint8Array;
+  floatData?: number[];
+}
+interface Model {
+  graph: { node: Node[]; initializer: TensorProto[]; input: { name: string }[]; output: { name: string }[]; valueInfo: unknown[] };
+  opsetImport: { domain?: string; version: unknown }[];
+  producerName?: string;
+  docString?: string;
+}
+const decodeModel = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes) as unknown as Model;
+const encodeModel = (model: Model) => onnx.ModelProto.encode(model as unknown as Parameters<typeof onnx.ModelProto.encode>[0]).finish();
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : typeof (v as { toNumber?: unknown })?.toNumber === 'function' ? (v as { toNumber(): number }).toNumber() : Number(v));
+
+function floatData(t: TensorProto): Float32Array {
+  if (t.dataType !== DT.FLOAT) throw new MorphoprofError('BAD_MODEL', `Initializer ${t.name} is not float32 (data type ${t.dataType})`, 'int8 quantization needs float32 Conv weights');
+  if (t.rawData && t.rawData.length) return new Float32Array(Uint8Array.from(t.rawData).buffer);
+  return Float32Array.from(t.floatData ?? []);
+}
+
+function tensor(name: string, dataType: number, dims: number[], data: ArrayBufferView): TensorProto {
+  return { name, dataType, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+function node(opType: string, inputs: string[], output: string, axis?: number): Node {
+  const attribute = axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }];
+  return { opType, name: `${output}/${opType}`, input: inputs, output: [output], attribute };
+}
+
+function decode(bytes: Uint8Array, label: string): Model {
+  let model: Model;
+  try {
+    model = decodeModel(bytes);
+  } catch (err) {
+    throw new MorphoprofError('BAD_MODEL', `${label} is not an ONNX model: ${(err as Error).message}`, 'Give an .onnx file', { cause: err });
+  }
+  const opset = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
+  if (!model.graph || !opset) throw new MorphoprofError('BAD_MODEL', `${label} has no graph or no default-domain opset`, 'Give an .onnx model file');
+  if (num(opset.version) < 13) {
+    throw new MorphoprofError('BAD_MODEL', `${label} uses opset ${num(opset.version)}; int8 quantization needs opset 13 or newer (per-channel DequantizeLinear)`, 'Re-export the model with opset >= 13, or use precision fp32');
+  }
+  return model;
+}
+
+/** Activation tensors to quantize: the quantized inputs of QUANTIZED_INPUTS ops, in graph order. */
+function activationTensors(model: Model): string[] {
+  const constants = new Set(model.graph!.initializer.map((t) => t.name));
+  const found = new Set<string>();
+  for (const n of model.graph!.node) {
+    const which = QUANTIZED_INPUTS[n.opType!];
+    if (!which || (n.domain && n.domain !== 'ai.onnx')) continue;
+    const indices = which === 'all' ? n.input.map((_, i) => i) : which;
+    for (const i of indices) {
+      const name = n.input[i];
+      if (name && !constants.has(name)) found.add(name);
+    }
+  }
+  return [...found];
+}
+
+/** Lower and upper bound of each tensor, from a run of the fp32 model over the calibration images. */
+async function calibrate(bytes: Uint8Array, model: Model, tensors: string[], opts: QuantizeOptions): Promise<Map<string, [number, number]>> {
+  const probe = decodeModel(bytes);
+  const outputs = new Set(probe.graph!.output.map((o) => o.name));
+  for (const t of tensors) {
+    if (!outputs.has(t)) probe.graph.output.push({ name: t, type: { tensorType: { elemType: DT.FLOAT } } } as { name: string });
+  }
+  const session = await ort.InferenceSession.create(encodeModel(probe), {
+    intraOpNumThreads: opts.intraOpNumThreads,
+    graphOptimizationLevel: 'basic',
+  });
+  const inputName = session.inputNames[0]!;
+  const per = 3 * opts.inputSize * opts.inputSize;
+  const percentile = opts.method === 'percentile' ? (opts.percentile ?? 99.99) : null;
+  const lo = new Map<string, number>();
+  const hi = new Map<string, number>();
+  const samples = new Map<string, number[]>();
+  const step = 2; // images per run: bounds the memory of the exposed activations
+  try {
+    for (let i = 0; i < opts.calibrationCount; i += step) {
+      const n = Math.min(step, opts.calibrationCount - i);
+      const input = new ort.Tensor('float32', opts.calibration.subarray(i * per, (i + n) * per), [n, 3, opts.inputSize, opts.inputSize]);
+      const result = await session.run({ [inputName]: input }, tensors);
+      for (const t of tensors) {
+        const data = result[t]!.data as Float32Array;
+        if (percentile === null) {
+          let a = lo.get(t) ?? Infinity;
+          let b = hi.get(t) ?? -Infinity;
+          for (let k = 0; k < data.length; k++) {
+            const v = data[k]!;
+            if (v < a) a = v;
+            if (v > b) b = v;
+          }
+          lo.set(t, a);
+          hi.set(t, b);
+        } else {
+          // A strided sample of at most ~2^16 values per run keeps percentiles cheap.
+          const s = samples.get(t) ?? [];
+          const stride = Math.max(1, Math.floor(data.length / 65536));
+          for (let k = (i * 7919) % stride; k < data.length; k += stride) s.push(data[k]!);
+          samples.set(t, s);
+        }
+        result[t]!.dispose?.();
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  const ranges = new Map<string, [number, number]>();
+  for (const t of tensors) {
+    if (percentile === null) {
+      ranges.set(t, [lo.get(t)!, hi.get(t)!]);
+    } else {
+      const s = Float32Array.from(samples.get(t)!).sort();
+      const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.round((p / 100) * (s.length - 1))))]!;
+      ranges.set(t, [at(100 - percentile), at(percentile)]);
+    }
+  }
+  return ranges;
+}
+
+/** uint8 asymmetric parameters of a range (widened to contain 0, so zero and padding are exact). */
+function activationParams([min, max]: [number, number]): { scale: number; zeroPoint: number } {
+  const a = Math.min(0, Number.isFinite(min) ? min : 0);
+  const b = Math.max(0, Number.isFinite(max) ? max : 0);
+  const scale = b - a > 0 ? (b - a) / 255 : 1;
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-a / scale))) };
+}
+
+/**
+ * Quantize an fp32 ONNX model (bytes) to QDQ int8, calibrated on `opts.calibration`.
+ * The input and outputs keep their names, shapes and float32 type.
+ */
+export async function quantizeOnnx(bytes: Uint8Array, opts: QuantizeOptions, label = 'model'): Promise<{ bytes: Uint8Array; report: QuantizeReport }> {
+  checkCalibration(opts);
+  const model = decode(bytes, label);
+  const graph = model.graph!;
+  const tensors = activationTensors(model);
+  const ranges = await calibrate(bytes, model, tensors, opts);
+
+  const inits = new Map(graph.initializer.map((t) => [t.name!, t]));
+  const added: TensorProto[] = [];
+  const params = new Map<string, { scale: number; zeroPoint: number; dq: string; nodes: Node[] }>();
+  for (const t of tensors) {
+    const p = activationParams(ranges.get(t)!);
+    const s = `${t}/act_scale`;
+    const z = `${t}/act_zero_point`;
+    added.push(tensor(s, DT.FLOAT, [], Float32Array.of(p.scale)), tensor(z, DT.UINT8, [], Uint8Array.of(p.zeroPoint)));
+    const q = `${t}/quantized`;
+    const dq = `${t}/dequantized`;
+    params.set(t, { ...p, dq, nodes: [node('QuantizeLinear', [t, s, z], q), node('DequantizeLinear', [q, s, z], dq)] });
+  }
+
+  // Conv weights per output channel (int8, symmetric) and biases (int32 at input x weight scale).
+  let convs = 0;
+  const replacedInits = new Set<string>();
+  const weightNodes: Node[] = [];
+  for (const n of graph.node) {
+    if (n.opType !== 'Conv') continue;
+    const x = params.get(n.input[0]!);
+    const w = inits.get(n.input[1]!);
+    if (!x || !w) continue;
+    const dims = w.dims.map(num);
+    const data = floatData(w);
+    const channels = dims[0]!;
+    const per = data.length / channels;
+    const scales = new Float32Array(channels);
+    const q = new Int8Array(data.length);
+    for (let c = 0; c < channels; c++) {
+      let m = 0;
+      for (let k = c * per; k < (c + 1) * per; k++) m = Math.max(m, Math.abs(data[k]!));
+      const s = m > 0 ? m / 127 : 1;
+      scales[c] = s;
+      for (let k = c * per; k < (c + 1) * per; k++) q[k] = Math.round(data[k]! / s);
+    }
+    const wName = `${n.name}/weight`;
+    added.push(tensor(`${wName}_int8`, DT.INT8, dims, q), tensor(`${wName}_scale`, DT.FLOAT, [channels], scales), tensor(`${wName}_zero_point`, DT.INT8, [channels], new Int8Array(channels)));
+    weightNodes.push(node('DequantizeLinear', [`${wName}_int8`, `${wName}_scale`, `${wName}_zero_point`], `${wName}_dequantized`, 0));
+    replacedInits.add(n.input[1]!);
+    n.input[1] = `${wName}_dequantized`;
+    const b = n.input[2] ? inits.get(n.input[2]) : undefined;
+    if (b) {
+      const bias = floatData(b);
+      const bScales = scales.map((s) => s * x.scale);
+      const bq = Int32Array.from(bias, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / bScales[c]!))));
+      const bName = `${n.name}/bias`;
+      added.push(tensor(`${bName}_int32`, DT.INT32, [channels], bq), tensor(`${bName}_scale`, DT.FLOAT, [channels], bScales), tensor(`${bName}_zero_point`, DT.INT32, [channels], new Int32Array(channels)));
+      weightNodes.push(node('DequantizeLinear', [`${bName}_int32`, `${bName}_scale`, `${bName}_zero_point`], `${bName}_dequantized`, 0));
+      replacedInits.add(n.input[2]!);
+      n.input[2] = `${bName}_dequantized`;
+    }
+    convs++;
+  }
+
+  // Readers of a quantized tensor read its DequantizeLinear output; graph outputs keep fp32.
+  for (const n of graph.node) n.input = n.input.map((i) => params.get(i)?.dq ?? i);
+  const nodes: Node[] = [...weightNodes];
+  for (const i of graph.input) nodes.push(...(params.get(i.name!)?.nodes ?? []));
+  for (const n of graph.node) {
+    nodes.push(n);
+    for (const o of n.output) nodes.push(...(params.get(o)?.nodes ?? []));
+  }
+  const stillRead = new Set(nodes.flatMap((n) => n.input));
+  graph.node = nodes;
+  graph.initializer = [...graph.initializer.filter((t) => !replacedInits.has(t.name!) || stillRead.has(t.name!)), ...added];
+  graph.valueInfo = [];
+  model.producerName = 'morphoprof';
+  model.docString = `${model.docString ?? ''} Quantized to int8 (QDQ) by morphoprof quantizer v${QUANTIZER_VERSION}.`.trim();
+  return { bytes: encodeModel(model), report: { convs, activations: tensors.length } };
+}
+
+function checkCalibration(opts: QuantizeOptions): void {
+  const { calibration, calibrationCount: n, inputSize: s } = opts;
+  if (!(calibration instanceof Float32Array)) throw invalidParameter('calibration', 'a Float32Array of preprocessed NCHW images', typeof calibration);
+  if (!Number.isInteger(n) || n < 1) throw invalidParameter('calibrationCount', 'a positive integer', n);
+  if (calibration.length < n * 3 * s * s) throw invalidParameter('calibration', `at least ${n * 3 * s * s} values (${n} x 3 x ${s} x ${s})`, `${calibration.length} values`);
+  if (opts.method !== undefined && opts.method !== 'minmax' && opts.method !== 'percentile') throw invalidParameter('calibrationMethod', 'minmax or percentile', opts.method);
+  const p = opts.percentile;
+  if (p !== undefined && !(p > 50 && p <= 100)) throw invalidParameter('calibrationPercentile', 'a number in (50, 100]', p);
+}
+
+/**
+ * Path of the int8 version of an fp32 ONNX file, quantized on first use and cached by
+ * (fp32 file content, quantizer version, calibration method and images).
+ */
+export async function ensureQuantizedOnnx(fp32Path: string, opts: QuantizeOptions & { cacheDir?: string }): Promise<string> {
+  checkCalibration(opts);
+  const bytes = readFileSync(fp32Path);
+  const n = opts.calibrationCount * 3 * opts.inputSize * opts.inputSize;
+  const calib = opts.calibration.subarray(0, n);
+  const method = opts.method ?? 'minmax';
+  const key = createHash('sha256')
+    .update(bytes)
+    .update(`q${QUANTIZER_VERSION} ${method} ${opts.percentile ?? ''} ${opts.calibrationCount} ${opts.inputSize}`)
+    .update(new Uint8Array(calib.buffer, calib.byteOffset, calib.byteLength))
+    .digest('hex')
+    .slice(0, 16);
+  const file = path.join(cacheDirectory(opts.cacheDir), `${path.basename(fp32Path, '.onnx')}-int8-${method}-${key}.onnx`);
+  if (existsSync(file)) return file;
+  const { bytes: q } = await quantizeOnnx(bytes, opts, fp32Path);
+  await writeFileAtomic(file, q);
+  return file;
+}
