@@ -5,7 +5,7 @@ export function register(program: Command): void {
   const models = program.command('models').description('ImageNet networks available for embedding');
   models
     .command('list')
-    .description('list the registered models: source, licence, input size, preprocessing, outputs')
+    .description('list the registered models: source, licence, input, preprocessing, embedding and the hidden layers offered (--layer)')
     .option('--json', 'print the list as JSON')
     .action((o: { json?: boolean }) => {
       const list = listModels();
@@ -21,7 +21,9 @@ export function register(program: Command): void {
             `  licence:       ${m.licence}`,
             `  input:         ${m.inputSize}x${m.inputSize} RGB, ${m.preprocessing} preprocessing`,
             `  embedding:     ${m.embeddingOutput} (${m.embeddingDim})`,
-            `  layers:        ${m.layers.map((l) => `${l.name} (${l.dim})`).join(', ')}`,
+            `  outputs:       ${m.layers.map((l) => `${l.name} (${l.dim})`).join(', ')}`,
+            `  --layer:       ${m.hiddenLayers.map((l) => `${l.name} (${l.dim})`).join(', ')} (global-average-pooled)`,
+            ...m.hiddenLayers.map((l) => `    ${l.name.padEnd(14)} ${l.description}`),
           ].join('\n'),
         );
       }
@@ -30,8 +32,9 @@ export function register(program: Command): void {
     .command('export <name>')
     .description('write the ONNX file of a model (converted from its TF.js weights on first use, then cached)')
     .requiredOption('--out <file.onnx>', 'output ONNX file')
-    .action(async (name: string, o: { out: string }) => {
-      const file = await exportModel(name, o.out);
+    .option('--layer <name>', 'export this hidden layer, global-average-pooled, as the only output')
+    .action(async (name: string, o: { out: string; layer?: string }) => {
+      const file = await exportModel(name, o.out, { layer: o.layer });
       console.log(file);
     });
 }

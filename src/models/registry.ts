@@ -83,7 +83,7 @@ const INCEPTION_DIMS: Record<string, number> = { mixed0: 256, mixed1: 288, mixed
 const INCEPTION_HIDDEN: ModelLayer[] = Object.entries(INCEPTION_DIMS).map(([name, dim], i) => ({
   name,
   dim,
-  description: i <= 5 ? 'ImageNet weights (frozen in nsfwjs training)' : 'fine-tuned on nsfwjs\'s 5-class non-ImageNet task',
+  description: i <= 5 ? 'ImageNet weights (kept frozen in nsfwjs training)' : 'includes layers fine-tuned on nsfwjs\'s 5-class non-ImageNet task',
 }));
 const INCEPTION_COMMON = {
   source: 'npm nsfwjs@4.4.0 (dist/models/inception_v3: Keras Inception-v3 as a TF.js layers model, uint8-quantized weights in JS modules)',

@@ -32,6 +32,20 @@ test('models list prints one readable block per model', async () => {
   assert.match(stdout, /^resnet50: /m);
   assert.match(stdout, /caffe preprocessing/);
   assert.match(stdout, /avg_pool \(2048\)/);
+  assert.match(stdout, /^inception-v3-mixed5: .*ImageNet/m);
+  assert.match(stdout, /^inception-v3: .*fine-tuned.*non-ImageNet/m);
+  assert.match(stdout, /299x299 RGB, tf preprocessing/);
+  assert.match(stdout, /--layer: +activation_9 \(256\), activation_21 \(512\)/);
+  assert.match(stdout, /mixed8 \(1280\)/);
+});
+
+test('models export --layer writes the pooled layer as the only output', async () => {
+  const out = path.join(dir, 'exported', 'mixed3.onnx');
+  await cli('models', 'export', 'inception-v3-mixed5', '--layer', 'mixed3', '--out', out);
+  const session = await ort.InferenceSession.create(out);
+  assert.deepEqual(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.shape : null]), [['mixed3_gap', ['N', 768]]]);
+  assert.deepEqual(session.inputMetadata.map((m) => (m.isTensor ? m.shape : null)), [['N', 3, 299, 299]]);
+  await session.release();
 });
 
 test('models export writes a loadable ONNX file (via MORPHOPROF_CACHE) and rejects unknown names', async () => {

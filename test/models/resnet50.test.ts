@@ -38,7 +38,8 @@ test('registry: resnet50 is described, frozen, and unknown names list the known 
   assert.equal(info.preprocessing, 'caffe');
   assert.deepEqual([info.embeddingOutput, info.embeddingDim, info.classifierOutput], ['avg_pool', 2048, 'fc1000']);
   assert.ok(Object.isFrozen(info) && Object.isFrozen(info.layers));
-  assert.deepEqual(listModels().map((m) => m.name), ['resnet50']);
+  assert.deepEqual(listModels().map((m) => m.name), ['resnet50', 'inception-v3-mixed5', 'inception-v3']);
+  assert.deepEqual(info.hiddenLayers.map((l) => l.name), ['activation_9', 'activation_21', 'activation_39', 'activation_48']);
   assert.throws(() => getModel('vgg16'), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_MODEL' && /vgg16/.test(e.message) && /resnet50/.test(e.message));
 });
 
