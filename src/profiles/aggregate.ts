@@ -1,15 +1,9 @@
 /** pycytominer's `aggregate`: one profile per group of rows (well, treatment), mean or median. */
-import { invalidParameter, MorphoprofError } from '../errors.js';
+import { MorphoprofError } from '../errors.js';
+import { checkAggregateOptions, groupName, notConstantError, type AggregateOptions } from '../table/aggregate.js';
 import type { MetadataValue, ProfileTable } from '../table/types.js';
 
-export type AggregateMethod = 'mean' | 'median';
-export const AGGREGATE_METHODS: readonly AggregateMethod[] = ['mean', 'median'];
-
-export interface AggregateOptions {
-  /** Metadata columns whose values define a group, e.g. `['Metadata_Plate', 'Metadata_Well']`. */
-  by: string[];
-  method: AggregateMethod;
-}
+export { AGGREGATE_METHODS, type AggregateMethod, type AggregateOptions } from '../table/aggregate.js';
 
 /** Throws MISSING_COLUMN unless every one of `columns` is a metadata column of `table`. */
 export function requireMetadataColumns(table: ProfileTable, columns: readonly string[], what: string, hint?: string): void {
@@ -71,30 +65,43 @@ function medianOf(table: ProfileTable, rows: number[]): Float32Array {
   return out;
 }
 
+/** Distinct non-null values of `column` over `rows`, sorted, joined with `|` (null when none). */
+function collected(table: ProfileTable, rows: number[], column: string): MetadataValue {
+  const values = [...new Set(rows.map((r) => table.metadata[r]![column]).filter((v) => v !== null && v !== undefined).map(String))].sort();
+  return values.length === 0 ? null : values.join('|');
+}
+
 /**
  * One profile per group of rows sharing the values of `by`: the mean or median of each feature
  * (NaN ignored). Keeps the metadata columns that are constant within every group, in their order,
- * and adds `Metadata_Count` (rows per group).
+ * joins the distinct values of `collect` columns with `|`, and adds `Metadata_Count` (rows per
+ * group). The in-memory twin of `aggregateTable` (which does the same in DuckDB for files).
  */
 export function aggregateProfiles(table: ProfileTable, options: AggregateOptions): ProfileTable {
-  if (!AGGREGATE_METHODS.includes(options.method)) {
-    throw invalidParameter('method', `one of ${AGGREGATE_METHODS.join(', ')}`, options.method);
-  }
-  if (options.by.length === 0) throw invalidParameter('by', 'at least one metadata column', options.by);
+  checkAggregateOptions(options);
   requireMetadataColumns(table, options.by, 'The profile table');
+  const collect = (options.collect ?? []).filter((c) => table.metadataColumns.includes(c) && !options.by.includes(c));
   const groups = groupRows(table, options.by);
-  const constant = (column: string): boolean =>
-    groups.every((rows) => {
+  const varying = (column: string): number[] | undefined =>
+    groups.find((rows) => {
       const first = table.metadata[rows[0]!]![column] ?? null;
-      return rows.every((r) => (table.metadata[r]![column] ?? null) === first);
+      return rows.some((r) => (table.metadata[r]![column] ?? null) !== first);
     });
-  const kept = table.metadataColumns.filter((c) => c !== 'Metadata_Count' && (options.by.includes(c) || constant(c)));
+  for (const column of options.requireConstant ?? []) {
+    if (!table.metadataColumns.includes(column) || options.by.includes(column)) continue;
+    const rows = varying(column);
+    if (rows) {
+      const values = [...new Set(rows.map((r) => String(table.metadata[r]![column] ?? null)))];
+      throw notConstantError('The profile table', column, groupName(options.by, options.by.map((c) => table.metadata[rows[0]!]![c])), values);
+    }
+  }
+  const kept = table.metadataColumns.filter((c) => c !== 'Metadata_Count' && (options.by.includes(c) || collect.includes(c) || !varying(c)));
   const aggregate = options.method === 'mean' ? meanOf : medianOf;
   return {
     metadataColumns: [...kept, 'Metadata_Count'],
     metadata: groups.map((rows) => {
       const out: Record<string, MetadataValue> = {};
-      for (const c of kept) out[c] = table.metadata[rows[0]!]![c] ?? null;
+      for (const c of kept) out[c] = collect.includes(c) ? collected(table, rows, c) : (table.metadata[rows[0]!]![c] ?? null);
       out.Metadata_Count = rows.length;
       return out;
     }),
@@ -105,7 +112,11 @@ export function aggregateProfiles(table: ProfileTable, options: AggregateOptions
 
 export const TREATMENT_COLUMNS = ['Metadata_Compound', 'Metadata_Concentration'] as const;
 
-/** The paper's treatment profile: the mean of a treatment's (compound at a concentration) rows. */
-export function treatmentProfiles(table: ProfileTable): ProfileTable {
-  return aggregateProfiles(table, { by: [...TREATMENT_COLUMNS], method: 'mean' });
+/**
+ * The paper's treatment profile: the mean (or median) of a treatment's (compound at a
+ * concentration) rows. A treatment's `Metadata_Batch` is the batch of its wells; a treatment whose
+ * wells span batches gets them all, joined with `|` (NSCB then excludes every one of them).
+ */
+export function treatmentProfiles(table: ProfileTable, method: AggregateOptions['method'] = 'mean'): ProfileTable {
+  return aggregateProfiles(table, { by: [...TREATMENT_COLUMNS], method, collect: ['Metadata_Batch'] });
 }

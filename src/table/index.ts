@@ -1,4 +1,5 @@
 export type { MetadataValue, ProfileTable, RecordTable } from './types.js';
-export { readProfiles, readTable } from './read.js';
+export { readProfiles, readTable, withProfileSource, queryProfiles, type ProfileSource } from './read.js';
+export { aggregateTable } from './aggregate.js';
 export { writeProfiles } from './write.js';
 export { SUPPORTED_EXTENSIONS } from './duckdb.js';
