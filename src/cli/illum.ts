@@ -1,0 +1,34 @@
+import { Option, type Command } from 'commander';
+import path from 'node:path';
+import { computeIllumination, DEFAULT_METHOD, ILLUMINATION_METHODS, MANIFEST_FILE, type IlluminationMethod } from '../illum/index.js';
+import { loadScreen } from '../screen/index.js';
+import { note, screenOptions } from './common.js';
+
+const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('illum')
+    .description('illumination functions per plate and stain (BBBC021\'s CellProfiler recipe): average, 500 px median, robust-minimum rescale; reruns compute only what is missing');
+  for (const opt of screenOptions) cmd.addOption(opt());
+  cmd
+    .requiredOption('--out <dir>', 'folder for <plate>_Illum<Stain>.npy/.png and illum.json')
+    .addOption(new Option('--method <method>', 'fast: median at 1/4 scale (DeepProfiler); full: at full resolution (CellProfiler)').choices([...ILLUMINATION_METHODS]).default(DEFAULT_METHOD))
+    .option('--plates <list>', 'only these plates (comma-separated)', list)
+    .option('--stains <list>', 'only these stains (comma-separated channel names)', list)
+    .action(async (o: { metadata: string; images: string; moa?: string; controls: string; out: string; method: IlluminationMethod; plates?: string[]; stains?: string[] }) => {
+      const { screen, problems } = await loadScreen({ metadata: o.metadata, images: o.images, moa: o.moa, controlCompound: o.controls });
+      if (problems.length > 0) note(`warning: ${problems.length} metadata rows skipped (first: ${problems[0]!.message})`);
+      const started = performance.now();
+      let read = 0;
+      const set = await computeIllumination({
+        screen, out: o.out, method: o.method, plates: o.plates, channels: o.stains,
+        onProgress: (e) => (read = e.done), warn: (m) => note(`warning: ${m}`),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      note(`illum: ${read} images read in ${seconds.toFixed(1)} s (${read > 0 ? (read / seconds).toFixed(1) : '0'} images/s)`);
+      console.log(`illumination functions (${o.method}): ${set.plates.length} plates x ${set.channels.length} stains, ${set.width}x${set.height}, in ${path.resolve(o.out)}`);
+      console.log(`manifest: ${path.join(path.resolve(o.out), MANIFEST_FILE)}`);
+      console.log(`next: morphoprof run --metadata ${o.metadata} --images ${o.images}${o.moa ? ` --moa ${o.moa}` : ''} --illum ${o.out} --out <run-dir>`);
+    });
+}
