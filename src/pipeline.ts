@@ -4,6 +4,7 @@ import { embedScreen, type EmbedResult } from './embed/embed.js';
 import type { EmbedSettings } from './embed/embedder.js';
 import type { FieldError } from './embed/field-errors.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
+import { computeIllumination } from './illum/index.js';
 import { loadScreen } from './screen/index.js';
 import type { Screen } from './screen/types.js';
 import type { ProgressCallback } from './util/progress.js';
@@ -50,8 +51,6 @@ export async function resolveIllumination(illum: string | undefined, screen: Scr
   if (!illum) return undefined;
   if (illum !== 'auto') return illum;
   const dir = path.join(out, 'illum');
-  const illumModule = './illum/index.js'; // TODO(lead): static import once src/illum lands
-  const { computeIllumination } = (await import(illumModule)) as { computeIllumination: (o: { screen: Screen; out: string; warn: (m: string) => void }) => Promise<unknown> };
   await computeIllumination({ screen, out: dir, warn: (m: string) => log(`warning: ${m}`) });
   return dir;
 }

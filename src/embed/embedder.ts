@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { errorMessage, MorphoprofError } from '../errors.js';
+import { loadIllumination, type IlluminationSet } from '../illum/index.js';
 import { readImageResized } from '../image/index.js';
 import { preprocessInto } from '../models/preprocess.js';
 import { openModel, type ModelSession } from '../models/session.js';
@@ -61,11 +62,6 @@ export function featureColumnNames(inputs: readonly string[], tag: string, dim: 
   return inputs.flatMap((name) => Array.from({ length: dim }, (_, i) => `${name}_${tag}_${String(i).padStart(width, '0')}`));
 }
 
-/** What the embedder needs of a set of illumination functions (src/illum). */
-interface IlluminationSet {
-  resized(plate: string, channel: string, w: number, h: number): Float32Array;
-}
-
 interface Geometry {
   width: number;
   height: number;
@@ -124,8 +120,6 @@ export class FieldEmbedder {
     const geometry = await readGeometry(opts.geometryFrom, screen.channels[0]!);
     let illum: IlluminationSet | null = null;
     if (settings.illum) {
-      const illumModule = '../illum/index.js'; // TODO(lead): static import once src/illum lands
-      const { loadIllumination } = (await import(illumModule)) as { loadIllumination: (dir: string, screen: Screen) => Promise<IlluminationSet> };
       illum = await loadIllumination(settings.illum, screen);
     }
     const modelOptions: Record<string, unknown> = {
