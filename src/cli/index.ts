@@ -12,11 +12,16 @@ export async function main(argv: string[]): Promise<void> {
   const registrations = await Promise.all([
     import('./inspect.js'),
     import('./synth.js'),
+    import('./illum.js'),
     import('./models.js'),
     import('./embed.js'),
+    import('./profile.js'),
     import('./evaluate.js'),
+    import('./report.js'),
     import('./run.js'),
+    import('./grid.js'),
     import('./demo.js'),
+    import('./queue.js'),
   ]);
   for (const mod of registrations) mod.register(program);
   try {
