@@ -1,6 +1,6 @@
 export { writeReport, type ReportFiles, type ReportOptions } from './report.js';
 export { readRunInputs, RUN_FILES, type ReportInputs, type ReportMetrics, type PerMoa, type Confusion } from './inputs.js';
-export { pca2, type Pca } from './pca.js';
+export { pca2, type Pca, type PcaOptions } from './pca.js';
 export { pcaMap, umapMap, type ProfileMap, type MapPoint } from './map.js';
 export { confusionSpec, perMoaSpec, mapSpec } from './specs.js';
 export { renderSvg, svgToPng } from './render.js';

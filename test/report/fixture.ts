@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { evaluateNsc, writeEvaluation } from '../../src/evaluate/index.js';
+import { evaluateNsc } from '../../src/evaluate/index.js';
 import { treatmentProfiles } from '../../src/profiles/index.js';
 import { writeProfiles, type ProfileTable } from '../../src/table/index.js';
 import { writeCsvRecords } from '../../src/util/csv.js';
@@ -66,10 +66,48 @@ export function fieldProfiles(): ProfileTable {
 
 export const TREATMENTS = MOAS.length * 2 * 2 + 1;
 
-async function writeCommon(dir: string): Promise<ReturnType<typeof evaluateNsc>> {
+type Result = Awaited<ReturnType<typeof evaluateNsc>>;
+
+/**
+ * The evaluation files in the spine's first format (metrics.json with NSC only, confusion matrix,
+ * 8-column neighbour table), written here so the fixture does not change when the evaluation grows.
+ */
+async function writeOldEvaluation(dir: string, result: Result): Promise<void> {
+  const { labels, counts } = result.confusion;
+  await writeCsvRecords(
+    path.join(dir, 'confusion_matrix.csv'),
+    ['True_MOA', ...labels],
+    labels.map((label, i) => Object.fromEntries([['True_MOA', label], ...labels.map((l, j) => [l, counts[i]![j]!])])),
+  );
+  await writeCsvRecords(
+    path.join(dir, 'neighbors.csv'),
+    ['Metadata_Compound', 'Metadata_Concentration', 'Metadata_MOA', 'Neighbor_Compound', 'Neighbor_Concentration', 'Neighbor_MOA', 'Similarity', 'Correct'],
+    result.neighbors.map((n) => ({
+      Metadata_Compound: n.compound,
+      Metadata_Concentration: n.concentration,
+      Metadata_MOA: n.moa,
+      Neighbor_Compound: n.neighborCompound,
+      Neighbor_Concentration: n.neighborConcentration,
+      Neighbor_MOA: n.neighborMoa,
+      Similarity: n.similarity,
+      Correct: String(n.correct),
+    })),
+  );
+  writeFileSync(
+    path.join(dir, 'metrics.json'),
+    JSON.stringify({
+      nsc: result.nsc,
+      similarity: 'cosine',
+      control_compound: 'DMSO',
+      excluded: { control: result.excluded.control, without_moa: result.excluded.withoutMoa.length, without_moa_treatments: result.excluded.withoutMoa },
+    }),
+  );
+}
+
+async function writeCommon(dir: string): Promise<Result> {
   mkdirSync(dir, { recursive: true });
-  const result = evaluateNsc(treatmentProfiles(fieldProfiles()));
-  await writeEvaluation(dir, result);
+  const result = await evaluateNsc(treatmentProfiles(fieldProfiles()));
+  await writeOldEvaluation(dir, result);
   writeFileSync(
     path.join(dir, 'run.json'),
     JSON.stringify({
@@ -97,14 +135,14 @@ async function writeCommon(dir: string): Promise<ReturnType<typeof evaluateNsc>>
 }
 
 /** A run folder as the spine writes it today: old metrics.json, features/ and no per-MOA or treatment files. */
-export async function makeOldRun(dir: string): Promise<ReturnType<typeof evaluateNsc>> {
+export async function makeOldRun(dir: string): Promise<Result> {
   const result = await writeCommon(dir);
   await writeProfiles(path.join(dir, 'features', 'P1.parquet'), fieldProfiles());
   return result;
 }
 
 /** A run folder with the extended evaluation: NSCB, mAP, per_moa in metrics.json and per_moa.csv, treatment_profiles.parquet. */
-export async function makeNewRun(dir: string): Promise<ReturnType<typeof evaluateNsc>> {
+export async function makeNewRun(dir: string): Promise<Result> {
   const result = await writeCommon(dir);
   await writeProfiles(path.join(dir, 'treatment_profiles.parquet'), treatmentProfiles(fieldProfiles()));
   const perMoa = MOAS.map((moa, i) => ({ MOA: moa, Correct: i === 0 ? 3 : 4, Total: 4, Accuracy: i === 0 ? 0.75 : 1 }));

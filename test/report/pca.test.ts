@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pca2 } from '../../src/report/index.js';
-import { symmetricEigen } from '../../src/report/pca.js';
 
 /** Rows = mean + a_i u + b_i v with u, v orthonormal and a, b centred and uncorrelated: PC1 = a, PC2 = b. */
 function planted(d: number) {
@@ -47,17 +46,14 @@ test('pca2: NaN values count as the column mean; degenerate inputs give zeros, n
   assert.ok(two.scores.every((s) => s[1] === 0) && Math.abs(two.explained[0] - 1) < 1e-9);
 });
 
-test('symmetricEigen: eigenpairs of a small symmetric matrix, largest first', () => {
-  const m = [
-    [4, 1, 0],
-    [1, 3, 1],
-    [0, 1, 2],
-  ];
-  const { values, vectors } = symmetricEigen(m);
-  assert.ok(values[0]! >= values[1]! && values[1]! >= values[2]!);
-  assert.ok(Math.abs(values.reduce((s, x) => s + x, 0) - 9) < 1e-9, 'trace');
-  vectors.forEach((v, k) => {
-    const mv = m.map((row) => row.reduce((s, x, j) => s + x * v[j]!, 0));
-    assert.ok(mv.every((x, i) => Math.abs(x - values[k]! * v[i]!) < 1e-9), `M v = lambda v for pair ${k}`);
-  });
+test('pca2: the iterative method (many treatments) agrees with the exact one', () => {
+  const { rows } = planted(40);
+  // More rows along the same two axes, plus small noise in every feature.
+  const many = Array.from({ length: 60 }, (_, i) => Float32Array.from(rows[i % rows.length]!, (x, j) => x * (1 + (i % 7) / 10) + 0.01 * Math.sin(i * 31 + j * 7)));
+  const exact = pca2(many);
+  const iterative = pca2(many, { exactLimit: 10 });
+  for (const c of [0, 1]) {
+    assert.ok(Math.abs(exact.explained[c]! - iterative.explained[c]!) < 1e-6, `explained PC${c + 1}`);
+    assert.ok(exact.scores.every((s, i) => Math.abs(s[c]! - iterative.scores[i]![c]!) < 1e-3), `scores PC${c + 1}`);
+  }
 });
