@@ -55,3 +55,12 @@ export * from './table/index.js';
 export * from './profiles/index.js';
 export * from './evaluate/index.js';
 export { runPipeline, type RunOptions, type RunResult } from './pipeline.js';
+export {
+  computeIllumination,
+  loadIllumination,
+  applyIllumination,
+  type IlluminationSet,
+  type ComputeIlluminationOptions,
+  type IlluminationMethod,
+} from './illum/index.js';
+export { writeReport, readRunInputs, pca2, type ReportFiles, type ReportOptions } from './report/index.js';

@@ -4,7 +4,9 @@ import { embedScreen, type EmbedResult } from './embed/embed.js';
 import type { EmbedSettings } from './embed/embedder.js';
 import type { FieldError } from './embed/field-errors.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
+import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
+import { writeReport } from './report/index.js';
 import { loadScreen } from './screen/index.js';
 import type { Screen } from './screen/types.js';
 import type { ProgressCallback } from './util/progress.js';
@@ -112,5 +114,11 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       2,
     ) + '\n',
   );
+  try {
+    const report = await writeReport(opts.out);
+    log(`report: ${report.html}`);
+  } catch (err) {
+    log(`warning: report not written: ${errorMessage(err)}`);
+  }
   return { out: opts.out, embed, metrics, timings };
 }
