@@ -1,36 +1,160 @@
 /**
- * Model stage figures: TF.js -> ONNX conversion time of ResNet-50 and onnxruntime inference rate.
- *   npx tsc -p . && node dist/bench/models.js [--batch 8] [--batches 6] [--threads N]
+ * Model stage figures, measured side by side in one run:
+ * - TF.js -> ONNX conversion time of ResNet-50;
+ * - per network (ResNet-50, Inception-v3 mixed5): fp32 vs int8 (static QDQ) images/s at one batch
+ *   size, batches of the two interleaved so that load from other processes hits both alike; also
+ *   per CPU second, since this machine is shared; int8 quantization time; operators left in fp32
+ *   after onnxruntime's QDQ fusion; cosine of int8 to fp32 embeddings on fields of a synthetic
+ *   screen read and scaled the way `src/embed` does (calibrated on other fields);
+ * - whether onnxruntime's CPU provider has a bf16 Conv kernel;
+ * - PyTorch (torchvision ResNet-50, random weights) on the CPU at the same batch size, if
+ *   `python3 -c "import torch, torchvision"` works (Debian: python3-torch python3-torchvision).
+ *
+ *   npx tsc -p . && node dist/bench/models.js [--batch 8] [--batches 6] [--threads N] [--calibration 16]
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
+import { OnnxGraphBuilder } from '../src/models/onnx-builder.js';
 import { ensureOnnx } from '../src/models/registry.js';
-import { openModel } from '../src/models/session.js';
+import { openModel, type ModelSession } from '../src/models/session.js';
 import { tempDir } from '../test/helpers.js';
+import { fieldBatch, rowCosines, synthImageFiles } from '../test/models/fields.js';
 
-const { values } = parseArgs({ options: { batch: { type: 'string', default: '8' }, batches: { type: 'string', default: '6' }, threads: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { batch: { type: 'string', default: '8' }, batches: { type: 'string', default: '6' }, threads: { type: 'string' }, calibration: { type: 'string', default: '16' } },
+});
 const batch = Number(values.batch);
 const batches = Number(values.batches);
 const threads = Number(values.threads ?? availableParallelism());
+const calibrationCount = Number(values.calibration);
 
 const cacheDir = tempDir('morphoprof-bench-');
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
 let t = performance.now();
 await ensureOnnx('resnet50', { cacheDir });
-console.log(`resnet50: TF.js -> ONNX conversion (read shards, convert, write) ${((performance.now() - t) / 1000).toFixed(2)} s`);
+console.log(`resnet50: TF.js -> ONNX conversion (read shards, convert, write) ${seconds(t).toFixed(2)} s`);
+console.log(`machine: ${availableParallelism()} cores, ${threads} threads used, load average ${loadavg()[0]!.toFixed(1)} at start (other processes slow every figure alike)`);
 
-t = performance.now();
-const model = await openModel('resnet50', { cacheDir, intraOpNumThreads: threads });
-console.log(`resnet50: onnxruntime session created in ${((performance.now() - t) / 1000).toFixed(2)} s (${threads} threads)`);
+// Realistic inputs: one synthetic plate, calibrate on the first fields, compare on later ones.
+const files = await synthImageFiles(tempDir('morphoprof-bench-screen-'), { width: 640, height: 512 });
+const calibrationFiles = files.slice(0, calibrationCount);
+const compareFiles = files.slice(calibrationCount).filter((_, i) => i % 2 === 0).slice(0, 32);
 
-const input = new Float32Array(batch * 3 * model.inputSize * model.inputSize).map((_, i) => ((i * 2654435761) % 256) - 128);
-await model.embed(input, batch); // warm-up
-t = performance.now();
-const cpu0 = process.cpuUsage();
-for (let b = 0; b < batches; b++) await model.embed(input, batch);
-const seconds = (performance.now() - t) / 1000;
-const cpu = process.cpuUsage(cpu0);
-const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-console.log(`resnet50: ${((batch * batches) / seconds).toFixed(1)} images/s at batch ${batch} (${batches} batches, ${(seconds / batches).toFixed(2)} s/batch, embedding output ${model.embeddingOutput})`);
-// On a shared machine the wall-clock rate undercounts; CPU time shows what the cores would give.
-console.log(`resnet50: ${(cpuSeconds / (batch * batches)).toFixed(3)} CPU s/image -> ~${((threads * batch * batches) / cpuSeconds).toFixed(1)} images/s if ${threads} cores were free (load average ${loadavg()[0]!.toFixed(1)})`);
-await model.dispose();
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+/** Interleaved timing of several sessions on the same batch: images/s by wall clock and per CPU second x threads. */
+async function rates(models: ModelSession[], input: Float32Array): Promise<Rate[]> {
+  for (const m of models) await m.embed(input, batch); // warm-up
+  const wall = models.map(() => 0);
+  const cpu = models.map(() => 0);
+  for (let b = 0; b < batches; b++) {
+    for (const [i, m] of models.entries()) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await m.embed(input, batch);
+      wall[i]! += seconds(t0);
+      const c = process.cpuUsage(c0);
+      cpu[i]! += (c.user + c.system) / 1e6;
+    }
+  }
+  return models.map((_, i) => ({ wall: (batch * batches) / wall[i]!, cpu: (threads * batch * batches) / cpu[i]! }));
+}
+
+/** Operator counts of the graph onnxruntime actually runs (after its optimizations and QDQ fusion). */
+async function optimizedOps(onnxPath: string): Promise<Map<string, number>> {
+  const out = path.join(cacheDir, `${path.basename(onnxPath, '.onnx')}.optimized.onnx`);
+  const s = await ort.InferenceSession.create(onnxPath, { graphOptimizationLevel: 'all', optimizedModelFilePath: out, logSeverityLevel: 3 });
+  await s.release();
+  const ops = new Map<string, number>();
+  for (const n of onnxProto.onnx.ModelProto.decode(readFileSync(out)).graph!.node!) ops.set(n.opType!, (ops.get(n.opType!) ?? 0) + 1);
+  return ops;
+}
+
+const fmt = (r: Rate) => `${r.wall.toFixed(1)} images/s (${r.cpu.toFixed(1)} per CPU-second x ${threads})`;
+let resnetFp32: Rate | undefined;
+
+for (const name of ['resnet50', 'inception-v3-mixed5']) {
+  const fp32 = await openModel(name, { cacheDir, intraOpNumThreads: threads });
+  const S = fp32.inputSize;
+  const calibration = await fieldBatch(calibrationFiles, S, fp32.preprocess);
+  t = performance.now();
+  const int8 = await openModel(name, { cacheDir, intraOpNumThreads: threads, precision: 'int8', calibration, calibrationCount: calibrationFiles.length });
+  console.log(`${name}: int8 quantization (calibration on ${calibrationFiles.length} fields, min-max) ${seconds(t).toFixed(1)} s`);
+
+  const compare = await fieldBatch(compareFiles, S, fp32.preprocess);
+  const a: Float32Array[] = [];
+  const b: Float32Array[] = [];
+  for (let i = 0; i < compareFiles.length; i += batch) {
+    const n = Math.min(batch, compareFiles.length - i);
+    const x = compare.subarray(i * 3 * S * S, (i + n) * 3 * S * S);
+    a.push(await fp32.embed(x, n));
+    b.push(await int8.embed(x, n));
+  }
+  const cos = rowCosines(Float32Array.from(a.flatMap((x) => [...x])), Float32Array.from(b.flatMap((x) => [...x])), fp32.embeddingDim);
+  const mean = cos.reduce((s, c) => s + c, 0) / cos.length;
+  console.log(`${name}: int8 vs fp32 embeddings on ${cos.length} other fields: mean cosine ${mean.toFixed(4)}, min ${Math.min(...cos).toFixed(4)}`);
+
+  const input = compare.subarray(0, batch * 3 * S * S).length === batch * 3 * S * S ? compare.subarray(0, batch * 3 * S * S) : calibration.subarray(0, batch * 3 * S * S);
+  const [r32, r8] = (await rates([fp32, int8], input)) as [Rate, Rate];
+  if (name === 'resnet50') resnetFp32 = r32;
+  console.log(`${name}: fp32 ${fmt(r32)}; int8 ${fmt(r8)}; int8/fp32 ${(r8.wall / r32.wall).toFixed(2)}x wall, ${(r8.cpu / r32.cpu).toFixed(2)}x per CPU-second (batch ${batch}, ${batches} batches each, interleaved)`);
+
+  const ops = await optimizedOps(int8.onnxPath);
+  const fp32Heavy = ['Conv', 'FusedConv', 'Add', 'Concat', 'AveragePool', 'MaxPool'].filter((o) => ops.has(o)).map((o) => `${o} x${ops.get(o)}`);
+  const integer = [...ops].filter(([o]) => o.startsWith('QLinear') || o.startsWith('Nhwc')).map(([o, n]) => `${o} x${n}`);
+  console.log(`${name}: int8 graph as run: ${integer.join(', ')}; still fp32: ${fp32Heavy.join(', ') || 'none'}`);
+  await fp32.dispose();
+  await int8.dispose();
+}
+
+// bf16: try one Conv on bfloat16 tensors.
+{
+  const g = new OnnxGraphBuilder();
+  const w = g.float('w', [4, 3, 3, 3], new Float32Array(108).fill(0.1));
+  g.node('Cast', ['x'], 'xb', { to: 16 });
+  g.node('Cast', [w], 'wb', { to: 16 });
+  g.node('Conv', ['xb', 'wb'], 'yb', { kernel_shape: [3, 3] });
+  g.node('Cast', ['yb'], 'y', { to: 1 });
+  const bytes = g.toBytes({ name: 'bf16_conv', inputs: [{ name: 'x', dims: [1, 3, 8, 8] }], outputs: [{ name: 'y', dims: [1, 4, 6, 6] }] });
+  try {
+    const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+    await s.run({ x: new ort.Tensor('float32', new Float32Array(192), [1, 3, 8, 8]) });
+    await s.release();
+    console.log('bf16: onnxruntime CPU ran a bfloat16 Conv (worth measuring)');
+  } catch (err) {
+    console.log(`bf16: onnxruntime-node ${ort.env.versions?.common ?? ''} CPU has no bfloat16 Conv kernel (${(err as Error).message.split('\n')[0]!.slice(0, 160)}); int8 is the low-precision route`);
+  }
+}
+
+// PyTorch, same network and batch, random weights (speed only).
+const PYTORCH = `
+import sys, time, torch, torchvision
+threads, batch, batches = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
+model = torchvision.models.resnet50().eval()
+x = torch.randn(batch, 3, 224, 224)
+with torch.inference_mode():
+    model(x)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(batches):
+        model(x)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(torch.__version__, batch * batches / wall, threads * batch * batches / cpu)
+`;
+const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
+if (!python) {
+  console.log('pytorch: skipped (python3 -c "import torch, torchvision" fails; Debian: apt-get install python3-torch python3-torchvision)');
+} else {
+  const [version, wall, cpu] = execFileSync(python, ['-c', PYTORCH, String(threads), String(batch), String(batches)], { encoding: 'utf8' }).trim().split(/\s+/);
+  const pt = { wall: Number(wall), cpu: Number(cpu) };
+  console.log(`pytorch ${version} (${python}) resnet50: ${fmt(pt)} at batch ${batch}`);
+  if (resnetFp32) console.log(`resnet50 ours fp32 / pytorch: ${(resnetFp32.wall / pt.wall).toFixed(2)}x wall, ${(resnetFp32.cpu / pt.cpu).toFixed(2)}x per CPU-second (run at different moments: compare per CPU-second on a busy machine)`);
+}

@@ -7,8 +7,9 @@
  * - Activations: uint8, asymmetric, one scale per tensor, calibrated on a batch of real inputs by
  *   running the fp32 model with every quantized tensor exposed as an extra output (min-max, or
  *   percentiles to ignore rare outliers). A QuantizeLinear/DequantizeLinear pair is put on every
- *   tensor that a Conv, Add, Concat, pooling or Pad reads. Relu outputs have zero point 0, so
- *   onnxruntime folds the Relu into the preceding integer op.
+ *   tensor that a Conv, Add, Concat, pooling or Pad reads (keeping Inception's AveragePools in
+ *   fp32 measured slower: NCHWc reorders and dequantization). Relu outputs have zero point 0,
+ *   so onnxruntime folds the Relu into the preceding integer op.
  * Written here because onnxruntime's own quantizer is Python-only.
  */
 import { createHash } from 'node:crypto';
