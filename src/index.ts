@@ -36,17 +36,22 @@ export {
   ensureOnnx,
   exportModel,
   cacheDirectory,
+  loadNetworkArtifacts,
+  onnxFileName,
   type ModelInfo,
   type ModelLayer,
   type PreprocessMode,
 } from './models/registry.js';
 export { openModel, type ModelSession, type OpenModelOptions } from './models/session.js';
+export { quantizeOnnx, ensureQuantizedOnnx, QUANTIZER_VERSION, type QuantizeOptions, type QuantizeReport, type CalibrationMethod } from './models/quantize.js';
 export { preprocessInto, loadImageNetLabels, PREPROCESS_MODES } from './models/preprocess.js';
 export {
   convertTfjsLayersToOnnx,
   loadTfjsLayersArtifacts,
   SUPPORTED_LAYERS,
   CONVERTER_VERSION,
+  pooledOutputName,
+  tfjsLayerNames,
   type TfjsLayersArtifacts,
   type ConvertOptions,
 } from './models/tfjs-to-onnx.js';
