@@ -45,15 +45,15 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const warn = options.warn ?? defaultWarn;
   const name = typeof options.profiles === 'string' ? options.profiles : 'The profile table';
   let table = typeof options.profiles === 'string' ? await readProfiles(options.profiles) : options.profiles;
-  if (!findColumn(table, 'Metadata_Compound')) {
-    if (options.metadata === undefined) {
-      throw new MorphoprofError(
-        'MISSING_COLUMN',
-        `${name} has no Metadata_Compound column`,
-        'give the platemap with --metadata <image.csv> (e.g. BBBC021_v1_image.csv) and the MOAs with --moa <moa.csv>',
-      );
-    }
+  if (options.metadata !== undefined) {
+    // A platemap also brings the batch (for NSCB) to tables that already name their compounds.
     table = await annotateProfiles(table, { metadata: options.metadata, moa: options.moa, warn });
+  } else if (!findColumn(table, 'Metadata_Compound')) {
+    throw new MorphoprofError(
+      'MISSING_COLUMN',
+      `${name} has no Metadata_Compound column`,
+      'give the platemap with --metadata <image.csv> (e.g. BBBC021_v1_image.csv) and the MOAs with --moa <moa.csv>',
+    );
   } else if (options.moa !== undefined) {
     table = await annotateMoa(table, options.moa);
   }

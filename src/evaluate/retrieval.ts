@@ -52,6 +52,8 @@ export class RowScanner {
     const n = compound.length;
     const ci = compound[i]!;
     const mi = moa[i]!;
+    const single = this.codes.words === 1;
+    const bi = batch ? batch[i * this.codes.words]! : 0;
     let nsc = -1;
     let nscSim = -Infinity;
     let nscb = -1;
@@ -67,7 +69,7 @@ export class RowScanner {
         nscSim = s;
         nsc = j;
       }
-      if (batch && !this.sharesBatch(i, j)) {
+      if (batch && (single ? (batch[j]! & bi) === 0 : !this.sharesBatch(i, j))) {
         if (s > nscbSim || nscb < 0) {
           nscbSim = s;
           nscb = j;

@@ -51,8 +51,9 @@ export function defaultBlockRows(n: number): number {
 
 /**
  * Calls `onBlock(start, count, sims)` for consecutive blocks of query rows, `sims` holding
- * count x n similarities (row-major) of rows start..start+count-1 with every row. The buffer is
- * reused: copy what you keep.
+ * count x n similarities (row-major) of rows start..start+count-1 with every row (freed after the
+ * call: copy what you keep). Two blocks are alive at a time: the next one is computed while
+ * `onBlock` runs.
  */
 export async function forEachSimilarityBlock(
   rows: UnitRows,
@@ -79,18 +80,23 @@ export async function forEachSimilarityBlock(
   });
   try {
     const all = new ort.Tensor('float32', data, [n, p]);
-    const padded = new Float32Array(blockRows * p);
-    for (let start = 0; start < n; start += blockRows) {
+    const run = (start: number): Promise<ort.InferenceSession.OnnxValueMapType> => {
       const count = Math.min(blockRows, n - start);
       let query = data.subarray(start * p, (start + blockRows) * p);
       if (count < blockRows) {
-        padded.fill(0).set(data.subarray(start * p, n * p));
-        query = padded;
+        query = new Float32Array(blockRows * p);
+        query.set(data.subarray(start * p, n * p));
       }
-      const out = await session.run({ Q: new ort.Tensor('float32', query, [blockRows, p]), R: all });
-      const sims = out.S!.data as Float32Array;
-      onBlock(start, count, sims);
-      out.S!.dispose();
+      return session.run({ Q: new ort.Tensor('float32', query, [blockRows, p]), R: all });
+    };
+    // The next block multiplies on onnxruntime's threads while this one is scanned in JavaScript.
+    let pending = run(0);
+    for (let start = 0; start < n; start += blockRows) {
+      const out = await pending;
+      if (start + blockRows < n) pending = run(start + blockRows);
+      const tensor = out.S!;
+      onBlock(start, Math.min(blockRows, n - start), tensor.data as Float32Array);
+      tensor.dispose();
     }
   } finally {
     await session.release();

@@ -113,10 +113,17 @@ function moaMapOf(table: RecordTable): Map<string, MetadataValue> {
 
 /** `table` with `values` as (new or replaced) metadata columns, kept in order. */
 function withColumns(table: ProfileTable, rows: number[], values: Array<Record<string, MetadataValue>>, added: string[]): ProfileTable {
-  const keep = table.metadataColumns.filter((c) => !added.includes(c));
+  // Replaced columns go, also in another capitalisation (`Metadata_moa` when adding `Metadata_MOA`).
+  const lower = new Set(added.map((c) => c.toLowerCase()));
+  const replaced = table.metadataColumns.filter((c) => lower.has(c.toLowerCase()) && !added.includes(c));
+  const keep = table.metadataColumns.filter((c) => !lower.has(c.toLowerCase()));
   return {
     metadataColumns: [...keep, ...added],
-    metadata: rows.map((r, i) => ({ ...table.metadata[r], ...values[i] })),
+    metadata: rows.map((r, i) => {
+      const row = { ...table.metadata[r], ...values[i] };
+      for (const c of replaced) delete row[c];
+      return row;
+    }),
     featureColumns: table.featureColumns,
     features: rows.map((r) => table.features[r]!),
   };

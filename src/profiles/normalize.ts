@@ -41,7 +41,7 @@ export interface NormalizeOptions {
 export const DEFAULT_SPHERE_LAMBDA = 0.01;
 
 /** The method list, validated (`mad_robustize` -> `robustize`, `none` dropped). */
-export function normalizeSteps(method: NormalizeOptions['method']): NormalizeMethod[] {
+export function normalizeSteps(method: NormalizeOptions['method'] | string): NormalizeMethod[] {
   const list = Array.isArray(method) ? method : String(method).split(',').map((m) => m.trim());
   return list
     .map((m) => {
