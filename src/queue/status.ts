@@ -1,0 +1,119 @@
+import { Queue } from 'bullmq';
+import { connectRedis, ensureReachable, queueFileOf, queueNames, readQueueConfig, SCREENS_KEY, screenKey } from './config.js';
+import { jobCounts } from './submit.js';
+
+export interface ScreenStatus {
+  screenId: string;
+  out: string | null;
+  submittedAt: string | null;
+  done: number;
+  running: number;
+  waiting: number;
+  delayed: number;
+  failed: number;
+  total: number;
+  /** embedding jobs held back until every illumination job has completed */
+  waitingForIllumination: boolean;
+  failures: Array<{ id: string; attempts: number; reason: string }>;
+  /** completed jobs per minute over the last (up to 100) completions, or null */
+  jobsPerMinute: number | null;
+  etaSeconds: number | null;
+}
+
+/** Progress of the queued screens on a Redis (one screen, or all of them). */
+export async function queueStatus(opts: { redis: string; out?: string; screenId?: string }): Promise<ScreenStatus[]> {
+  const client = connectRedis(opts.redis);
+  await ensureReachable(client, opts.redis);
+  try {
+    const ids = opts.screenId
+      ? [opts.screenId]
+      : opts.out
+        ? [(await readQueueConfig(queueFileOf(opts.out))).screenId]
+        : (await client.smembers(SCREENS_KEY)).sort();
+    const statuses: ScreenStatus[] = [];
+    for (const id of ids) {
+      const names = queueNames(id);
+      const illum = new Queue(names.illum, { connection: client });
+      const embed = new Queue(names.embed, { connection: client });
+      try {
+        const c = await jobCounts([illum, embed]);
+        const info = await client.hgetall(screenKey(id));
+        const failedJobs = [...(await illum.getFailed(0, 19)), ...(await embed.getFailed(0, 19))];
+        // newest first: finishedOn of the last completions gives the current rate
+        const recent = [...(await illum.getCompleted(0, 99)), ...(await embed.getCompleted(0, 99))]
+          .map((j) => j.finishedOn ?? 0)
+          .filter((t) => t > 0)
+          .sort((a, b) => b - a)
+          .slice(0, 100);
+        const span = recent.length >= 2 ? (recent[0]! - recent[recent.length - 1]!) / 60_000 : 0;
+        const rate = span > 0 ? (recent.length - 1) / span : null;
+        const s: ScreenStatus = {
+          screenId: id,
+          out: info.out ?? null,
+          submittedAt: info.submittedAt ?? null,
+          done: c.completed ?? 0,
+          running: c.active ?? 0,
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+          delayed: c.delayed ?? 0,
+          failed: c.failed ?? 0,
+          total: Object.values(c).reduce((a, b) => a + b, 0),
+          waitingForIllumination: (await embed.isPaused()) && (await embed.count()) > 0,
+          failures: failedJobs.map((j) => ({ id: String(j.id), attempts: j.attemptsMade, reason: j.failedReason })),
+          jobsPerMinute: rate,
+          etaSeconds: null,
+        };
+        const left = s.running + s.waiting + s.delayed;
+        s.etaSeconds = rate && left > 0 ? (left / rate) * 60 : left === 0 ? 0 : null;
+        statuses.push(s);
+      } finally {
+        await illum.close();
+        await embed.close();
+      }
+    }
+    return statuses;
+  } finally {
+    await client.quit();
+  }
+}
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+export function formatStatus(statuses: readonly ScreenStatus[]): string {
+  if (statuses.length === 0) return 'no screens submitted to this Redis';
+  return statuses
+    .map((s) => {
+      const lines = [
+        `screen ${s.screenId}${s.out ? ` (${s.out})` : ''}: ${s.done} of ${s.total} jobs done, ${s.running} running, ${s.waiting} waiting, ${s.delayed} delayed (retry backoff), ${s.failed} failed`,
+      ];
+      if (s.waitingForIllumination) lines.push('  embedding jobs wait until every illumination job has completed');
+      if (s.jobsPerMinute !== null) lines.push(`  rate ${s.jobsPerMinute.toFixed(1)} jobs/min` + (s.etaSeconds !== null ? `, ETA ${duration(s.etaSeconds)}` : ''));
+      for (const f of s.failures) lines.push(`  failed ${f.id} after ${f.attempts} attempt(s): ${f.reason}`);
+      if (s.failed > 0) lines.push('  fix the cause, then `morphoprof queue retry` puts failed jobs back');
+      if (s.total > 0 && s.done === s.total && s.out) lines.push(`  all done: morphoprof queue collect --out ${s.out}`);
+      return lines.join('\n');
+    })
+    .join('\n');
+}
+
+/** Put a screen's failed jobs back in the queue (after fixing what made them fail). */
+export async function retryFailed(opts: { redis: string; screenId: string }): Promise<number> {
+  const client = connectRedis(opts.redis);
+  await ensureReachable(client, opts.redis);
+  const names = queueNames(opts.screenId);
+  const queues = [new Queue(names.illum, { connection: client }), new Queue(names.embed, { connection: client })];
+  try {
+    let n = 0;
+    for (const q of queues) {
+      n += (await q.getJobCounts('failed')).failed ?? 0;
+      await q.retryJobs({ state: 'failed' });
+    }
+    return n;
+  } finally {
+    for (const q of queues) await q.close();
+    await client.quit();
+  }
+}

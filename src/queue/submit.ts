@@ -1,0 +1,169 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import { checkFieldFiles, embedSettings, nothingValidMessage } from '../embed/embed.js';
+import type { EmbedSettings } from '../embed/embedder.js';
+import { writeErrorTable } from '../embed/field-errors.js';
+import { planShards } from '../embed/store.js';
+import { MorphoprofError } from '../errors.js';
+import { fieldKey } from '../screen/types.js';
+import {
+  connectRedis,
+  embedJobId,
+  ensureReachable,
+  illumJobId,
+  queueFileOf,
+  queueNames,
+  readQueueConfig,
+  SCREENS_KEY,
+  screenIdOf,
+  screenKey,
+  sha256File,
+  writeQueueConfig,
+  type EmbedJobData,
+  type IllumJobData,
+  type QueueConfig,
+} from './config.js';
+import { loadScreen } from '../screen/index.js';
+import { metadataErrors, openStore } from './screen.js';
+
+export interface SubmitOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
+  metadata: string;
+  images: string;
+  moa?: string;
+  /** Run directory on the filesystem every worker sees at the same path. */
+  out: string;
+  redis: string;
+  controlCompound?: string;
+  /** Illumination functions folder, or `auto` to compute them with illum jobs (per plate and stain) before embedding. */
+  illum?: string;
+  batchSize?: number;
+  /** Fields per job (= shard of the feature store), default 32 as in `run`. */
+  shardSize?: number;
+  /** Tries per job before it goes to the failed set, default 3. */
+  attempts?: number;
+  /** First retry delay in ms, doubled at each retry, default 5000. */
+  backoffMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface SubmitResult {
+  screenId: string;
+  queueFile: string;
+  jobs: { illum: number; embed: number };
+  /** jobs added by this call (0 when the screen was submitted before) */
+  added: number;
+  /** jobs of the screen in BullMQ's failed set (retry them with `queue retry`) */
+  failed: number;
+}
+
+/** Counts of every state, summed over a screen's queues. */
+export async function jobCounts(queues: Queue[]): Promise<Record<string, number>> {
+  const sum: Record<string, number> = {};
+  for (const q of queues) {
+    const c = await q.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'waiting-children');
+    for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] ?? 0) + v;
+  }
+  return sum;
+}
+
+const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+
+/**
+ * Split a screen into jobs on Redis: illumination per plate and stain (with `illum: 'auto'`), then one
+ * job per shard of the feature store. Idempotent: job ids are `<screenId>.<shard>`, so submitting the
+ * same screen again adds nothing. With illum jobs, the embedding queue is paused until they have
+ * all completed (workers resume it), since every embedding needs the functions of its plate.
+ */
+export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
+  const log = opts.log ?? (() => {});
+  const out = path.resolve(opts.out);
+  await mkdir(out, { recursive: true });
+  const illumAuto = opts.illum === 'auto';
+  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, ...embedOpts } = opts;
+  const settings = embedSettings({ ...embedOpts, illum: illumAuto ? path.join(out, 'illum') : opts.illum });
+  const batchSize = opts.batchSize ?? 8;
+  const shardSize = opts.shardSize ?? 32;
+  const metadata = path.resolve(opts.metadata);
+  const moa = opts.moa ? path.resolve(opts.moa) : null;
+  const identity = {
+    metadata,
+    metadataSha256: await sha256File(metadata),
+    images: path.resolve(opts.images),
+    moa,
+    moaSha256: moa ? await sha256File(moa) : null,
+    controlCompound: opts.controlCompound ?? 'DMSO',
+    settings,
+    batchSize,
+    shardSize,
+    illumAuto,
+    out,
+  };
+  const screenId = screenIdOf(identity);
+  const queueFile = queueFileOf(out);
+  let submittedAt = new Date().toISOString();
+  if (existsSync(queueFile)) {
+    const before = await readQueueConfig(queueFile);
+    submittedAt = before.submittedAt;
+    if (before.screenId !== screenId)
+      throw new MorphoprofError(
+        'BAD_ARGUMENT',
+        `${out} already holds screen ${before.screenId} (${before.metadata}), submitted with other tables or settings`,
+        'Use a new --out directory for a different screen or recipe',
+      );
+  }
+  const config: QueueConfig = {
+    morphoprof: 1,
+    screenId,
+    ...identity,
+    attempts: opts.attempts ?? 3,
+    backoffMs: opts.backoffMs ?? 5000,
+    jobs: { illum: 0, embed: 0 },
+    plan: [],
+    submittedAt,
+  };
+
+  const { screen, problems } = await loadScreen({ metadata, images: identity.images, moa: moa ?? undefined, controlCompound: identity.controlCompound });
+  const { present, errors } = checkFieldFiles(screen);
+  if (present.length === 0) {
+    const errorTable = path.join(out, 'errors.csv');
+    const all = [...metadataErrors(problems), ...errors];
+    await writeErrorTable(errorTable, all);
+    throw new MorphoprofError('NOTHING_VALID', nothingValidMessage(screen, all), `Every skipped field and its reason is in ${errorTable}.`);
+  }
+  await openStore(config); // refuses an --out whose features were made with another recipe
+  const plan = planShards(present, shardSize);
+  const plates = [...new Set(present.map((f) => f.plate))];
+  const illumJobs: IllumJobData[] = illumAuto
+    ? plates.flatMap((plate) => screen.channels.map((channel) => ({ kind: 'illum' as const, screenId, queueFile, plate, channel })))
+    : [];
+  config.jobs = { illum: illumJobs.length, embed: plan.length };
+  config.plan = plan.map((s) => ({ id: s.id, fields: s.fields.map(fieldKey) }));
+  await writeQueueConfig(queueFile, config);
+
+  const client = connectRedis(opts.redis, { say: log });
+  await ensureReachable(client, opts.redis);
+  const names = queueNames(screenId);
+  const illumQueue = new Queue(names.illum, { connection: client });
+  const embedQueue = new Queue(names.embed, { connection: client });
+  try {
+    const jobOpts = { attempts: config.attempts, backoff: { type: 'exponential', delay: config.backoffMs } };
+    const before = await jobCounts([illumQueue, embedQueue]);
+    await client.sadd(SCREENS_KEY, screenId);
+    await client.hset(screenKey(screenId), { queueFile, out, submittedAt: config.submittedAt });
+    for (let i = 0; i < illumJobs.length; i += 500)
+      await illumQueue.addBulk(illumJobs.slice(i, i + 500).map((data) => ({ name: 'illum', data, opts: { ...jobOpts, jobId: illumJobId(screenId, data.plate, data.channel) } })));
+    // embedding waits for every illumination function (the embedder loads all of them)
+    if (illumJobs.length > 0 && (await illumQueue.getJobCounts('completed')).completed < illumJobs.length) await embedQueue.pause();
+    const embedJobs: EmbedJobData[] = config.plan.map((s) => ({ kind: 'embed', screenId, queueFile, shard: s.id, fields: s.fields }));
+    for (let i = 0; i < embedJobs.length; i += 500)
+      await embedQueue.addBulk(embedJobs.slice(i, i + 500).map((data) => ({ name: 'embed', data, opts: { ...jobOpts, jobId: embedJobId(screenId, data.shard) } })));
+    const after = await jobCounts([illumQueue, embedQueue]);
+    return { screenId, queueFile, jobs: config.jobs, added: total(after) - total(before), failed: after.failed ?? 0 };
+  } finally {
+    await illumQueue.close();
+    await embedQueue.close();
+    await client.quit();
+  }
+}
