@@ -59,7 +59,8 @@ export * from './embed/index.js';
 export * from './table/index.js';
 export * from './profiles/index.js';
 export * from './evaluate/index.js';
-export { runPipeline, type RunOptions, type RunResult } from './pipeline.js';
+export { runPipeline, resolveIllumination, type RunOptions, type RunResult } from './pipeline.js';
+export { runGrid, formatGrid, gridRunDir, GRID_VARIANTS, type GridOptions, type GridResult, type GridCell } from './grid.js';
 export {
   computeIllumination,
   loadIllumination,
@@ -67,5 +68,10 @@ export {
   type IlluminationSet,
   type ComputeIlluminationOptions,
   type IlluminationMethod,
+  DEFAULT_METHOD,
+  MIN_IMAGES,
+  medianFilterDisk,
+  encodeNpy,
+  readNpy,
 } from './illum/index.js';
 export { writeReport, readRunInputs, pca2, type ReportFiles, type ReportOptions } from './report/index.js';

@@ -7,7 +7,9 @@ import { evaluate, type Metrics } from './evaluate/index.js';
 import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
 import { writeReport } from './report/index.js';
+import { buildProfiles } from './profiles/index.js';
 import { loadScreen } from './screen/index.js';
+import { writeProfiles, type ProfileTable } from './table/index.js';
 import type { Screen } from './screen/types.js';
 import type { ProgressCallback } from './util/progress.js';
 
@@ -24,6 +26,11 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   cacheDir?: string;
   onProgress?: ProgressCallback;
   progress?: boolean;
+  /**
+   * Normalize well profiles before treatment averaging (default `none`, the paper's plain means):
+   * `standardize`/`robustize` against the plate's control wells, `sphere` = whitening on controls.
+   */
+  normalize?: 'none' | 'standardize' | 'robustize' | 'sphere';
   /** Called with one human-readable line per stage. */
   log?: (line: string) => void;
 }
@@ -88,8 +95,17 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   );
 
   const t2 = performance.now();
-  const { metrics } = await evaluate({ profiles: embed.featuresDir, out: opts.out, controlCompound: opts.controlCompound, warn: (m) => log(`warning: ${m}`) });
-  timings.evaluate = (performance.now() - t2) / 1000;
+  const warn = (m: string) => log(`warning: ${m}`);
+  let profiles: string | ProfileTable = embed.featuresDir;
+  if (opts.normalize && opts.normalize !== 'none') {
+    profiles = await buildProfiles(embed.featuresDir, { normalize: opts.normalize, fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn });
+    await writeProfiles(path.join(opts.out, 'well_profiles.parquet'), profiles);
+    timings.profile = (performance.now() - t2) / 1000;
+    log(`profile: ${profiles.features.length} well profiles, ${opts.normalize} against ${screen.controlCompound} per plate`);
+  }
+  const t3 = performance.now();
+  const { metrics } = await evaluate({ profiles, out: opts.out, controlCompound: opts.controlCompound, warn });
+  timings.evaluate = (performance.now() - t3) / 1000;
   timings.total = (performance.now() - t0) / 1000;
 
   await writeFile(
@@ -105,6 +121,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           batchSize: opts.batchSize ?? 8,
           shardSize: opts.shardSize ?? 32,
           controlCompound: screen.controlCompound,
+          normalize: opts.normalize ?? 'none',
         },
         counts: { fields: embed.fieldsTotal, embedded: embed.fieldsEmbedded, resumed: embed.fieldsResumed, skipped: embed.errors.length, shardsRebuilt: embed.shardsRebuilt.length },
         timings,

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { runPipeline, type RunResult } from '../pipeline.js';
 import { embedOptions, embedSettingsFrom, note, screenOptions } from './common.js';
@@ -17,6 +17,11 @@ export function register(program: Command): void {
   for (const opt of screenOptions) cmd.addOption(opt());
   cmd.requiredOption('--out <dir>', 'run directory (rerunning the same command resumes)');
   for (const opt of embedOptions) cmd.addOption(opt());
+  cmd.addOption(
+    new Option('--normalize <method>', 'normalize well profiles against the plate\'s control wells before averaging treatments (none = the paper\'s plain means)')
+      .choices(['none', 'standardize', 'robustize', 'sphere'])
+      .default('none'),
+  );
   cmd.action(async (o) => {
       const r = await runPipeline({
         ...embedSettingsFrom(o),
@@ -25,6 +30,7 @@ export function register(program: Command): void {
         moa: o.moa,
         out: o.out,
         controlCompound: o.controls,
+        normalize: o.normalize,
         log: note,
       });
       printRunSummary(r);

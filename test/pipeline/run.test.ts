@@ -53,6 +53,7 @@ describe('run: the whole pipeline on a tiny synthetic screen', () => {
     assert.equal(readCsv(path.join(out, 'errors.csv')).length, 0);
     const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
     assert.equal(run.counts.embedded, screen.fields);
+    assert.ok(existsSync(path.join(out, 'report.html')), 'run writes the report');
 
     // the same command again: nothing is embedded twice
     const again = await runPipeline(opts);
@@ -71,6 +72,22 @@ describe('run: the whole pipeline on a tiny synthetic screen', () => {
     const a = byKey(before);
     const b = byKey(after);
     for (const [k, v] of a) assert.deepEqual(Buffer.from(b.get(k)!.buffer), Buffer.from(v.buffer), `features of ${k} differ between runs`);
+  });
+
+  test('--normalize standardizes well profiles against the plate controls, reusing the embedded features', async () => {
+    const out = path.join(root, 'run-normalized');
+    cpSync(path.join(root, 'run-a'), out, { recursive: true });
+    const r = await runPipeline({ metadata: screen.imageTable, images: screen.imagesRoot, moa: screen.moaTable, out, normalize: 'standardize', ...quiet });
+    assert.equal(r.embed.fieldsEmbedded, 0, 'the feature store is reused');
+    const wells = await readProfiles(path.join(out, 'well_profiles.parquet'));
+    const controls = wells.features.filter((_, i) => wells.metadata[i]!.Metadata_Compound === 'DMSO');
+    assert.ok(controls.length >= 2);
+    // standardized against the controls: the control wells' mean of every feature is ~0
+    for (const j of [0, 100, 5000]) {
+      const mean = controls.reduce((s, f) => s + f[j]!, 0) / controls.length;
+      assert.ok(Math.abs(mean) < 1e-4, `feature ${j}: control mean ${mean}`);
+    }
+    assert.equal(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).settings.normalize, 'standardize');
   });
 
   test('broken images are skipped with their reason in errors.csv; a treatment without MOA is left out of the evaluation', async () => {
