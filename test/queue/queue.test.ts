@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -26,7 +26,7 @@ import { CliProcess, freePort, haveRedis, runQueueCli, startRedis, tinyModel, ty
 
 const SHARD = 4;
 /** short leases so a killed worker's job is taken over within seconds */
-const fastLease = { MORPHOPROF_LOCK_MS: '2000', MORPHOPROF_STALLED_MS: '1000' };
+const fastLease = { MORPHOPROF_LOCK_MS: '4000', MORPHOPROF_STALLED_MS: '1000' };
 const noRedis = 'redis-server is not installed (apt-get install redis-server); skipped';
 
 function readCsv(file: string): Array<Record<string, string>> {
@@ -67,6 +67,13 @@ function imageOf(s: SynthResult, well: string, plate: string, ch: 'DAPI' | 'Tubu
   return path.join(s.imagesRoot, row[`Image_PathName_${ch}`]!, row[`Image_FileName_${ch}`]!);
 }
 
+/** Turn an image into a FIFO: a worker reading it blocks until `release()` puts the image back. */
+function trapImage(file: string): { release(): void } {
+  renameSync(file, `${file}.real`);
+  execFileSync('mkfifo', [file]);
+  return { release: () => renameSync(`${file}.real`, file) };
+}
+
 describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis }, () => {
   let root: string;
   let redis: RedisServer | null = null;
@@ -89,9 +96,7 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
     const { screen: loaded } = await loadScreen({ metadata: screen.imageTable, images: screen.imagesRoot });
     const plan = planShards(checkFieldFiles(loaded).present, SHARD);
     const trap = plan[0]!;
-    const trapFile = trap.fields.at(-1)!.images.Actin!;
-    renameSync(trapFile, `${trapFile}.real`);
-    execFileSync('mkfifo', [trapFile]);
+    const fifo = trapImage(trap.fields.at(-1)!.images.Actin!);
 
     redis = await startRedis(await freePort());
     const out = path.join(root, 'queued');
@@ -107,7 +112,7 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
     const victim = workers.find((w) => w.proc.pid === victimPid)!;
     victim.proc.kill('SIGKILL');
     await victim.exited;
-    renameSync(`${trapFile}.real`, trapFile); // the image is readable again for whoever takes the job over
+    fifo.release(); // the image is readable again for whoever takes the job over
 
     const survivors = workers.filter((w) => w !== victim);
     for (const w of survivors) assert.equal(await w.exit(300_000), 0, w.lines.join('\n'));
@@ -191,6 +196,24 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
       assert.equal(errors[0]!.File, broken);
       assert.equal(errors[0]!.Stage, 'read');
       assert.equal(readCsv(path.join(outC, 'errors.csv')).length, 0);
+
+      // SIGTERM mid-job: the worker takes no new job and finishes the running one
+      const outD = path.join(root, 'queued-d');
+      const idD = submit(screenArgs(c, outD, r2.url, tiny)).screenId;
+      const { screen: loaded } = await loadScreen({ metadata: c.imageTable, images: c.imagesRoot });
+      const first = planShards(checkFieldFiles(loaded).present, SHARD)[0]!;
+      const fifo = trapImage(first.fields.at(-1)!.images.Actin!);
+      const polite = new CliProcess(['worker', '--redis', r2.url]);
+      await polite.waitFor(new RegExp(`^${idD}\\.${first.id}: started`), 60_000);
+      polite.proc.kill('SIGTERM');
+      await polite.waitFor(/SIGTERM: no new jobs; finishing the running one/, 30_000);
+      fifo.release();
+      assert.equal(await polite.exit(60_000), 0, polite.lines.join('\n'));
+      assert.equal(polite.lines.filter((l) => / started /.test(l)).length, 1, polite.lines.join('\n'));
+      assert.ok(polite.lines.some((l) => l.startsWith(`${idD}.${first.id}: 4 fields committed`)), polite.lines.join('\n'));
+      const sD = status(r2.url, outD);
+      assert.equal(sD.done, 1);
+      assert.equal(sD.waiting, sD.total - 1);
     } finally {
       await r2.stop();
       rmSync(dir, { recursive: true, force: true });
