@@ -75,3 +75,4 @@ export {
   readNpy,
 } from './illum/index.js';
 export { writeReport, readRunInputs, pca2, type ReportFiles, type ReportOptions } from './report/index.js';
+export * from './queue/index.js';

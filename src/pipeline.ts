@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { embedScreen, type EmbedResult } from './embed/embed.js';
 import type { EmbedSettings } from './embed/embedder.js';
-import type { FieldError } from './embed/field-errors.js';
+import { metadataErrors } from './embed/field-errors.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
 import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
@@ -42,19 +42,6 @@ export interface RunResult {
   timings: Record<string, number>;
 }
 
-function metadataProblems(problems: Awaited<ReturnType<typeof loadScreen>>['problems']): FieldError[] {
-  return problems.map((p) => ({
-    plate: '',
-    well: '',
-    site: null,
-    channel: p.column ?? null,
-    file: p.file ?? null,
-    row: p.row ?? null,
-    stage: 'metadata',
-    reason: p.message,
-  }));
-}
-
 /** `auto`: compute the screen's illumination functions into `<out>/illum` (reusing what is there). */
 export async function resolveIllumination(illum: string | undefined, screen: Screen, out: string, log: (l: string) => void): Promise<string | undefined> {
   if (!illum) return undefined;
@@ -85,7 +72,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
 
   const t1 = performance.now();
   const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, ...embedOpts } = opts;
-  const embed = await embedScreen({ ...embedOpts, illum, screen, out: opts.out, priorErrors: metadataProblems(problems), warn: (m) => log(`warning: ${m}`) });
+  const embed = await embedScreen({ ...embedOpts, illum, screen, out: opts.out, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`) });
   timings.embed = (performance.now() - t1) / 1000;
   log(
     `embed: ${embed.fieldsEmbedded} fields embedded` +

@@ -1,3 +1,4 @@
+import type { Problem } from '../screen/load.js';
 import { writeCsvRecords } from '../util/csv.js';
 
 /** One skipped field (or image) of a run, with the reason. Written to `<out>/errors.csv`. */
@@ -39,4 +40,9 @@ export async function writeErrorTable(file: string, errors: readonly FieldError[
       Reason: e.reason,
     })),
   );
+}
+
+/** Problems found while reading the metadata table, as rows of errors.csv. */
+export function metadataErrors(problems: readonly Problem[]): FieldError[] {
+  return problems.map((p) => ({ plate: '', well: '', site: null, channel: p.column ?? null, file: p.file ?? null, row: p.row ?? null, stage: 'metadata', reason: p.message }));
 }

@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { checkFieldFiles } from '../embed/embed.js';
-import type { FieldError } from '../embed/field-errors.js';
+import { metadataErrors, type FieldError } from '../embed/field-errors.js';
 import { FeatureStore, type Shard } from '../embed/store.js';
 import { MorphoprofError } from '../errors.js';
 import { loadScreen } from '../screen/index.js';
-import type { Problem } from '../screen/load.js';
 import { fieldKey, type Field, type Screen } from '../screen/types.js';
 import { sha256File, type QueueConfig } from './config.js';
+
+export { metadataErrors };
 
 export interface QueuedScreen {
   config: QueueConfig;
@@ -17,11 +18,6 @@ export interface QueuedScreen {
   plan: Shard[];
   /** metadata problems and files missing at submit time, as rows of errors.csv */
   priorErrors: FieldError[];
-}
-
-/** Metadata problems as rows of errors.csv (as `run` writes them). */
-export function metadataErrors(problems: readonly Problem[]): FieldError[] {
-  return problems.map((p) => ({ plate: '', well: '', site: null, channel: p.column ?? null, file: p.file ?? null, row: p.row ?? null, stage: 'metadata', reason: p.message }));
 }
 
 /** Open the screen of a queued run, refusing tables that changed since it was submitted. */

@@ -6,6 +6,7 @@ import { calibrationFields, checkFieldFiles } from '../embed/embed.js';
 import { FieldEmbedder } from '../embed/embedder.js';
 import type { FeatureStore, Shard } from '../embed/store.js';
 import { errorMessage } from '../errors.js';
+import { computeIllumination } from '../illum/index.js';
 import { fieldKey, type Field, type Screen } from '../screen/types.js';
 import { connectRedis, queueNames, redactUrl, readQueueConfig, SCREENS_KEY, screenKey, type EmbedJobData, type IllumJobData, type JobData, type QueueConfig } from './config.js';
 import { loadQueuedScreen, openStore } from './screen.js';
@@ -161,10 +162,6 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
 
   async function illumJob(entry: ScreenEntry, data: IllumJobData): Promise<string> {
     const ctx = await context(entry);
-    const illumModule = '../illum/index.js'; // TODO(lead): static import once src/illum lands
-    const { computeIllumination } = (await import(illumModule)) as {
-      computeIllumination: (o: { screen: Screen; out: string; plates?: string[]; channels?: string[]; warn?: (m: string) => void }) => Promise<unknown>;
-    };
     await computeIllumination({ screen: ctx.screen, out: ctx.config.settings.illum!, plates: [data.plate], channels: [data.channel], warn: (m) => say(`warning: ${m}`) });
     return `illumination of ${data.plate} ${data.channel} done`;
   }

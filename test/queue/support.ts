@@ -6,10 +6,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OnnxGraphBuilder } from '../../src/models/onnx-builder.js';
 import { randomArray } from '../models/support.js';
-import { repoRoot } from '../helpers.js';
+import { cliPath } from '../helpers.js';
 
-/** The CLI entry with the queue commands (see cli-entry.ts). */
-export const queueCli = path.join(repoRoot, 'dist', 'test', 'queue', 'cli-entry.js');
+/** The CLI, as a user runs it. */
+export const queueCli = cliPath;
 
 export function haveRedis(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
