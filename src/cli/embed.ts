@@ -17,7 +17,7 @@ export function register(program: Command): void {
     const s = embedSettingsFrom(o);
     const illum = await resolveIllumination(s.illum, screen, o.out, note);
     const r = await embedScreen({ ...s, illum, screen, out: o.out, warn: (m) => note(`warning: ${m}`) });
-    if (o.json) console.log(JSON.stringify({ ...r, errors: r.errors.length }, null, 2));
+    if (o.json) console.log(JSON.stringify({ ...r, errors: r.errors.length, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }, null, 2));
     else console.log(`embedded ${r.fieldsEmbedded} fields (${r.fieldsResumed} resumed, ${r.errors.length} skipped) in ${r.seconds.toFixed(1)} s\nfeatures: ${r.featuresDir}`);
   });
 }

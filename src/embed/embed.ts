@@ -4,7 +4,8 @@ import path from 'node:path';
 import { MorphoprofError } from '../errors.js';
 import type { Field, Screen } from '../screen/types.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
-import { DEFAULT_SETTINGS, FieldEmbedder, fieldError, type EmbedSettings } from './embedder.js';
+import type { ProfileTable } from '../table/index.js';
+import { DEFAULT_SETTINGS, FieldEmbedder, fieldError, METADATA_COLUMNS, type EmbedSettings } from './embedder.js';
 import { writeErrorTable, type FieldError } from './field-errors.js';
 import { FeatureStore, planShards, type Shard } from './store.js';
 
@@ -91,6 +92,10 @@ export function nothingValidMessage(screen: Screen, errors: readonly FieldError[
   );
 }
 
+function emptyTable(featureColumns: string[]): ProfileTable {
+  return { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns, features: [] };
+}
+
 /** A few control fields spread over the plates, to calibrate an int8 network. */
 export function calibrationFields(fields: readonly Field[], controlCompound: string, count = 8): Field[] {
   const controls = fields.filter((f) => f.compound === controlCompound);
@@ -149,13 +154,41 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
     });
     featureDim = embedder.featureColumns.length;
     try {
-      for (const shard of todo) {
-        await store.discard(shard.id);
-        const { table, errors: shardErrors } = await embedder.embed(shard.fields, batchSize, (n) => progress.tick(n));
-        await store.commit(shard, table, shardErrors);
-        embedded += table.features.length;
-        errors.push(...shardErrors);
+      for (const shard of todo) await store.discard(shard.id);
+      // One stream of batches across all shards: the next batch is read while the network runs the
+      // current one, and a finished shard is committed (DuckDB, on its own threads) while the next
+      // shard's batches run, so the CPU never waits for the disk.
+      const batches: Array<{ shard: Shard; fields: Field[]; last: boolean }> = [];
+      for (const shard of todo)
+        for (let i = 0; i < shard.fields.length; i += batchSize)
+          batches.push({ shard, fields: shard.fields.slice(i, i + batchSize), last: i + batchSize >= shard.fields.length });
+      const load = (b: (typeof batches)[number]) => Promise.all(b.fields.map((f) => embedder.load(f)));
+      let next = batches.length ? load(batches[0]!) : null;
+      let commit: Promise<void> = Promise.resolve();
+      let rows: ProfileTable = emptyTable(embedder.featureColumns);
+      let shardErrors: FieldError[] = [];
+      for (let b = 0; b < batches.length; b++) {
+        const batch = batches[b]!;
+        const loaded = await next!;
+        next = b + 1 < batches.length ? load(batches[b + 1]!) : null;
+        const part = await embedder.embedLoaded(loaded);
+        rows.metadata.push(...part.table.metadata);
+        rows.features.push(...part.table.features);
+        shardErrors.push(...part.errors);
+        progress.tick(loaded.length);
+        if (batch.last) {
+          const [table, errs] = [rows, shardErrors];
+          await commit;
+          commit = store.commit(batch.shard, table, errs).then(() => {
+            embedded += table.features.length;
+            errors.push(...errs);
+          });
+          commit.catch(() => {}); // surfaced by the next await
+          rows = emptyTable(embedder.featureColumns);
+          shardErrors = [];
+        }
       }
+      await commit;
     } finally {
       progress.finish();
       await embedder.dispose();

@@ -21,3 +21,17 @@ test('scaleTo255 turns a flat image into zeros instead of dividing by zero', () 
   scaleTo255(data, 5, 5);
   assert.deepEqual([...data], [0, 0, 0]);
 });
+
+test('percentileRange equals the sorted nearest-rank values on skewed, tied and constant data', () => {
+  const rng = (seed: number) => () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const r = rng(3);
+  const skewed = Float32Array.from({ length: 50_000 }, () => 300 + (r() < 0.05 ? 16_000 * r() ** 3 : 40 * r()));
+  const tied = Float32Array.from({ length: 1000 }, (_, i) => (i < 990 ? 5 : 7 + i));
+  for (const data of [skewed, tied, new Float32Array(10).fill(9)]) {
+    const sorted = Float32Array.from(data).sort();
+    const at = (p: number) => sorted[Math.round((p / 100) * (sorted.length - 1))];
+    for (const spec of [{ low: 0.1, high: 99.9 }, { low: 2, high: 98 }, { low: 0, high: 100 }]) {
+      assert.deepEqual(percentileRange(data, spec), [at(spec.low), at(spec.high)]);
+    }
+  }
+});
