@@ -5,6 +5,8 @@
  * 0..255 photographs. We map the [low, high] percentiles of intensity to [0, 255] and clip,
  * as DeepProfiler does per image. `percentileRange` computes the two points.
  */
+import { valuesAtRanks } from '../util/select.js';
+
 export interface ScalingSpec {
   /** lower percentile in [0, 100), default 0.1 */
   low: number;
@@ -14,39 +16,16 @@ export interface ScalingSpec {
 
 export const DEFAULT_SCALING: ScalingSpec = Object.freeze({ low: 0.1, high: 99.9 });
 
-const BINS = 4096;
-const counts = new Uint32Array(BINS);
-
 /**
  * The values at the `low` and `high` percentiles (nearest rank) of `data`, exactly as sorting would
- * give them, in O(n): a histogram finds the bin of each rank, and only that bin's values are sorted.
- * (Sorting 50,000 floats per image cost 4 ms, a tenth of the image's inference time.)
+ * give them, in O(n) (sorting 50,000 floats per image cost 4 ms, a tenth of its inference time).
  */
 export function percentileRange(data: Float32Array, spec: ScalingSpec = DEFAULT_SCALING): [number, number] {
   const n = data.length;
   if (n === 0) return [0, 1];
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = data[i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  const rank = (p: number) => Math.min(n - 1, Math.max(0, Math.round((p / 100) * (n - 1))));
-  if (!(max > min)) return [min, max];
-  const k = (BINS - 1) / (max - min);
-  counts.fill(0);
-  for (let i = 0; i < n; i++) counts[Math.floor((data[i]! - min) * k)]!++;
-  const valueAt = (r: number): number => {
-    let bin = 0;
-    let below = 0;
-    while (below + counts[bin]! <= r) below += counts[bin++]!;
-    const inBin: number[] = [];
-    for (let i = 0; i < n; i++) if (Math.floor((data[i]! - min) * k) === bin) inBin.push(data[i]!);
-    inBin.sort((a, b) => a - b);
-    return inBin[r - below]!;
-  };
-  return [valueAt(rank(spec.low)), valueAt(rank(spec.high))];
+  const rank = (p: number) => Math.round((p / 100) * (n - 1));
+  const [lo, hi] = valuesAtRanks(data, [rank(spec.low), rank(spec.high)]);
+  return [lo!, hi!];
 }
 
 /** Map `data` in place from [lo, hi] to [0, 255], clipping outside. A flat image becomes 0. */

@@ -6,6 +6,7 @@
 import { invalidParameter } from '../errors.js';
 import { areaResize } from '../image/index.js';
 import { medianFilterDisk } from './median.js';
+import { valuesAtRanks } from '../util/select.js';
 
 export type IlluminationMethod = 'fast' | 'full';
 export const ILLUMINATION_METHODS: readonly IlluminationMethod[] = ['fast', 'full'];
@@ -52,12 +53,12 @@ export function upsampleBilinear(src: Float32Array, sw: number, sh: number, widt
  * function is >= 1. Returns m (0 when there is no positive pixel: the function is then set to 1).
  */
 export function rescaleRobustMinimum(fn: Float32Array): number {
-  const positive = fn.filter((v) => v > 0).sort();
+  const positive = fn.filter((v) => v > 0);
   if (positive.length === 0) {
     fn.fill(1);
     return 0;
   }
-  const m = positive[Math.floor(positive.length * ROBUST_FRACTION)] as number;
+  const m = valuesAtRanks(positive, [Math.floor(positive.length * ROBUST_FRACTION)])[0] as number;
   for (let i = 0; i < fn.length; i++) fn[i] = Math.max(fn[i] as number, m) / m;
   return m;
 }
