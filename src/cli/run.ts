@@ -4,12 +4,19 @@ import { runPipeline, type RunResult } from '../pipeline.js';
 import { embedOptions, embedSettingsFrom, note, screenOptions } from './common.js';
 
 export function printRunSummary(r: RunResult): void {
-  const { nsc } = r.metrics;
+  const { nsc, nscb, map } = r.metrics as RunResult['metrics'] & {
+    nscb?: { accuracy: number; correct: number; total: number; eligible: { correct: number; total: number } } | null;
+    map?: { mean_average_precision: number; p_value: number | null } | null;
+  };
   console.log(`NSC accuracy: ${nsc.accuracy.toFixed(3)} (${nsc.correct}/${nsc.total} treatments)`);
+  if (nscb && nscb.eligible.total > 0)
+    console.log(`NSCB accuracy: ${nscb.accuracy.toFixed(3)} (${nscb.correct}/${nscb.total}; ${nscb.eligible.correct}/${nscb.eligible.total} of those with a same-MOA neighbour in another batch)`);
+  if (map) console.log(`same-MOA mAP: ${map.mean_average_precision.toFixed(3)}` + (map.p_value !== null ? ` (permutation p = ${map.p_value.toPrecision(2)})` : ''));
   console.log(`outputs in ${path.resolve(r.out)}:`);
-  console.log('  features/      one row per field: metadata + features (Parquet, one file per plate)');
-  console.log('  metrics.json   NSC 1-NN MOA accuracy');
-  console.log('  confusion_matrix.csv, neighbors.csv, errors.csv, run.json');
+  console.log('  report.html    the report: accuracy, confusion matrix, map of treatment profiles, neighbours, errors');
+  console.log('  features/      one row per field: metadata + features (Parquet shards)');
+  console.log('  metrics.json, confusion_matrix.csv, per_moa.csv, neighbors.csv, treatment_profiles.parquet');
+  console.log('  errors.csv     skipped fields with reasons; run.json: settings, counts, timings');
 }
 
 export function register(program: Command): void {
