@@ -59,3 +59,11 @@ export function embedSettingsFrom(o: Record<string, unknown>) {
     shardSize: o.shardSize as number,
   };
 }
+
+/** The screen options of a parsed command, as library options. */
+export function screenArgs(o: Record<string, unknown>): { metadata: string; images: string; moa?: string; controlCompound: string } {
+  return { metadata: o.metadata as string, images: o.images as string, moa: o.moa as string | undefined, controlCompound: o.controls as string };
+}
+
+/** `a, b,c` -> ['a', 'b', 'c'] */
+export const commaList = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);

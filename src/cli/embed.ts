@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { embedScreen } from '../embed/embed.js';
 import { resolveIllumination } from '../pipeline.js';
 import { loadScreen } from '../screen/index.js';
-import { embedOptions, embedSettingsFrom, note, screenOptions } from './common.js';
+import { embedOptions, embedSettingsFrom, note, screenArgs, screenOptions } from './common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -12,7 +12,7 @@ export function register(program: Command): void {
   cmd.requiredOption('--out <dir>', 'run directory');
   for (const opt of embedOptions) cmd.addOption(opt());
   cmd.option('--json', 'print the result as JSON').action(async (o) => {
-    const { screen, problems } = await loadScreen({ metadata: o.metadata, images: o.images, moa: o.moa, controlCompound: o.controls });
+    const { screen, problems } = await loadScreen(screenArgs(o));
     for (const p of problems.slice(0, 5)) note(`warning: ${p.message}`);
     const s = embedSettingsFrom(o);
     const illum = await resolveIllumination(s.illum, screen, o.out, note);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { runGrid } from '../grid.js';
 import { DEFAULT_METHOD, ILLUMINATION_METHODS, type IlluminationMethod } from '../illum/index.js';
-import { note, positiveInt, screenOptions } from './common.js';
+import { commaList, note, positiveInt, screenOptions } from './common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -10,7 +10,7 @@ export function register(program: Command): void {
   for (const opt of screenOptions) cmd.addOption(opt());
   cmd
     .requiredOption('--out <dir>', 'folder for illum/, runs/<model>/<variant>/, grid.csv, grid.md')
-    .option('--models <list>', 'comma-separated models (default: all of `morphoprof models list`)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--models <list>', 'comma-separated models (default: all of `morphoprof models list`)', commaList)
     .addOption(new Option('--method <method>', 'illumination functions: fast (1/4 scale) or full resolution').choices([...ILLUMINATION_METHODS]).default(DEFAULT_METHOD))
     .addOption(new Option('--batch-size <n>', 'fields per inference batch').default(8).argParser(positiveInt('--batch-size')))
     .action(async (o: { metadata: string; images: string; moa?: string; controls: string; out: string; models?: string[]; method: IlluminationMethod; batchSize: number }) => {

@@ -2,9 +2,7 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { computeIllumination, DEFAULT_METHOD, ILLUMINATION_METHODS, MANIFEST_FILE, type IlluminationMethod } from '../illum/index.js';
 import { loadScreen } from '../screen/index.js';
-import { note, screenOptions } from './common.js';
-
-const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+import { commaList, note, screenOptions } from './common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -14,8 +12,8 @@ export function register(program: Command): void {
   cmd
     .requiredOption('--out <dir>', 'folder for <plate>_Illum<Stain>.npy/.png and illum.json')
     .addOption(new Option('--method <method>', 'fast: median at 1/4 scale (DeepProfiler); full: at full resolution (CellProfiler)').choices([...ILLUMINATION_METHODS]).default(DEFAULT_METHOD))
-    .option('--plates <list>', 'only these plates (comma-separated)', list)
-    .option('--stains <list>', 'only these stains (comma-separated channel names)', list)
+    .option('--plates <list>', 'only these plates (comma-separated)', commaList)
+    .option('--stains <list>', 'only these stains (comma-separated channel names)', commaList)
     .action(async (o: { metadata: string; images: string; moa?: string; controls: string; out: string; method: IlluminationMethod; plates?: string[]; stains?: string[] }) => {
       const { screen, problems } = await loadScreen({ metadata: o.metadata, images: o.images, moa: o.moa, controlCompound: o.controls });
       if (problems.length > 0) note(`warning: ${problems.length} metadata rows skipped (first: ${problems[0]!.message})`);

@@ -5,7 +5,7 @@ import { queueFileOf, readQueueConfig } from '../queue/config.js';
 import { formatStatus, queueStatus, retryFailed } from '../queue/status.js';
 import { submitScreen } from '../queue/submit.js';
 import { runWorker } from '../queue/worker.js';
-import { embedOptions, embedSettingsFrom, note, positiveInt, screenOptions } from './common.js';
+import { embedOptions, embedSettingsFrom, note, positiveInt, screenArgs, screenOptions } from './common.js';
 
 const redisOption = () => new Option('--redis <url>', 'Redis of the fleet, e.g. redis://host:6379').makeOptionMandatory();
 
@@ -35,12 +35,9 @@ export function register(program: Command): void {
     .action(async (o) => {
       const r = await submitScreen({
         ...embedSettingsFrom(o),
+        ...screenArgs(o),
         shardSize: o.jobSize,
-        metadata: o.metadata,
-        images: o.images,
-        moa: o.moa,
         out: o.out,
-        controlCompound: o.controls,
         redis: o.redis,
         attempts: o.attempts,
         backoffMs: o.backoff,

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { runPipeline, type RunResult } from '../pipeline.js';
-import { embedOptions, embedSettingsFrom, note, screenOptions } from './common.js';
+import { embedOptions, embedSettingsFrom, note, screenArgs, screenOptions } from './common.js';
 
 export function printRunSummary(r: RunResult): void {
   const { nsc, nscb, map } = r.metrics as RunResult['metrics'] & {
@@ -32,11 +32,8 @@ export function register(program: Command): void {
   cmd.action(async (o) => {
       const r = await runPipeline({
         ...embedSettingsFrom(o),
-        metadata: o.metadata,
-        images: o.images,
-        moa: o.moa,
+        ...screenArgs(o),
         out: o.out,
-        controlCompound: o.controls,
         normalize: o.normalize,
         log: note,
       });
