@@ -3,6 +3,7 @@ import path from 'node:path';
 import { embedScreen, type EmbedResult } from './embed/embed.js';
 import type { EmbedSettings } from './embed/embedder.js';
 import { metadataErrors } from './embed/field-errors.js';
+import { DEFAULT_SHARD_SIZE } from './embed/store.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
 import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
@@ -106,7 +107,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           moa: opts.moa ? path.resolve(opts.moa) : null,
           ...embed.settings,
           batchSize: opts.batchSize ?? 8,
-          shardSize: opts.shardSize ?? 32,
+          shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE,
           controlCompound: screen.controlCompound,
           normalize: opts.normalize ?? 'none',
         },

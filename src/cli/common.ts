@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { invalidParameter } from '../errors.js';
+import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
 
 /** Options shared by the commands that read a screen. */
 export const screenOptions = [
@@ -34,7 +35,7 @@ export const embedOptions = [
   () => new Option('--preprocess <mode>', 'your ONNX file: pixel preprocessing').choices(['caffe', 'tf', 'torch']),
   () => new Option('--output <name>', 'your ONNX file: the output node holding the embedding'),
   () => new Option('--batch-size <n>', 'fields per inference batch').default(8).argParser(positiveInt('--batch-size')),
-  () => new Option('--shard-size <n>', 'fields per committed shard of the feature store').default(32).argParser(positiveInt('--shard-size')),
+  () => new Option('--shard-size <n>', 'fields per committed shard of the feature store').default(DEFAULT_SHARD_SIZE).argParser(positiveInt('--shard-size')),
 ];
 
 function rgbMapping(value: string): [string, string, string] {

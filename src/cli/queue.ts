@@ -5,6 +5,7 @@ import { queueFileOf, readQueueConfig } from '../queue/config.js';
 import { formatStatus, queueStatus, retryFailed } from '../queue/status.js';
 import { submitScreen } from '../queue/submit.js';
 import { runWorker } from '../queue/worker.js';
+import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
 import { embedOptions, embedSettingsFrom, note, positiveInt, screenArgs, screenOptions } from './common.js';
 
 const redisOption = () => new Option('--redis <url>', 'Redis of the fleet, e.g. redis://host:6379').makeOptionMandatory();
@@ -29,7 +30,7 @@ export function register(program: Command): void {
     if (o.long !== '--shard-size') submit.addOption(o);
   }
   submit
-    .addOption(new Option('--job-size <n>', 'fields per job (= per committed shard; same as run --shard-size)').default(32).argParser(positiveInt('--job-size')))
+    .addOption(new Option('--job-size <n>', 'fields per job (= per committed shard; same as run --shard-size)').default(DEFAULT_SHARD_SIZE).argParser(positiveInt('--job-size')))
     .addOption(new Option('--attempts <n>', 'tries per job before it goes to the failed set').default(3).argParser(positiveInt('--attempts')))
     .addOption(new Option('--backoff <ms>', 'delay before the first retry, doubled at each retry').default(5000).argParser(positiveInt('--backoff')))
     .action(async (o) => {

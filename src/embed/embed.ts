@@ -7,7 +7,7 @@ import { Progress, type ProgressCallback } from '../util/progress.js';
 import type { ProfileTable } from '../table/index.js';
 import { DEFAULT_SETTINGS, FieldEmbedder, fieldError, METADATA_COLUMNS, type EmbedSettings } from './embedder.js';
 import { writeErrorTable, type FieldError } from './field-errors.js';
-import { FeatureStore, planShards, type Shard } from './store.js';
+import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from './store.js';
 
 export interface EmbedOptions extends Partial<EmbedSettings> {
   screen: Screen;
@@ -15,7 +15,7 @@ export interface EmbedOptions extends Partial<EmbedSettings> {
   out: string;
   /** Fields per inference batch (each field gives one image per stain), default 8. */
   batchSize?: number;
-  /** Fields per committed shard of the feature store, default 32. */
+  /** Fields per committed shard of the feature store, default 128. */
   shardSize?: number;
   /** Where converted models are cached. */
   cacheDir?: string;
@@ -41,6 +41,8 @@ export interface EmbedResult {
   shardsRebuilt: string[];
   errors: FieldError[];
   seconds: number;
+  /** of `seconds`, the time taken to open the network (conversion, int8 calibration, session) */
+  openSeconds: number;
 }
 
 /** The settings of an embedding, completed with defaults (what the feature store records). */
@@ -133,9 +135,9 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
     );
   }
 
-  const store = await FeatureStore.open(featuresDir, { ...settings, shardSize: opts.shardSize ?? 32 });
+  const store = await FeatureStore.open(featuresDir, { ...settings, shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE });
   await store.cleanStaging();
-  const plan = planShards(present, opts.shardSize ?? 32);
+  const plan = planShards(present, opts.shardSize ?? DEFAULT_SHARD_SIZE);
   const { receipts, problems } = await store.committed(plan);
   for (const p of problems) opts.warn?.(`${p}; rebuilding it`);
   const todo: Shard[] = plan.filter((s) => !receipts.has(s.id));
@@ -146,36 +148,33 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
   progress.tick(present.length - todo.reduce((n, s) => n + s.fields.length, 0));
   let embedded = 0;
   let featureDim = 0;
+  let openSeconds = 0;
   if (todo.length > 0) {
+    const opening = performance.now();
     const embedder = await FieldEmbedder.open(screen, settings, {
       cacheDir: opts.cacheDir,
       geometryFrom: present,
       calibrationFields: settings.precision === 'int8' ? calibrationFields(present, screen.controlCompound) : undefined,
     });
+    openSeconds = (performance.now() - opening) / 1000;
     featureDim = embedder.featureColumns.length;
     try {
       for (const shard of todo) await store.discard(shard.id);
       // One stream of batches across all shards: the next batch is read while the network runs the
-      // current one, and a finished shard is committed (DuckDB, on its own threads) while the next
-      // shard's batches run, so the CPU never waits for the disk.
+      // current one on its own thread, and a finished shard is committed while the next shard's
+      // batches run, so the network never waits for the disk.
       const batches: Array<{ shard: Shard; fields: Field[]; last: boolean }> = [];
       for (const shard of todo)
         for (let i = 0; i < shard.fields.length; i += batchSize)
           batches.push({ shard, fields: shard.fields.slice(i, i + batchSize), last: i + batchSize >= shard.fields.length });
-      const load = (b: (typeof batches)[number]) => Promise.all(b.fields.map((f) => embedder.load(f)));
-      let next = batches.length ? load(batches[0]!) : null;
       let commit: Promise<void> = Promise.resolve();
       let rows: ProfileTable = emptyTable(embedder.featureColumns);
       let shardErrors: FieldError[] = [];
-      for (let b = 0; b < batches.length; b++) {
-        const batch = batches[b]!;
-        const loaded = await next!;
-        next = b + 1 < batches.length ? load(batches[b + 1]!) : null;
-        const part = await embedder.embedLoaded(loaded);
+      await embedder.stream(batches, async (batch, part) => {
         rows.metadata.push(...part.table.metadata);
         rows.features.push(...part.table.features);
         shardErrors.push(...part.errors);
-        progress.tick(loaded.length);
+        progress.tick(batch.fields.length);
         if (batch.last) {
           const [table, errs] = [rows, shardErrors];
           await commit;
@@ -187,7 +186,7 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
           rows = emptyTable(embedder.featureColumns);
           shardErrors = [];
         }
-      }
+      });
       await commit;
     } finally {
       progress.finish();
@@ -209,5 +208,6 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
     shardsRebuilt: problems,
     errors,
     seconds: (performance.now() - started) / 1000,
+    openSeconds,
   };
 }

@@ -4,6 +4,7 @@ import { loadIllumination, type IlluminationSet } from '../illum/index.js';
 import { readImageResized } from '../image/index.js';
 import { preprocessInto } from '../models/preprocess.js';
 import { openModel, type ModelSession } from '../models/session.js';
+import { openModelInThread } from '../models/thread-session.js';
 import type { Field, Screen } from '../screen/types.js';
 import type { ProfileTable } from '../table/index.js';
 import type { FieldError } from './field-errors.js';
@@ -73,6 +74,8 @@ interface LoadedField {
   field: Field;
   /** network inputs of the field, each 3 planes (R, G, B) of 0..255 */
   inputs: Array<[Float32Array, Float32Array, Float32Array]> | null;
+  /** the distinct planes behind `inputs`, handed back to the pool once in a batch */
+  planes?: Float32Array[];
   error: FieldError | null;
 }
 
@@ -145,7 +148,8 @@ export class FieldEmbedder {
       modelOptions.calibration = calibration;
       modelOptions.calibrationCount = images.length;
     }
-    const model = await openModel(settings.model, modelOptions as Parameters<typeof openModel>[1]);
+    // on its own thread, so that reading the next batch overlaps inference (see thread-session.ts)
+    const model = await openModelInThread(settings.model, modelOptions as Parameters<typeof openModel>[1]);
     return new FieldEmbedder(screen, settings, model, geometry, illum);
   }
 
@@ -157,18 +161,25 @@ export class FieldEmbedder {
   async load(field: Field, size = this.model.inputSize): Promise<LoadedField> {
     const planes = new Map<string, Float32Array>();
     const needed = this.settings.channels === 'grey' ? this.screen.channels : this.settings.rgbMapping!;
+    const failed = (error: FieldError): LoadedField => {
+      this.planes.push(...planes.values());
+      return { field, inputs: null, error };
+    };
     for (const ch of needed) {
       const file = field.images[ch]!;
+      const plane = this.planes.pop() ?? new Float32Array(size * size);
       let img;
       try {
-        img = await readImageResized(file, size, size);
+        img = await readImageResized(file, size, size, plane.length === size * size ? plane : undefined);
       } catch (err) {
-        return { field, inputs: null, error: fieldError(field, 'read', errorMessage(err), ch) };
+        this.planes.push(plane);
+        return failed(fieldError(field, 'read', errorMessage(err), ch));
       }
+      planes.set(ch, img.data);
       const g = this.geometry;
       if (img.srcWidth !== g.width || img.srcHeight !== g.height || img.bitDepth !== g.bitDepth) {
         const reason = `image is ${img.srcWidth}x${img.srcHeight} ${img.bitDepth}-bit but the screen's images are ${g.width}x${g.height} ${g.bitDepth}-bit (as ${g.source})`;
-        return { field, inputs: null, error: fieldError(field, 'read', reason, ch) };
+        return failed(fieldError(field, 'read', reason, ch));
       }
       const data = img.data;
       if (this.illum) {
@@ -185,7 +196,17 @@ export class FieldEmbedder {
             return [p, p, p];
           })
         : [this.settings.rgbMapping!.map((ch) => planes.get(ch)!) as [Float32Array, Float32Array, Float32Array]];
-    return { field, inputs, error: null };
+    return { field, inputs, error: null, planes: [...planes.values()] };
+  }
+
+  /** Network-size planes, reused between batches (at most two batches' worth exist). */
+  private readonly planes: Float32Array[] = [];
+  /** Batch buffers in shared memory, reused: first touches of fresh memory cost more than filling it (thread-session.ts). */
+  private readonly batches: Float32Array[] = [];
+  private takeBatch(length: number): Float32Array {
+    const i = this.batches.findIndex((b) => b.length >= length);
+    const buf = i >= 0 ? this.batches.splice(i, 1)[0]! : new Float32Array(new SharedArrayBuffer(length * 4));
+    return buf.subarray(0, length);
   }
 
   /** Features of loaded fields, one row each (fields that failed to load are returned as errors). */
@@ -197,9 +218,15 @@ export class FieldEmbedder {
     const size = this.model.inputSize;
     const per = this.inputs.length;
     const n = ok.length * per;
-    const batch = new Float32Array(n * 3 * size * size);
+    const batch = this.takeBatch(n * 3 * size * size);
     ok.forEach((l, i) => l.inputs!.forEach((rgb, c) => preprocessInto(batch, (i * per + c) * 3 * size * size, rgb, this.model.preprocess)));
-    const emb = await this.model.embed(batch, n);
+    for (const l of ok) if (l.planes) this.planes.push(...l.planes.splice(0));
+    let emb: Float32Array;
+    try {
+      emb = await this.model.embed(batch, n);
+    } finally {
+      this.batches.push(new Float32Array(batch.buffer));
+    }
     const dim = this.model.embeddingDim;
     ok.forEach((l, i) => {
       const f = l.field;
@@ -217,26 +244,42 @@ export class FieldEmbedder {
     return { table, errors };
   }
 
+  /** Load a group of fields (their images are read one after another: reading is CPU work). */
+  loadAll(fields: readonly Field[]): Promise<LoadedField[]> {
+    return Promise.all(fields.map((f) => this.load(f)));
+  }
+
   /**
-   * Embed fields in batches of `batchSize`, reading the next batch while the network runs the
-   * current one (decoding runs on libvips' threads, inference on onnxruntime's).
+   * Embed groups of fields in order, handing each group's features to `onBatch`. The network runs
+   * group b on its own thread while this thread reads group b+1 (a bounded queue of one group), so
+   * reading, downsampling and scaling overlap inference; memory holds two groups at most.
    */
+  async stream<T extends { fields: readonly Field[] }>(
+    batches: readonly T[],
+    onBatch: (batch: T, part: { table: ProfileTable; errors: FieldError[] }) => void | Promise<void>,
+  ): Promise<void> {
+    let loaded = batches.length > 0 ? await this.loadAll(batches[0]!.fields) : [];
+    for (let b = 0; b < batches.length; b++) {
+      const running = this.embedLoaded(loaded); // posted to the inference thread before the next read starts
+      const next = b + 1 < batches.length ? this.loadAll(batches[b + 1]!.fields) : null;
+      next?.catch(() => {}); // surfaced when awaited below
+      await onBatch(batches[b]!, await running);
+      loaded = next ? await next : [];
+    }
+  }
+
+  /** Embed fields in batches of `batchSize` (see `stream`). */
   async embed(fields: readonly Field[], batchSize: number, onBatch?: (n: number) => void): Promise<{ table: ProfileTable; errors: FieldError[] }> {
     const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
     const errors: FieldError[] = [];
-    const batches: Field[][] = [];
-    for (let i = 0; i < fields.length; i += batchSize) batches.push(fields.slice(i, i + batchSize));
-    const loadBatch = (b: Field[]) => Promise.all(b.map((f) => this.load(f)));
-    let next = batches.length ? loadBatch(batches[0]!) : null;
-    for (let b = 0; b < batches.length; b++) {
-      const loaded = await next!;
-      next = b + 1 < batches.length ? loadBatch(batches[b + 1]!) : null;
-      const part = await this.embedLoaded(loaded);
+    const batches: Array<{ fields: Field[] }> = [];
+    for (let i = 0; i < fields.length; i += batchSize) batches.push({ fields: fields.slice(i, i + batchSize) });
+    await this.stream(batches, (b, part) => {
       table.metadata.push(...part.table.metadata);
       table.features.push(...part.table.features);
       errors.push(...part.errors);
-      onBatch?.(loaded.length);
-    }
+      onBatch?.(b.fields.length);
+    });
     return { table, errors };
   }
 

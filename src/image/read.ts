@@ -1,7 +1,9 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { MorphoprofError } from '../errors.js';
 import { areaResize } from './resample.js';
+import { rawTiffPixels } from './tiff.js';
 
 /**
  * Reading microscopy images (8- and 16-bit greyscale TIFF or PNG) with sharp (libvips), bit-exact.
@@ -160,9 +162,40 @@ async function firstOfIdenticalChannels(img: OpenedImage): Promise<Uint8Array | 
   return out;
 }
 
-/** Read a single-channel 8- or 16-bit image without losing bits. */
+/**
+ * Read a single-channel 8- or 16-bit image without losing bits. Plain uncompressed strip TIFFs
+ * (what microscopes write) are taken straight from the file's bytes (see tiff.ts); every other
+ * file is decoded by libvips.
+ */
 export async function readImage(file: string): Promise<GreyImage> {
-  return decodeImage(file, file);
+  const buf = await readImageFile(file);
+  return rawTiffPixels(buf) ?? decodeImage(file, buf);
+}
+
+/** The file's bytes in a buffer reused between calls (valid until the next call). */
+let fileScratch = Buffer.alloc(0);
+function readIntoScratch(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw fileError(file, err);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (fileScratch.length < size) fileScratch = Buffer.allocUnsafeSlow(Math.ceil(size * 1.25));
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, fileScratch, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return fileScratch.subarray(0, got);
+  } catch (err) {
+    throw fileError(file, err);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `readImage` on a path or on a file already in memory (`file` names it in errors). */
@@ -187,15 +220,18 @@ export async function decodeImage(file: string, input: string | Buffer): Promise
  * The whole field squashed to width x height (aspect ratio not kept, as in Pawlowski et al.:
  * the full field becomes the network input), in the file's intensity units. sharp decodes the
  * file bit-exactly; the downsampling is an exact area average in float64 (see resample.ts for
- * why not sharp's resize).
+ * why not sharp's resize). `out` (width*height values) is written and returned as `data`.
  */
-export async function readImageResized(file: string, width: number, height: number): Promise<ResizedImage> {
+export async function readImageResized(file: string, width: number, height: number, out?: Float32Array): Promise<ResizedImage> {
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v < 1) {
       throw new MorphoprofError('BAD_ARGUMENT', `Expected a positive integer for ${name} but received ${JSON.stringify(v)}`);
     }
   }
-  const img = await readImage(file);
-  const data = areaResize(img.data, img.width, img.height, width, height);
+  // The hot path of a screen: read into a reused buffer and downsample at once, with no await in
+  // between (so concurrent calls cannot see each other's bytes); fresh buffers cost page faults.
+  const raw = rawTiffPixels(readIntoScratch(file));
+  const img = raw ?? (await readImage(file));
+  const data = areaResize(img.data, img.width, img.height, width, height, out);
   return { data, width, height, srcWidth: img.width, srcHeight: img.height, bitDepth: img.bitDepth };
 }

@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { checkFieldFiles, embedSettings, nothingValidMessage } from '../embed/embed.js';
 import type { EmbedSettings } from '../embed/embedder.js';
 import { writeErrorTable } from '../embed/field-errors.js';
-import { planShards } from '../embed/store.js';
+import { DEFAULT_SHARD_SIZE, planShards } from '../embed/store.js';
 import { MorphoprofError } from '../errors.js';
 import { fieldKey } from '../screen/types.js';
 import {
@@ -84,7 +84,7 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
   const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, ...embedOpts } = opts;
   const settings = embedSettings({ ...embedOpts, illum: illumAuto ? path.join(out, 'illum') : opts.illum });
   const batchSize = opts.batchSize ?? 8;
-  const shardSize = opts.shardSize ?? 32;
+  const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
   const metadata = path.resolve(opts.metadata);
   const moa = opts.moa ? path.resolve(opts.moa) : null;
   const identity = {

@@ -74,3 +74,32 @@ test('a file that is not an ONNX model is refused clearly', async () => {
   writeFileSync(empty, '');
   await assert.rejects(openModel(empty), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_MODEL');
 });
+
+test('on its own thread: same features as in this thread from a shared or a transferred batch, and the same refusals', async () => {
+  const { openModelInThread } = await import('../../src/models/thread-session.js');
+  const file = tinyModel(path.join(dir, 'thread.onnx'));
+  const batch = randomArray(3 * 3 * 64, -1, 1, 9);
+  const here = await openModel(file, { embeddingOutput: 'features' });
+  const there = await openModelInThread(file, { embeddingOutput: 'features' });
+  try {
+    assert.deepEqual([there.inputSize, there.embeddingDim, there.embeddingOutput, [...there.outputNames]], [8, 8, 'features', ['map', 'features']]);
+    const expected = await here.embed(batch, 3);
+    const shared = new Float32Array(new SharedArrayBuffer(batch.byteLength));
+    shared.set(batch);
+    assert.deepEqual(await there.embed(shared, 3), expected);
+    assert.deepEqual(Array.from(shared), Array.from(batch), 'a shared batch is left as it was, to be refilled');
+    const moved = batch.slice();
+    assert.deepEqual(await there.embed(moved, 3), expected);
+    assert.equal(moved.length, 0, 'a plain batch is moved to the thread');
+    const all = await there.run(shared, 2);
+    assert.deepEqual(Object.keys(all).sort(), ['features', 'map']);
+    assert.equal(all['map']!.length, 2 * 8 * 64);
+  } finally {
+    await here.dispose();
+    await there.dispose();
+  }
+  await assert.rejects(openModelInThread(file, { embeddingOutput: 'nope' }), listsIO(/has no output "nope"/));
+  const junk = path.join(dir, 'junk-thread.onnx');
+  writeFileSync(junk, 'not a model');
+  await assert.rejects(openModelInThread(junk), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_MODEL' && e.message.includes(junk));
+});

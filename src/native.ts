@@ -1,0 +1,28 @@
+/**
+ * The optional C kernels (native/kernels.c, built by `npm install` with node-gyp). Each has a
+ * TypeScript twin giving bitwise-equal results, used when the addon is absent (no C compiler at
+ * install) or disabled with MORPHOPROF_NATIVE=0.
+ */
+import { createRequire } from 'node:module';
+
+export interface NativeKernels {
+  areaResize(data: ArrayLike<number>, srcWidth: number, srcHeight: number, width: number, height: number, out?: Float32Array): Float32Array;
+  valuesAtRanks(data: ArrayLike<number>, ranks: readonly number[]): number[];
+}
+
+function load(): NativeKernels | null {
+  if (process.env['MORPHOPROF_NATIVE'] === '0') return null;
+  try {
+    // dist/src/native.js -> <package>/build/Release
+    return createRequire(import.meta.url)('../../build/Release/morphoprof_native.node') as NativeKernels;
+  } catch {
+    return null;
+  }
+}
+
+export const native: NativeKernels | null = load();
+
+/** Typed arrays the C kernels take. */
+export function nativeInput(data: ArrayLike<number>): boolean {
+  return data instanceof Uint16Array || data instanceof Float32Array || data instanceof Uint8Array || data instanceof Float64Array;
+}

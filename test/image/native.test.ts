@@ -1,0 +1,62 @@
+/**
+ * The C kernels (native/kernels.c) against their TypeScript twins: bitwise-equal results, so a
+ * screen's features do not depend on whether `npm install` could build the addon.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { areaResizeJs } from '../../src/image/resample.js';
+import { native } from '../../src/native.js';
+import { valuesAtRanksJs } from '../../src/util/select.js';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+describe('C kernels', () => {
+  it('areaResize: bitwise equal to TypeScript for down- and upsampling of 8/16-bit and float images', (t) => {
+    if (!native) return t.skip('native kernels not built (npm install builds them with node-gyp); the TypeScript ones are in use');
+    const rnd = lcg(7);
+    const cases: Array<[number, number, number, number]> = [[1280, 1024, 224, 224], [1280, 1024, 299, 299], [696, 520, 224, 224], [37, 23, 5, 3], [3, 2, 7, 5], [1, 1, 4, 4], [640, 512, 640, 512]];
+    for (const [sw, sh, w, h] of cases) {
+      const u16 = Uint16Array.from({ length: sw * sh }, () => Math.floor(rnd() * 65536));
+      const inputs = [u16, Uint8Array.from(u16, (v) => v >> 8), Float32Array.from(u16, (v) => v / 7), Float64Array.from(u16, (v) => v / 3)];
+      for (const data of inputs) {
+        const js = areaResizeJs(data, sw, sh, w, h);
+        const c = native.areaResize(data, sw, sh, w, h);
+        assert.ok(bytes(js).equals(bytes(c)), `${data.constructor.name} ${sw}x${sh} -> ${w}x${h}`);
+        const out = new Float32Array(w * h);
+        assert.equal(native.areaResize(data, sw, sh, w, h, out), out, 'writes into the given array');
+        assert.ok(bytes(out).equals(bytes(js)));
+      }
+    }
+    assert.throws(() => native!.areaResize(new Uint16Array(10), 4, 4, 2, 2), /srcWidth\*srcHeight/);
+    assert.throws(() => native!.areaResize(new Uint16Array(16), 4, 4, 2, 2, new Float32Array(3)), /width\*height/);
+  });
+
+  it('valuesAtRanks: the same order statistics as TypeScript (and as sorting)', (t) => {
+    if (!native) return t.skip('native kernels not built (npm install builds them with node-gyp); the TypeScript ones are in use');
+    const rnd = lcg(11);
+    const sets = [
+      Float32Array.from({ length: 50176 }, () => rnd() * 1000),
+      Float32Array.from({ length: 50176 }, () => Math.floor(rnd() * 5)), // many ties
+      Uint16Array.from({ length: 100000 }, () => Math.floor(rnd() ** 4 * 65535)), // skewed, as microscopy
+      new Float64Array([3, 1, 2]),
+      new Float32Array([5, 5, 5]),
+    ];
+    for (const data of sets) {
+      const n = data.length;
+      const ranks = [0, 1, Math.round(0.001 * (n - 1)), Math.round(0.5 * (n - 1)), Math.round(0.999 * (n - 1)), n - 1, -5, n + 5];
+      const sorted = Array.from(data).sort((a, b) => a - b);
+      const c = native.valuesAtRanks(data, ranks);
+      assert.deepEqual(c, valuesAtRanksJs(data, ranks), data.constructor.name);
+      assert.deepEqual(c, ranks.map((r) => sorted[Math.min(n - 1, Math.max(0, r))]));
+    }
+    assert.ok(Number.isNaN(native.valuesAtRanks(new Float32Array(0), [0])[0]!));
+  });
+});
