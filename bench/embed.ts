@@ -16,7 +16,7 @@ import { openModel } from '../src/models/session.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
 
-const { values } = parseArgs({ options: { fields: { type: 'string', default: '102' }, batch: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { fields: { type: 'string', default: '102' }, batch: { type: 'string', default: '8' }, 'rss-fields': { type: 'string' } } });
 const batch = Number(values.batch);
 const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-'));
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'morphoprof.js');
@@ -75,5 +75,27 @@ for (const n of [Math.ceil(screen.fields.length / 3), screen.fields.length]) {
   if (child.status !== 0) throw new Error(child.stderr);
   const res = JSON.parse(child.stdout);
   console.log(`morphoprof embed of ${res.fieldsEmbedded} fields: peak RSS ${res.peakRssMB} MB`);
+}
+
+// 4. --rss-fields N: a screen of N fields (the bench plate's images listed again under other plate
+// names, so no 80 GB of TIFFs is needed), embedded by the CLI: peak RSS of a long run
+if (values['rss-fields']) {
+  const n = Number(values['rss-fields']);
+  const [header, ...rows] = lines;
+  const plateColumn = header!.split(',').indexOf('Image_Metadata_Plate_DAPI');
+  const table = path.join(root, `screen-${n}.csv`);
+  const out = Array.from({ length: n }, (_, j) => {
+    const cells = rows[j % rows.length]!.split(',');
+    cells[1] = String(j + 1);
+    cells[plateColumn] = `${cells[plateColumn]}_${Math.floor(j / rows.length)}`;
+    return cells.join(',');
+  });
+  writeFileSync(table, [header, ...out].join('\n') + '\n');
+  const t = performance.now();
+  const child = spawnSync(process.execPath, [cli, 'embed', '--metadata', table, '--images', s.imagesRoot, '--out', path.join(root, `rss-${n}`), '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (child.status !== 0) throw new Error(child.stderr);
+  const res = JSON.parse(child.stdout);
+  const seconds = (performance.now() - t) / 1000;
+  console.log(`morphoprof embed of ${res.fieldsEmbedded} fields: peak RSS ${res.peakRssMB} MB (${(seconds / 60).toFixed(1)} min, ${((3 * res.fieldsEmbedded) / seconds).toFixed(1)} images/s)`);
 }
 rmSync(root, { recursive: true, force: true });

@@ -245,10 +245,40 @@ static napi_value values_at_ranks(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* sum[i] += data[i]: the running sum of a plate's images for its illumination function */
+static napi_value accumulate(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool a = false, b = false;
+  if (argc == 2) {
+    napi_is_typedarray(env, argv[0], &a);
+    napi_is_typedarray(env, argv[1], &b);
+  }
+  napi_typedarray_type st, dt;
+  size_t sn = 0, dn = 0;
+  double *sum = NULL;
+  void *data = NULL;
+  if (a) napi_get_typedarray_info(env, argv[0], &st, &sn, (void **)&sum, NULL, NULL);
+  if (b) napi_get_typedarray_info(env, argv[1], &dt, &dn, &data, NULL, NULL);
+  if (!a || !b || st != napi_float64_array || sn != dn ||
+      (dt != napi_uint8_array && dt != napi_uint16_array && dt != napi_float32_array && dt != napi_float64_array)) {
+    napi_throw_type_error(env, NULL, "accumulate(sum: Float64Array, data: typed array of the same length)");
+    return NULL;
+  }
+  if (dt == napi_uint16_array) for (size_t i = 0; i < sn; i++) sum[i] += ((const unsigned short *)data)[i];
+  else if (dt == napi_uint8_array) for (size_t i = 0; i < sn; i++) sum[i] += ((const unsigned char *)data)[i];
+  else if (dt == napi_float32_array) for (size_t i = 0; i < sn; i++) sum[i] += ((const float *)data)[i];
+  else for (size_t i = 0; i < sn; i++) sum[i] += ((const double *)data)[i];
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
   napi_set_named_property(env, exports, "areaResize", fn);
+  napi_create_function(env, "accumulate", NAPI_AUTO_LENGTH, accumulate, NULL, &fn);
+  napi_set_named_property(env, exports, "accumulate", fn);
   napi_create_function(env, "valuesAtRanks", NAPI_AUTO_LENGTH, values_at_ranks, NULL, &fn);
   napi_set_named_property(env, exports, "valuesAtRanks", fn);
   return exports;

@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 export interface NativeKernels {
   areaResize(data: ArrayLike<number>, srcWidth: number, srcHeight: number, width: number, height: number, out?: Float32Array): Float32Array;
   valuesAtRanks(data: ArrayLike<number>, ranks: readonly number[]): number[];
+  /** sum[i] += data[i] */
+  accumulate(sum: Float64Array, data: ArrayLike<number>): void;
 }
 
 function load(): NativeKernels | null {
@@ -25,4 +27,11 @@ export const native: NativeKernels | null = load();
 /** Typed arrays the C kernels take. */
 export function nativeInput(data: ArrayLike<number>): boolean {
   return data instanceof Uint16Array || data instanceof Float32Array || data instanceof Uint8Array || data instanceof Float64Array;
+}
+
+/** sum[i] += data[i] (a plate's running sum of images, for its illumination function). */
+export function accumulate(sum: Float64Array, data: ArrayLike<number>): void {
+  if (data.length !== sum.length) throw new RangeError(`accumulate: ${data.length} values into a sum of ${sum.length}`);
+  if (native && nativeInput(data)) return native.accumulate(sum, data);
+  for (let i = 0; i < data.length; i++) sum[i] = sum[i]! + data[i]!;
 }

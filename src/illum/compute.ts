@@ -1,14 +1,16 @@
 /**
  * `computeIllumination`: one function per plate and stain, streaming. For each plate, every
- * field's image of each missing stain is read (a few at a time, decoding on libvips' threads) and
- * added to a running float64 sum of that stain, so memory is one sum per stain being computed
- * (10 MB at 1280x1024) plus the images in flight, whatever the number of images.
+ * field's image of each missing stain is read and added to a running float64 sum of that stain
+ * (a plain uncompressed TIFF read in place into a reused buffer and summed at once, in C when
+ * built; other files decoded by libvips, a few at a time), so memory is one sum per stain being
+ * computed (10 MB at 1280x1024) plus the images in flight, whatever the number of images.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { errorMessage, invalidParameter, MorphoprofError } from '../errors.js';
-import { readImage } from '../image/index.js';
+import { withImagePixels } from '../image/read.js';
+import { accumulate } from '../native.js';
 import type { Field, Screen } from '../screen/types.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
 import { illuminationFunction, ILLUMINATION_METHODS, type IlluminationMethod } from './function.js';
@@ -67,24 +69,23 @@ async function averagePlate(plate: string, fields: Field[], channels: string[], 
   const add = async (acc: Accumulator, file: string | undefined): Promise<void> => {
     try {
       if (!file) throw new MorphoprofError('FILE_NOT_FOUND', `no image file for stain ${acc.channel}`);
-      const img = await readImage(file);
-      if (acc.sum === null) {
-        acc.sum = new Float64Array(img.width * img.height);
-        acc.width = img.width;
-        acc.height = img.height;
-        acc.firstFile = file;
-      } else if (img.width !== acc.width || img.height !== acc.height) {
-        fatal ??= new MorphoprofError(
-          'BAD_IMAGE',
-          `Plate ${plate}, stain ${acc.channel}: images of different sizes, ${acc.width}x${acc.height} (${acc.firstFile}) and ${img.width}x${img.height} (${file})`,
-          'An illumination function averages images of one size: check the metadata table lists the right files for this plate',
-        );
-        return;
-      }
-      const sum = acc.sum;
-      const data = img.data;
-      for (let i = 0; i < data.length; i++) sum[i] = (sum[i] as number) + (data[i] as number);
-      acc.images++;
+      await withImagePixels(file, (img) => {
+        if (acc.sum === null) {
+          acc.sum = new Float64Array(img.width * img.height);
+          acc.width = img.width;
+          acc.height = img.height;
+          acc.firstFile = file;
+        } else if (img.width !== acc.width || img.height !== acc.height) {
+          fatal ??= new MorphoprofError(
+            'BAD_IMAGE',
+            `Plate ${plate}, stain ${acc.channel}: images of different sizes, ${acc.width}x${acc.height} (${acc.firstFile}) and ${img.width}x${img.height} (${file})`,
+            'An illumination function averages images of one size: check the metadata table lists the right files for this plate',
+          );
+          return;
+        }
+        accumulate(acc.sum, img.data);
+        acc.images++;
+      });
     } catch (err) {
       acc.skipped++;
       if (acc.skipped === 1) acc.firstSkip = errorMessage(err).split('\n')[0] as string;

@@ -53,7 +53,11 @@ export function upsampleBilinear(src: Float32Array, sw: number, sh: number, widt
  * function is >= 1. Returns m (0 when there is no positive pixel: the function is then set to 1).
  */
 export function rescaleRobustMinimum(fn: Float32Array): number {
-  const positive = fn.filter((v) => v > 0);
+  // (a plain loop: TypedArray.prototype.filter took 0.25 s on 1.3 M pixels)
+  let count = 0;
+  for (let i = 0; i < fn.length; i++) if ((fn[i] as number) > 0) count++;
+  const positive = new Float32Array(count);
+  for (let i = 0, k = 0; i < fn.length; i++) if ((fn[i] as number) > 0) positive[k++] = fn[i] as number;
   if (positive.length === 0) {
     fn.fill(1);
     return 0;

@@ -172,6 +172,16 @@ export async function readImage(file: string): Promise<GreyImage> {
   return rawTiffPixels(buf) ?? decodeImage(file, buf);
 }
 
+/**
+ * Read an image and hand its pixels to `use`, which must not keep them: for a plain uncompressed
+ * TIFF they are a view of a buffer reused by the next read (no copy, no fresh memory: the cheap
+ * way to stream a plate's images through a sum). Other files are decoded by libvips.
+ */
+export async function withImagePixels<T>(file: string, use: (img: GreyImage) => T): Promise<T> {
+  const raw = rawTiffPixels(readIntoScratch(file));
+  return use(raw ?? (await readImage(file)));
+}
+
 /** The file's bytes in a buffer reused between calls (valid until the next call). */
 let fileScratch = Buffer.alloc(0);
 function readIntoScratch(file: string): Buffer {

@@ -60,3 +60,15 @@ describe('C kernels', () => {
     assert.ok(Number.isNaN(native.valuesAtRanks(new Float32Array(0), [0])[0]!));
   });
 });
+
+describe('accumulate', () => {
+  it('adds images of any pixel type into a float64 sum (C and TypeScript alike)', async () => {
+    const { accumulate } = await import('../../src/native.js');
+    const sum = new Float64Array(4);
+    accumulate(sum, new Uint16Array([1, 65535, 0, 7]));
+    accumulate(sum, new Uint8Array([1, 255, 0, 7]));
+    accumulate(sum, new Float32Array([0.5, 0, 0, 1]));
+    assert.deepEqual(Array.from(sum), [2.5, 65790, 0, 15]);
+    assert.throws(() => accumulate(sum, new Uint16Array(3)), /3 values into a sum of 4/);
+  });
+});
