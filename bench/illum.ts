@@ -4,6 +4,7 @@
  * default, and `full`) against embedding the same plate end to end (ResNet-50, grey mode).
  *   node dist/bench/illum.js [--sites 3] [--full]
  */
+import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,3 +52,4 @@ console.log(`illum fast / embed: ${(fast / embedSeconds).toFixed(2)} of the embe
 // a BBBC021 plate: 60 wells x 4 sites x 3 stains = 720 images
 const bbbc = 720 * perImage + functions * filterSeconds;
 console.log(`projected for a BBBC021 plate (720 images): illum ${bbbc.toFixed(1)} s vs embed ${((720 * embedSeconds) / images).toFixed(1)} s = ${(bbbc / ((720 * embedSeconds) / images)).toFixed(2)}`);
+rmSync(root, { recursive: true, force: true });

@@ -31,10 +31,16 @@ export async function openModelInThread(nameOrPath: string, opts: OpenModelOptio
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
+  // the thread keeps the process alive only while a call waits on it: a session nobody disposed
+  // (an error path, a signal) must not hold the process open
+  const settle = () => {
+    if (pending.size === 0) worker.unref();
+  };
   worker.on('message', (reply: Reply) => {
     const p = pending.get(reply.id);
     if (!p) return;
     pending.delete(reply.id);
+    settle();
     if (reply.ok) p.resolve(reply);
     else p.reject(rebuildError(reply.error));
   });
@@ -44,6 +50,7 @@ export async function openModelInThread(nameOrPath: string, opts: OpenModelOptio
     new Promise<Extract<Reply, { ok: true }>>((resolve, reject) => {
       if (dead) return reject(dead);
       pending.set(id, { resolve, reject });
+      worker.ref();
       send?.();
     });
   let info: SessionInfo;

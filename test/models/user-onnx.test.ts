@@ -103,3 +103,19 @@ test('on its own thread: same features as in this thread from a shared or a tran
   writeFileSync(junk, 'not a model');
   await assert.rejects(openModelInThread(junk), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_MODEL' && e.message.includes(junk));
 });
+
+test('a thread session nobody disposed does not hold the process open', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath, pathToFileURL } = await import('node:url');
+  const file = tinyModel(path.join(dir, 'undisposed.onnx'));
+  const module = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/models/thread-session.js')).href;
+  const script = `const { openModelInThread } = await import(${JSON.stringify(module)});
+const m = await openModelInThread(${JSON.stringify(file)}, { embeddingOutput: 'features' });
+console.log((await m.embed(new Float32Array(3 * 64), 1)).length);`;
+  const entry = path.join(dir, 'undisposed.mjs');
+  writeFileSync(entry, script);
+  const r = spawnSync(process.execPath, [entry], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'exited by itself, not killed by the timeout');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '8');
+});
