@@ -3,7 +3,7 @@
  * real-size fields (1280x1024, 16-bit, 3 stains, made by synth), and peak memory of `embed` runs
  * of different sizes (it must not grow with the screen).
  *
- *   node dist/bench/embed.js [--fields N] [--batch 8] [--precision fp32|int8]
+ *   node dist/bench/embed.js [--fields N] [--batch 8] [--rss-fields 10000]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
