@@ -40,3 +40,23 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** An error as it crosses to another thread (structured clone keeps neither class nor code). */
+export interface ThreadError {
+  code?: string;
+  message: string;
+  hint?: string;
+  stack?: string;
+}
+
+export function toThreadError(err: unknown): ThreadError {
+  if (err instanceof MorphoprofError) return { code: err.code, message: err.message, hint: err.hint, stack: err.stack };
+  return { message: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined };
+}
+
+/** The error again on this side: a MorphoprofError keeps its code and hint. */
+export function fromThreadError(e: ThreadError): Error {
+  const err = e.code ? new MorphoprofError(e.code as ErrorCode, e.message, e.hint) : new Error(e.message);
+  if (e.stack) err.stack = e.stack;
+  return err;
+}

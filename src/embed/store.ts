@@ -4,7 +4,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { MorphoprofError } from '../errors.js';
 import { fieldKey, type Field, type Screen } from '../screen/types.js';
-import { readProfiles, writeProfiles, type ProfileTable } from '../table/index.js';
+import { readProfiles, type ProfileTable } from '../table/index.js';
+import { writeProfilesInThread } from '../table/write-thread.js';
 import type { FieldError } from './field-errors.js';
 
 /**
@@ -154,7 +155,7 @@ export class FeatureStore {
     let bytes = 0;
     let hash: string | null = null;
     if (rows > 0) {
-      await writeProfiles(staged, table);
+      await writeProfilesInThread(staged, table); // off the main thread: it reads the next batch meanwhile
       bytes = (await stat(staged)).size;
       hash = await sha256(staged);
     }

@@ -3,19 +3,14 @@
  * the thread that opened it. See thread-session.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MorphoprofError } from '../errors.js';
+import { toThreadError, type ThreadError } from '../errors.js';
 import { openModel, type ModelSession, type OpenModelOptions } from './session.js';
 
 export type Request = { id: number; op: 'run'; batch: Float32Array; n: number; outputs?: string[] } | { id: number; op: 'dispose' };
 export type Reply =
   | { id: number; ok: true; outputs?: Record<string, Float32Array>; info?: SessionInfo }
-  | { id: number; ok: false; error: { code?: string; message: string; hint?: string; stack?: string } };
+  | { id: number; ok: false; error: ThreadError };
 export type SessionInfo = Omit<ModelSession, 'run' | 'embed' | 'dispose'>;
-
-function serializeError(err: unknown): Extract<Reply, { ok: false }>['error'] {
-  if (err instanceof MorphoprofError) return { code: err.code, message: err.message, hint: err.hint, stack: err.stack };
-  return { message: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined };
-}
 
 const port = parentPort!;
 const { name, options } = workerData as { name: string; options: OpenModelOptions };
@@ -27,7 +22,7 @@ try {
   const { run: _r, embed: _e, dispose: _d, ...info } = session;
   port.postMessage({ id: 0, ok: true, info: { ...info, outputNames: [...info.outputNames] } } satisfies Reply);
 } catch (err) {
-  port.postMessage({ id: 0, ok: false, error: serializeError(err) } satisfies Reply);
+  port.postMessage({ id: 0, ok: false, error: toThreadError(err) } satisfies Reply);
 }
 
 port.on('message', async (req: Request) => {
@@ -51,6 +46,6 @@ port.on('message', async (req: Request) => {
     const copies = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.slice()]));
     port.postMessage({ id: req.id, ok: true, outputs: copies } satisfies Reply, Object.values(copies).map((v) => v.buffer));
   } catch (err) {
-    port.postMessage({ id: req.id, ok: false, error: serializeError(err) } satisfies Reply);
+    port.postMessage({ id: req.id, ok: false, error: toThreadError(err) } satisfies Reply);
   }
 });

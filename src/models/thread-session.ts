@@ -11,15 +11,9 @@
  * transferred (the caller's array is emptied).
  */
 import { Worker } from 'node:worker_threads';
-import { MorphoprofError, type ErrorCode } from '../errors.js';
+import { fromThreadError, MorphoprofError } from '../errors.js';
 import type { ModelSession, OpenModelOptions } from './session.js';
 import type { Reply, Request, SessionInfo } from './session-worker.js';
-
-function rebuildError(e: Extract<Reply, { ok: false }>['error']): Error {
-  const err = e.code ? new MorphoprofError(e.code as ErrorCode, e.message, e.hint) : new Error(e.message);
-  if (e.stack) err.stack = e.stack;
-  return err;
-}
 
 export async function openModelInThread(nameOrPath: string, opts: OpenModelOptions = {}): Promise<ModelSession> {
   const worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData: { name: nameOrPath, options: opts } });
@@ -42,7 +36,7 @@ export async function openModelInThread(nameOrPath: string, opts: OpenModelOptio
     pending.delete(reply.id);
     settle();
     if (reply.ok) p.resolve(reply);
-    else p.reject(rebuildError(reply.error));
+    else p.reject(fromThreadError(reply.error));
   });
   worker.on('error', (err) => failAll(err));
   worker.on('exit', (code) => failAll(new MorphoprofError('INTERNAL', `the inference thread of ${nameOrPath} exited (code ${code})`)));

@@ -91,7 +91,11 @@ export async function writeProfiles(file: string, table: ProfileTable): Promise<
   const { format, gzip } = formatOf(file);
   checkTable(file, table);
   const dir = path.dirname(path.resolve(file));
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    throw tableError(file, 'write', cause);
+  }
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
 
   const metaTypes = table.metadataColumns.map((name) => metadataType(table.metadata.map((row) => row[name] ?? null)));

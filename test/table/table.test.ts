@@ -155,3 +155,19 @@ test('written Parquet has the metadata columns first and the features as FLOAT (
     'DNA_f0 FLOAT',
   ]);
 });
+
+test('writeProfilesInThread: the same file as writeProfiles, and its errors as MorphoprofErrors naming the file', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { writeProfilesInThread } = await import('../../src/table/write-thread.js');
+  const dir = tempDir();
+  const table = tinyTable(5);
+  await writeProfiles(path.join(dir, 'here.parquet'), table);
+  await Promise.all([writeProfilesInThread(path.join(dir, 'there.parquet'), table), writeProfilesInThread(path.join(dir, 'there.csv'), table)]);
+  assert.ok(readFileSync(path.join(dir, 'here.parquet')).equals(readFileSync(path.join(dir, 'there.parquet'))));
+  assert.deepEqual(await readProfiles(path.join(dir, 'there.csv')), await readProfiles(path.join(dir, 'here.parquet')));
+  const blocked = path.join(dir, 'a-file');
+  writeFileSync(blocked, 'x');
+  const target = path.join(blocked, 'out.parquet');
+  await assert.rejects(writeProfilesInThread(target, table), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_TABLE' && e.message.includes(target));
+  await writeProfilesInThread(path.join(dir, 'after.parquet'), table); // the thread survives an error
+});
