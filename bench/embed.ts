@@ -78,17 +78,22 @@ for (const n of [Math.ceil(screen.fields.length / 3), screen.fields.length]) {
 }
 
 // 4. a long run: --rss-fields N (default 1000; 0 skips it) fields, the bench plate's images listed
-// again under other plate names (so no 80 GB of TIFFs is needed), embedded by the CLI with a
-// shard committed per plate: its peak RSS, and its rate over the whole embedding
+// again under other plate names, 240 fields a plate as in BBBC021 (so no 80 GB of TIFFs is
+// needed), embedded by the CLI: its peak RSS, and its rate over the whole embedding
 if (Number(values['rss-fields']) > 0) {
   const n = Number(values['rss-fields']);
   const [header, ...rows] = lines;
   const plateColumn = header!.split(',').indexOf('Image_Metadata_Plate_DAPI');
+  const wellColumn = header!.split(',').indexOf('Image_Metadata_Well_DAPI');
   const table = path.join(root, `screen-${n}.csv`);
   const out = Array.from({ length: n }, (_, j) => {
     const cells = rows[j % rows.length]!.split(',');
     cells[1] = String(j + 1);
-    cells[plateColumn] = `${cells[plateColumn]}_${Math.floor(j / rows.length)}`;
+    // 240 fields a plate: well k = (j mod 240) / 3 as A01..G08, 3 sites each (the source row's
+    // site is j mod 3, as 102 and 240 are multiples of 3), so plate/well/site keys are unique
+    const k = Math.floor((j % 240) / 3);
+    cells[plateColumn] = `${cells[plateColumn]}_${Math.floor(j / 240)}`;
+    cells[wellColumn] = `${String.fromCharCode(65 + Math.floor(k / 12))}${String((k % 12) + 1).padStart(2, '0')}`;
     return cells.join(',');
   });
   writeFileSync(table, [header, ...out].join('\n') + '\n');

@@ -47,9 +47,10 @@ function plateStem(plate: string): string {
 /**
  * Fields per committed shard by default. A shard's Parquet commit costs about 0.3 s of CPU whatever
  * its length (one column chunk per feature: 6,144 for ResNet-50 on 3 stains), so small shards
- * take from inference; 128 fields is about 10 s of work on 2 cores, all a kill can lose.
+ * take from inference. 256 holds a BBBC021 plate (240 fields) in one shard: about 18 s of work on
+ * 2 cores, all a kill can lose.
  */
-export const DEFAULT_SHARD_SIZE = 128;
+export const DEFAULT_SHARD_SIZE = 256;
 
 /** Split a screen's fields into shards: per plate, in table order, `shardSize` fields each. */
 export function planShards(fields: readonly Field[], shardSize: number): Shard[] {
