@@ -61,6 +61,21 @@ static void cover_free(cover_t *c) {
     }                                                                   \
   }
 
+/* A typed-array argument of a pixel type the kernels take (Uint8, Uint16, Float32, Float64); on
+   anything else a TypeError naming the argument is thrown and false returned. */
+static bool pixels_arg(napi_env env, napi_value v, const char *message, napi_typedarray_type *type, size_t *n, void **data) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) napi_get_typedarray_info(env, v, type, n, data, NULL, NULL);
+  if (!is_ta || (*type != napi_uint8_array && *type != napi_uint16_array && *type != napi_float32_array && *type != napi_float64_array)) {
+    napi_throw_type_error(env, NULL, message);
+    return false;
+  }
+  return true;
+}
+
+#define PIXEL_TYPES "a Uint8Array, Uint16Array, Float32Array or Float64Array"
+
 static napi_value area_resize(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -72,13 +87,7 @@ static napi_value area_resize(napi_env env, napi_callback_info info) {
   napi_typedarray_type type;
   size_t length;
   void *data;
-  bool is_ta = false;
-  napi_is_typedarray(env, argv[0], &is_ta);
-  if (!is_ta) {
-    napi_throw_type_error(env, NULL, "data must be a typed array");
-    return NULL;
-  }
-  napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL);
+  if (!pixels_arg(env, argv[0], "data must be " PIXEL_TYPES, &type, &length, &data)) return NULL;
   int32_t sw, sh, w, h;
   napi_get_value_int32(env, argv[1], &sw);
   napi_get_value_int32(env, argv[2], &sh);
@@ -86,10 +95,6 @@ static napi_value area_resize(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, argv[4], &h);
   if (sw < 1 || sh < 1 || w < 1 || h < 1 || length < (size_t)sw * sh) {
     napi_throw_range_error(env, NULL, "sizes must be positive and data must hold srcWidth*srcHeight values");
-    return NULL;
-  }
-  if (type != napi_uint8_array && type != napi_uint16_array && type != napi_float32_array && type != napi_float64_array) {
-    napi_throw_type_error(env, NULL, "data must be a Uint8Array, Uint16Array, Float32Array or Float64Array");
     return NULL;
   }
   cover_t cx, cy;
@@ -182,23 +187,16 @@ static napi_value values_at_ranks(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool is_ta = false, is_arr = false;
-  if (argc == 2) {
-    napi_is_typedarray(env, argv[0], &is_ta);
-    napi_is_array(env, argv[1], &is_arr);
-  }
-  if (!is_ta || !is_arr) {
-    napi_throw_type_error(env, NULL, "valuesAtRanks(typedArray, ranks[])");
+  bool is_arr = false;
+  if (argc == 2) napi_is_array(env, argv[1], &is_arr);
+  if (!is_arr) {
+    napi_throw_type_error(env, NULL, "valuesAtRanks(data, ranks[])");
     return NULL;
   }
   napi_typedarray_type type;
   size_t n;
   void *data;
-  napi_get_typedarray_info(env, argv[0], &type, &n, &data, NULL, NULL);
-  if (type != napi_uint8_array && type != napi_uint16_array && type != napi_float32_array && type != napi_float64_array) {
-    napi_throw_type_error(env, NULL, "data must be a Uint8Array, Uint16Array, Float32Array or Float64Array");
-    return NULL;
-  }
+  if (!pixels_arg(env, argv[0], "data must be " PIXEL_TYPES, &type, &n, &data)) return NULL;
   uint32_t nr;
   napi_get_array_length(env, argv[1], &nr);
   napi_value result;
@@ -250,20 +248,18 @@ static napi_value accumulate(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool a = false, b = false;
-  if (argc == 2) {
-    napi_is_typedarray(env, argv[0], &a);
-    napi_is_typedarray(env, argv[1], &b);
+  const char *usage = "accumulate(sum: Float64Array, data: " PIXEL_TYPES " of the same length)";
+  if (argc != 2) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
   }
   napi_typedarray_type st, dt;
   size_t sn = 0, dn = 0;
   double *sum = NULL;
   void *data = NULL;
-  if (a) napi_get_typedarray_info(env, argv[0], &st, &sn, (void **)&sum, NULL, NULL);
-  if (b) napi_get_typedarray_info(env, argv[1], &dt, &dn, &data, NULL, NULL);
-  if (!a || !b || st != napi_float64_array || sn != dn ||
-      (dt != napi_uint8_array && dt != napi_uint16_array && dt != napi_float32_array && dt != napi_float64_array)) {
-    napi_throw_type_error(env, NULL, "accumulate(sum: Float64Array, data: typed array of the same length)");
+  if (!pixels_arg(env, argv[0], usage, &st, &sn, (void **)&sum) || !pixels_arg(env, argv[1], usage, &dt, &dn, &data)) return NULL;
+  if (st != napi_float64_array || sn != dn) {
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
   if (dt == napi_uint16_array) for (size_t i = 0; i < sn; i++) sum[i] += ((const unsigned short *)data)[i];

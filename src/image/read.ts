@@ -178,8 +178,10 @@ export async function readImage(file: string): Promise<GreyImage> {
  * way to stream a plate's images through a sum). Other files are decoded by libvips.
  */
 export async function withImagePixels<T>(file: string, use: (img: GreyImage) => T): Promise<T> {
-  const raw = rawTiffPixels(readIntoScratch(file));
-  return use(raw ?? (await readImage(file)));
+  const bytes = readIntoScratch(file);
+  const raw = rawTiffPixels(bytes);
+  // libvips gets its own copy of the bytes already read: the scratch is reused across the await
+  return use(raw ?? (await decodeImage(file, Buffer.from(bytes))));
 }
 
 /** The file's bytes in a buffer reused between calls (valid until the next call). */
@@ -238,10 +240,13 @@ export async function readImageResized(file: string, width: number, height: numb
       throw new MorphoprofError('BAD_ARGUMENT', `Expected a positive integer for ${name} but received ${JSON.stringify(v)}`);
     }
   }
-  // The hot path of a screen: read into a reused buffer and downsample at once, with no await in
-  // between (so concurrent calls cannot see each other's bytes); fresh buffers cost page faults.
-  const raw = rawTiffPixels(readIntoScratch(file));
-  const img = raw ?? (await readImage(file));
-  const data = areaResize(img.data, img.width, img.height, width, height, out);
-  return { data, width, height, srcWidth: img.width, srcHeight: img.height, bitDepth: img.bitDepth };
+  // the pixels are downsampled as soon as they are read, so they can stay in the reused buffer
+  return withImagePixels(file, (img) => ({
+    data: areaResize(img.data, img.width, img.height, width, height, out),
+    width,
+    height,
+    srcWidth: img.width,
+    srcHeight: img.height,
+    bitDepth: img.bitDepth,
+  }));
 }

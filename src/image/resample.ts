@@ -73,10 +73,7 @@ export function areaResize(
 ): Float32Array {
   if (out !== undefined && out.length !== width * height) throw new RangeError(`out holds ${out.length} values, not ${width}x${height}`);
   if (native && nativeInput(data)) return out ? native.areaResize(data, srcWidth, srcHeight, width, height, out) : native.areaResize(data, srcWidth, srcHeight, width, height);
-  const result = areaResizeJs(data, srcWidth, srcHeight, width, height);
-  if (!out) return result;
-  out.set(result);
-  return out;
+  return areaResizeJs(data, srcWidth, srcHeight, width, height, out);
 }
 
 /** The TypeScript twin of the C kernel (exported for the test that compares them). */
@@ -86,6 +83,7 @@ export function areaResizeJs(
   srcHeight: number,
   width: number,
   height: number,
+  out: Float32Array = new Float32Array(width * height),
 ): Float32Array {
   const cx = cover(srcWidth, width);
   const cy = cover(srcHeight, height);
@@ -96,7 +94,7 @@ export function areaResizeJs(
   const { start, end, first, last, norm } = cx;
   for (let y = 0; y < srcHeight; y++) {
     const row = y * srcWidth;
-    const out = y * width;
+    const at = y * width;
     for (let x = 0; x < width; x++) {
       const s = row + start[x]!;
       const e = row + end[x]! - 1;
@@ -105,11 +103,10 @@ export function areaResizeJs(
         for (let k = s + 1; k < e; k++) acc += data[k]!;
         acc += last[x]! * data[e]!;
       }
-      rows[out + x] = acc * norm[x]!;
+      rows[at + x] = acc * norm[x]!;
     }
   }
   // vertical pass, weighting whole rows the same way
-  const result = new Float32Array(width * height);
   const acc = new Float64Array(width);
   for (let y = 0; y < height; y++) {
     const s = cy.start[y]!;
@@ -122,7 +119,7 @@ export function areaResizeJs(
       for (let x = 0, o = e * width; x < width; x++) acc[x] += wl * rows[o + x]!;
     }
     const n = cy.norm[y]!;
-    for (let x = 0, o = y * width; x < width; x++) result[o + x] = acc[x]! * n;
+    for (let x = 0, o = y * width; x < width; x++) out[o + x] = acc[x]! * n;
   }
-  return result;
+  return out;
 }
