@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import type { NucleiOptions } from '../cells/types.js';
 import { invalidParameter } from '../errors.js';
 import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
 
@@ -68,3 +69,46 @@ export function screenArgs(o: Record<string, unknown>): { metadata: string; imag
 
 /** `a, b,c` -> ['a', 'b', 'c'] */
 export const commaList = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+function diameterRange(value: string): [number, number] {
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((n) => !Number.isFinite(n) || n <= 0) || parts[0]! > parts[1]!)
+    throw invalidParameter('--diameter', 'MIN,MAX nucleus diameters in pixels, e.g. 15,60', value);
+  return parts as [number, number];
+}
+
+/** Options of the cells stage (segment, and embed/run with --features classical). */
+export const cellOptions = [
+  () => new Option('--nuclei-channel <stain>', 'stain the nuclei are found on (default: the channel named like DAPI/DNA/Hoechst, else the first)'),
+  () => new Option('--cell-channel <stain|none>', 'stain the cell bodies are grown on from the nuclei (default: the channel named like Actin, else none)'),
+  () => new Option('--diameter <min,max>', 'typical nucleus diameter range in pixels; objects outside are dropped').argParser(diameterRange),
+  () => new Option('--threshold <method>', 'global threshold of the nuclei stain').choices(['li', 'otsu']),
+  () => new Option('--declump <method>', 'how touching nuclei are split').choices(['intensity', 'shape', 'none']),
+  () => new Option('--discard-border', 'drop nuclei touching the image border'),
+  () => new Option('--threads <n>', 'worker threads for segmentation and measurement (default: one per core)').argParser(positiveInt('--threads')),
+];
+
+/** Options of embed and run that choose classical features instead of a network. */
+export const featureOptions = [
+  () => new Option('--features <kind>', 'deep: a network embeds each field (the paper); classical: nuclei and cells found and measured, CellProfiler-style').choices(['deep', 'classical']).default('deep'),
+  () => new Option('--cell-aggregate <method>', 'classical: how a field\'s objects are summarized').choices(['mean', 'median']).default('mean'),
+  () => new Option('--keep-cells', 'classical: also write one row per object to <out>/cells/'),
+  ...cellOptions,
+];
+
+/** The cells options of a parsed command, as library settings (unset ones left to the defaults). */
+export function cellSettingsFrom(o: Record<string, unknown>) {
+  const nuclei: Record<string, unknown> = {};
+  if (o.threshold) nuclei.threshold = o.threshold;
+  if (o.declump) nuclei.declump = o.declump;
+  if (o.discardBorder) nuclei.discardBorder = true;
+  const cellChannel = o.cellChannel === undefined ? undefined : o.cellChannel === 'none' ? null : (o.cellChannel as string);
+  return {
+    ...(o.nucleiChannel ? { nucleiChannel: o.nucleiChannel as string } : {}),
+    ...(cellChannel !== undefined ? { cellChannel } : {}),
+    ...(o.diameter ? { diameter: o.diameter as [number, number] } : {}),
+    ...(o.cellAggregate ? { aggregate: o.cellAggregate as 'mean' | 'median' } : {}),
+    ...(o.illum && o.illum !== 'auto' ? { illum: o.illum as string } : {}),
+    nuclei: nuclei as Partial<NucleiOptions>,
+  };
+}

@@ -15,6 +15,7 @@ export async function main(argv: string[]): Promise<void> {
     import('./illum.js'),
     import('./models.js'),
     import('./embed.js'),
+    import('./segment.js'),
     import('./profile.js'),
     import('./evaluate.js'),
     import('./report.js'),

@@ -10,7 +10,7 @@ export interface FieldError {
   file: string | null;
   /** 1-based data row of the metadata table, when known */
   row: number | null;
-  stage: 'metadata' | 'files' | 'read' | 'embed';
+  stage: 'metadata' | 'files' | 'read' | 'embed' | 'segment';
   reason: string;
 }
 

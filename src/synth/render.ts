@@ -90,8 +90,22 @@ function binomialBlur(a: Float32Array, t: Float32Array, w: number, h: number): v
 }
 
 /** Scratch buffers reused across fields of one size (rendering is synchronous, one field at a time). */
+/** Where the renderer drew a nuclear figure: the ground truth for nucleus detection. */
+export interface NucleusTruth {
+  x: number;
+  y: number;
+  /** semi-axes (px) and angle (rad) of the figure's extent */
+  a: number;
+  b: number;
+  angle: number;
+  /** interphase and multinucleate figures are one nucleus each; a mitotic or fragmented figure is one object however many pieces it shows */
+  state: 'interphase' | 'mitotic' | 'fragmented' | 'multinucleate';
+}
+
 export class FieldRenderer {
   readonly size: number;
+  /** The nuclear figures of the last rendered field. */
+  nuclei: NucleusTruth[] = [];
   private readonly dna: Float32Array;
   private readonly tub: Float32Array;
   private readonly act: Float32Array;
@@ -125,6 +139,7 @@ export class FieldRenderer {
     this.act.fill(0);
     this.texOffset = rng.int(this.height) * this.texWidth + rng.int(this.width);
     const cells = this.placeCells(rng, p);
+    this.nuclei = [];
     for (const cell of cells) this.drawCell(rng, p, cell);
     const out: Uint16Array[] = [];
     const signals = [this.dna, this.tub, this.act];
@@ -383,6 +398,7 @@ export class FieldRenderer {
     const y = c.y + c.ny;
     switch (c.state) {
       case 'interphase':
+        this.nuclei.push({ x, y, a: c.na, b: c.nb, angle: c.nang, state: c.state });
         this.ellipse(this.dna, x, y, c.na, c.nb, c.nang, c.dna, this.texFine, this.tub, tubI * 0.35);
         break;
       case 'multinucleate': {
@@ -390,11 +406,13 @@ export class FieldRenderer {
         for (let k = 0; k < n; k++) {
           const a = c.nang + (2 * Math.PI * k) / n;
           const s = 0.8 * rng.jitter(0.1);
+          this.nuclei.push({ x: x + 0.62 * c.na * Math.cos(a), y: y + 0.62 * c.na * Math.sin(a), a: c.na * s, b: c.nb * s, angle: a, state: c.state });
           this.ellipse(this.dna, x + 0.62 * c.na * Math.cos(a), y + 0.62 * c.na * Math.sin(a), c.na * s, c.nb * s, a, c.dna, this.texFine, this.tub, tubI * 0.35);
         }
         break;
       }
       case 'fragmented': {
+        this.nuclei.push({ x, y, a: c.na * 1.25, b: c.na * 1.25, angle: 0, state: c.state });
         const n = 3 + rng.int(5);
         for (let k = 0; k < n; k++) {
           const a = rng.uniform(0, 2 * Math.PI);
@@ -406,6 +424,7 @@ export class FieldRenderer {
       }
       case 'mitotic': {
         // condensed chromosomes: a metaphase plate, or two (anaphase)
+        this.nuclei.push({ x, y, a: c.na * 1.1, b: c.na * 1.1, angle: 0, state: c.state });
         const bright = c.dna * rng.uniform(3, 4.5);
         if (rng.next() < 0.7) {
           this.ellipse(this.dna, x, y, c.na * 0.75, c.na * 0.3, c.nang, bright, this.texFine);

@@ -41,6 +41,8 @@ export const SYNTH_PRESETS: Readonly<Record<SynthPreset, Required<Omit<SynthOpti
 export interface SynthResult {
   /** `<out>/synth_image.csv`, columns as BBBC021_v1_image.csv. */
   imageTable: string;
+  /** `<out>/synth_nuclei.csv`: the nuclei drawn (NUCLEI_TABLE_COLUMNS). */
+  nucleiTable: string;
   /** `<out>/synth_moa.csv`, columns as BBBC021_v1_moa.csv. */
   moaTable: string;
   /** `<out>/images`, the root the image table's PathName columns are relative to. */
@@ -58,6 +60,11 @@ export interface SynthResult {
 }
 
 /** The columns of BBBC021_v1_image.csv, in order. */
+/** `synth_nuclei.csv`: where each nuclear figure was drawn (centres inside the field), the ground truth for nucleus detection. */
+export const NUCLEI_TABLE_COLUMNS = [
+  'Metadata_Plate', 'Metadata_Well', 'Metadata_Site', 'Location_Center_X', 'Location_Center_Y', 'SemiMajorAxis', 'SemiMinorAxis', 'Angle', 'State',
+] as const;
+
 export const IMAGE_TABLE_COLUMNS = [
   'TableNumber', 'ImageNumber',
   'Image_FileName_DAPI', 'Image_PathName_DAPI',
@@ -192,6 +199,7 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
   const rows: Array<Record<string, unknown>> = [];
   const pending = new Set<Promise<void>>();
   const imageNumbers = new Map<number, number>();
+  const nuclei: Array<Record<string, unknown>> = [];
 
   for (const plate of plates) {
     const folder = `${plate.batch}/${plate.plate}`;
@@ -206,6 +214,14 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
         const rng = Rng.from(o.seed, 'field', plate.plate, well, site);
         const ids = Rng.from(o.seed, 'file-id', plate.plate, well, site);
         const channels = renderer.render(rng, treatment.phenotype, optics);
+        for (const n of renderer.nuclei) {
+          if (n.x < 0 || n.y < 0 || n.x >= o.width || n.y >= o.height) continue;
+          nuclei.push({
+            Metadata_Plate: plate.plate, Metadata_Well: well, Metadata_Site: site,
+            Location_Center_X: n.x.toFixed(2), Location_Center_Y: n.y.toFixed(2),
+            SemiMajorAxis: n.a.toFixed(2), SemiMinorAxis: n.b.toFixed(2), Angle: n.angle.toFixed(4), State: n.state,
+          });
+        }
         const names = STAINS.map((s) => `${plate.batch}_${plate.date}_${well}_s${site}_${s.tag}${ids.uuid()}.tif`);
         for (let c = 0; c < STAINS.length; c++) {
           const job = writeTiff(path.join(imagesRoot, folder, names[c] as string), channels[c] as Uint16Array, o.width, o.height);
@@ -237,7 +253,9 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
   const imageTable = path.join(out, 'synth_image.csv');
   const moaTable = path.join(out, 'synth_moa.csv');
   const manifest = path.join(out, 'synth.json');
+  const nucleiTable = path.join(out, 'synth_nuclei.csv');
   await writeCsvRecords(imageTable, IMAGE_TABLE_COLUMNS, rows);
+  await writeCsvRecords(nucleiTable, NUCLEI_TABLE_COLUMNS, nuclei);
   await writeCsvRecords(moaTable, MOA_TABLE_COLUMNS, [
     ...treatments.map((t) => ({ compound: t.compound, concentration: t.concentration.toFixed(6), moa: t.moa })),
     { compound: CONTROL_COMPOUND, concentration: (0).toFixed(6), moa: CONTROL_COMPOUND },
@@ -259,7 +277,7 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
   progress.finish();
   const compounds = new Set(treatments.map((t) => t.compound));
   return {
-    imageTable, moaTable, imagesRoot, manifest,
+    imageTable, moaTable, imagesRoot, manifest, nucleiTable,
     plates: plates.length,
     wells: plates.reduce((n, p) => n + p.wells.length, 0),
     fields: rows.length,

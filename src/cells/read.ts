@@ -1,0 +1,50 @@
+/**
+ * A field's stains as the cells stage sees them (Node host): read at full resolution, scaled to
+ * 0..1 by the bit depth as CellProfiler does, and divided by the plate's illumination function.
+ */
+import { MorphoprofError } from '../errors.js';
+import type { IlluminationSet } from '../illum/index.js';
+import { readImage } from '../image/index.js';
+import type { Plane } from './types.js';
+
+export interface FieldImages {
+  plate: string;
+  /** stain -> image file */
+  images: Record<string, string>;
+}
+
+/** A stain's image that could not be used, with the reason (for errors.csv). */
+export class StainError extends Error {
+  constructor(readonly channel: string, readonly file: string, reason: string) {
+    super(reason);
+  }
+}
+
+export async function readPlanes(field: FieldImages, channels: readonly string[], illum: IlluminationSet | null): Promise<Record<string, Plane>> {
+  const planes: Record<string, Plane> = {};
+  let size: { width: number; height: number; file: string } | null = null;
+  for (const ch of channels) {
+    const file = field.images[ch];
+    if (!file) throw new StainError(ch, '', `no image file for stain ${ch}`);
+    let img;
+    try {
+      img = await readImage(file);
+    } catch (err) {
+      throw new StainError(ch, file, err instanceof MorphoprofError ? err.message : String(err));
+    }
+    if (size && (img.width !== size.width || img.height !== size.height))
+      throw new StainError(ch, file, `image is ${img.width}x${img.height} but ${size.file} of the same field is ${size.width}x${size.height}`);
+    size ??= { width: img.width, height: img.height, file };
+    const data = new Float32Array(img.width * img.height);
+    const k = 1 / (img.bitDepth === 16 ? 65535 : 255);
+    const src = img.data;
+    if (illum) {
+      if (illum.width !== img.width || illum.height !== img.height)
+        throw new StainError(ch, file, `image is ${img.width}x${img.height} but the illumination functions are ${illum.width}x${illum.height}`);
+      const fn = illum.full(field.plate, ch);
+      for (let i = 0; i < data.length; i++) data[i] = (src[i]! * k) / fn[i]!;
+    } else for (let i = 0; i < data.length; i++) data[i] = src[i]! * k;
+    planes[ch] = { data, width: img.width, height: img.height };
+  }
+  return planes;
+}
