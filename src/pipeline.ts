@@ -1,4 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cellScreen, type CellStageResult } from './cells/stage.js';
+import type { CellSettingsInput } from './cells/field.js';
 import path from 'node:path';
 import { embedScreen, type EmbedResult } from './embed/embed.js';
 import type { EmbedSettings } from './embed/embedder.js';
@@ -32,13 +35,22 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
    * `standardize`/`robustize` against the plate's control wells, `sphere` = whitening on controls.
    */
   normalize?: 'none' | 'standardize' | 'robustize' | 'sphere';
+  /** `deep` (default): a network embeds each field; `classical`: nuclei and cells found and measured. */
+  features?: 'deep' | 'classical';
+  /** classical: segmentation and measurement settings (defaults from the screen's stains). */
+  cells?: CellSettingsInput;
+  /** classical: also write one row per object to `<out>/cells/`. */
+  keepCells?: boolean;
+  /** classical: worker threads (default one per core). */
+  threads?: number;
   /** Called with one human-readable line per stage. */
   log?: (line: string) => void;
 }
 
 export interface RunResult {
   out: string;
-  embed: EmbedResult;
+  /** the stage that made the field features: the network's, or the classical cells stage's */
+  embed: EmbedResult | CellStageResult;
   metrics: Metrics;
   timings: Record<string, number>;
 }
@@ -72,11 +84,24 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   }
 
   const t1 = performance.now();
-  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, ...embedOpts } = opts;
-  const embed = await embedScreen({ ...embedOpts, illum, screen, out: opts.out, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`) });
+  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, features: _f, cells: _c, keepCells: _k, threads: _t, ...embedOpts } = opts;
+  const classical = opts.features === 'classical';
+  const embed = classical
+    ? await cellScreen({
+        screen, out: opts.out, mode: 'classical', settings: { ...opts.cells, illum: illum ?? null }, keepCells: opts.keepCells, threads: opts.threads,
+        shardSize: opts.shardSize, onProgress: opts.onProgress, progress: opts.progress, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`),
+      })
+    : await embedScreen({ ...embedOpts, illum, screen, out: opts.out, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`) });
   timings.embed = (performance.now() - t1) / 1000;
+  const made = embed.fieldsEmbedded + embed.errors.filter((e) => e.stage === 'segment' || e.stage === 'read' || e.stage === 'embed').length;
+  if (made > 0) timings.secondsPerField = (embed.seconds - embed.openSeconds) / made;
+  else if (existsSync(path.join(opts.out, 'run.json'))) {
+    // a resumed run keeps the per-field time measured when its fields were made
+    const before = JSON.parse(await readFile(path.join(opts.out, 'run.json'), 'utf8')) as { timings?: Record<string, number> };
+    if (before.timings?.secondsPerField) timings.secondsPerField = before.timings.secondsPerField;
+  }
   log(
-    `embed: ${embed.fieldsEmbedded} fields embedded` +
+    `${classical ? 'classical' : 'embed'}: ${embed.fieldsEmbedded} fields ${classical ? 'segmented and measured' : 'embedded'}` +
       (embed.fieldsResumed ? `, ${embed.fieldsResumed} already done by an earlier run` : '') +
       (embed.errors.length ? `, ${embed.errors.length} skipped (see errors.csv)` : '') +
       ` in ${timings.embed.toFixed(1)} s`,
@@ -84,9 +109,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
 
   const t2 = performance.now();
   const warn = (m: string) => log(`warning: ${m}`);
-  let profiles: string | ProfileTable = embed.featuresDir;
+  let profiles: string | ProfileTable = embed.featuresDir!;
   if (opts.normalize && opts.normalize !== 'none') {
-    profiles = await buildProfiles(embed.featuresDir, { normalize: opts.normalize, fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn });
+    profiles = await buildProfiles(embed.featuresDir!, { normalize: opts.normalize, fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn });
     await writeProfiles(path.join(opts.out, 'well_profiles.parquet'), profiles);
     timings.profile = (performance.now() - t2) / 1000;
     log(`profile: ${profiles.features.length} well profiles, ${opts.normalize} against ${screen.controlCompound} per plate`);
@@ -106,7 +131,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           images: path.resolve(opts.images),
           moa: opts.moa ? path.resolve(opts.moa) : null,
           ...embed.settings,
-          batchSize: opts.batchSize ?? 8,
+          ...(classical ? { features: 'classical', keepCells: opts.keepCells === true } : { batchSize: opts.batchSize ?? 8 }),
           shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE,
           controlCompound: screen.controlCompound,
           normalize: opts.normalize ?? 'none',

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { runPipeline, type RunResult } from '../pipeline.js';
-import { embedOptions, embedSettingsFrom, note, screenArgs, screenOptions } from './common.js';
+import { cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, screenArgs, screenOptions } from './common.js';
 
 export function printRunSummary(r: RunResult): void {
   const { nsc, nscb, map } = r.metrics as RunResult['metrics'] & {
@@ -15,6 +15,7 @@ export function printRunSummary(r: RunResult): void {
   console.log(`outputs in ${path.resolve(r.out)}:`);
   console.log('  report.html    the report: accuracy, confusion matrix, map of treatment profiles, neighbours, errors');
   console.log('  features/      one row per field: metadata + features (Parquet shards)');
+  if ('cellsDir' in r.embed && r.embed.cellsDir) console.log('  cells/         one row per object (nucleus, its cell and cytoplasm): metadata + measurements');
   console.log('  metrics.json, confusion_matrix.csv, per_moa.csv, neighbors.csv, treatment_profiles.parquet');
   console.log('  errors.csv     skipped fields with reasons; run.json: settings, counts, timings');
 }
@@ -24,6 +25,7 @@ export function register(program: Command): void {
   for (const opt of screenOptions) cmd.addOption(opt());
   cmd.requiredOption('--out <dir>', 'run directory (rerunning the same command resumes)');
   for (const opt of embedOptions) cmd.addOption(opt());
+  for (const opt of featureOptions) cmd.addOption(opt());
   cmd.addOption(
     new Option('--normalize <method>', 'normalize well profiles against the plate\'s control wells before averaging treatments (none = the paper\'s plain means)')
       .choices(['none', 'standardize', 'robustize', 'sphere'])
@@ -35,6 +37,10 @@ export function register(program: Command): void {
         ...screenArgs(o),
         out: o.out,
         normalize: o.normalize,
+        features: o.features,
+        cells: cellSettingsFrom(o),
+        keepCells: o.keepCells === true,
+        threads: o.threads,
         log: note,
       });
       printRunSummary(r);
