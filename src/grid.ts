@@ -5,10 +5,13 @@
  * computed once. The result is Table 1's shape: rows = variants, columns = models, cells = NSC
  * accuracy in %.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { computeIllumination, DEFAULT_METHOD, type IlluminationMethod } from './illum/index.js';
 import { listModels } from './models/registry.js';
+import { evaluate, type Metrics } from './evaluate/index.js';
+import { buildProfiles } from './profiles/index.js';
 import { runPipeline, type RunOptions } from './pipeline.js';
 import { loadScreen } from './screen/index.js';
 import { writeCsvRecords } from './util/csv.js';
@@ -36,7 +39,24 @@ export interface GridOptions {
   batchSize?: number;
   cacheDir?: string;
   progress?: boolean;
+  /** Also run classical features (nuclei and cells found and measured) and compare profile kinds (default true). */
+  classical?: boolean;
   log?: (line: string) => void;
+}
+
+/** One row of the comparison of profile kinds: a method at one normalization. */
+export interface ComparisonRow {
+  method: string;
+  normalize: 'none' | 'standardize';
+  out: string;
+  nsc: number;
+  nscCorrect: number;
+  nscTotal: number;
+  /** over treatments with an eligible other-batch neighbour; null when none has one */
+  nscb: number | null;
+  map: number | null;
+  /** seconds of the feature stage per field (reading, network or segmentation and measurement), as measured when the features were made */
+  secondsPerField: number | null;
 }
 
 export interface GridCell {
@@ -63,6 +83,8 @@ export interface GridResult {
   markdown: string;
   csv: string;
   md: string;
+  /** whole-field deep vs classical profiles (NSC, NSCB, mAP, time per field), when run */
+  comparison: ComparisonRow[];
 }
 
 /** `<out>/runs/<model>/<illum-off|illum-on>-<rgb|grey>` */
@@ -115,7 +137,30 @@ export async function runGrid(opts: GridOptions): Promise<GridResult> {
       });
     }
   }
-  const markdown = formatGrid(cells, models);
+  const comparison: ComparisonRow[] = [];
+  if (opts.classical !== false) {
+    const classicalOut = path.join(opts.out, 'runs', 'classical', 'illum-on');
+    log(`grid: classical features (nuclei, cells, cytoplasm; illumination corrected) -> ${classicalOut}`);
+    const r = await runPipeline({
+      metadata: opts.metadata, images: opts.images, moa: opts.moa, out: classicalOut, features: 'classical', illum,
+      controlCompound: opts.controlCompound, progress: opts.progress, log: (line) => log(`  ${line}`),
+    });
+    const runs: Array<{ method: string; out: string; seconds: number | null }> = [
+      ...models.map((model) => {
+        const out = gridRunDir(opts.out, model, true, 'grey');
+        return { method: `whole-field deep (${model}, illumination corrected, greyscale per stain)`, out, seconds: secondsPerField(out) };
+      }),
+      { method: 'classical (nuclei, cells, cytoplasm: shape, intensity, texture)', out: classicalOut, seconds: r.timings.secondsPerField ?? null },
+    ];
+    for (const run of runs) {
+      comparison.push(row(run.method, 'none', run.out, readMetrics(run.out), run.seconds));
+      const normalized = path.join(run.out, 'standardized');
+      const profiles = await buildProfiles(path.join(run.out, 'features'), { normalize: 'standardize', fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn: () => {} });
+      const { metrics } = await evaluate({ profiles, out: normalized, controlCompound: opts.controlCompound, warn: () => {} });
+      comparison.push(row(run.method, 'standardize', normalized, metrics, run.seconds));
+    }
+  }
+  const markdown = formatGrid(cells, models) + (comparison.length ? `\n${formatComparison(comparison)}` : '');
   const md = path.join(opts.out, 'grid.md');
   const csv = path.join(opts.out, 'grid.csv');
   await writeAtomic(md, markdown);
@@ -123,5 +168,43 @@ export async function runGrid(opts: GridOptions): Promise<GridResult> {
     variant: v.label,
     ...Object.fromEntries(models.map((m) => [m, percent(cells.find((c) => c.variant === v.label && c.model === m))])),
   })));
-  return { out: opts.out, illum, models, cells, markdown, csv, md };
+  if (comparison.length)
+    await writeCsvRecords(path.join(opts.out, 'comparison.csv'), ['method', 'normalize', 'nsc', 'nscb', 'map', 'seconds_per_field', 'out'], comparison.map((c) => ({
+      method: c.method, normalize: c.normalize, nsc: c.nsc.toFixed(4), nscb: c.nscb?.toFixed(4) ?? '', map: c.map?.toFixed(4) ?? '', seconds_per_field: c.secondsPerField?.toFixed(4) ?? '', out: c.out,
+    })));
+  return { out: opts.out, illum, models, cells, markdown, csv, md, comparison };
+}
+
+function readMetrics(out: string): Metrics {
+  return JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')) as Metrics;
+}
+
+function secondsPerField(out: string): number | null {
+  try {
+    return (JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { timings?: { secondsPerField?: number } }).timings?.secondsPerField ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function row(method: string, normalize: ComparisonRow['normalize'], out: string, m: Metrics, seconds: number | null): ComparisonRow {
+  const eligible = m.nscb?.eligible;
+  return {
+    method, normalize, out,
+    nsc: m.nsc.accuracy, nscCorrect: m.nsc.correct, nscTotal: m.nsc.total,
+    nscb: eligible && eligible.total > 0 ? eligible.correct / eligible.total : null,
+    map: m.map.mean_average_precision,
+    secondsPerField: seconds,
+  };
+}
+
+/** The comparison of profile kinds as Markdown. */
+export function formatComparison(rows: readonly ComparisonRow[]): string {
+  const pct = (v: number | null) => (v === null ? 'n/a' : (100 * v).toFixed(1));
+  const lines = [
+    '| profile | normalization | NSC % | NSCB % | mAP | s per field |',
+    '|---|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.method} | ${r.normalize === 'none' ? 'none (plain means)' : 'standardized on plate controls'} | ${pct(r.nsc)} | ${pct(r.nscb)} | ${r.map === null ? 'n/a' : r.map.toFixed(3)} | ${r.secondsPerField === null ? '' : r.secondsPerField.toFixed(3)} |`),
+  ];
+  return `${lines.join('\n')}\n\nNSC and NSCB: 1-NN cosine over treatments (NSCB over those with a same-MOA treatment in another batch; n/a when none has one). s per field: wall seconds of the feature stage per field on this machine, as measured when the features were made.\n`;
 }
