@@ -122,15 +122,162 @@ class CellPool {
   }
 }
 
+export interface CellStageOpenOptions {
+  out: string;
+  keepCells?: boolean;
+  labels?: boolean;
+  overlays?: boolean;
+  threads?: number;
+  shardSize?: number;
+}
+
+/** What one shard gave: its tables (not yet committed) and what was measured. */
+export interface CellShardResult {
+  fieldRows: ProfileTable;
+  objectRows: ProfileTable;
+  errors: FieldError[];
+  /** fields read and segmented (with or without nuclei) */
+  fieldsRun: number;
+  objects: number;
+  /** worker-thread seconds over those fields */
+  workerSeconds: number;
+}
+
+/**
+ * The cells stage of one screen, shard by shard: the stores, the recipe and (opened on first use)
+ * the worker threads. `cellScreen` runs it over a whole screen; a queue worker runs one shard a job.
+ */
+export class CellStage {
+  private pool: Promise<CellPool> | null = null;
+  readonly featureColumns: string[];
+  readonly objectFeatureColumns: string[];
+  private constructor(
+    readonly screen: Screen,
+    readonly mode: CellStageMode,
+    readonly settings: CellSettings,
+    readonly features: FeatureStore | null,
+    readonly cells: FeatureStore | null,
+    private readonly opts: CellStageOpenOptions,
+  ) {
+    this.featureColumns = classicalFeatureColumns(settings).columns;
+    const perKind = objectColumns(settings);
+    this.objectFeatureColumns = objectKinds(settings).flatMap((k) => perKind[k]);
+  }
+
+  /** Check the settings, open (or create) the stores. The recipe a store records is `settings` + mode + shard size. */
+  static async open(screen: Screen, mode: CellStageMode, given: CellSettingsInput, opts: CellStageOpenOptions): Promise<CellStage> {
+    const settings = cellSettings(screen.channels, { ...given, measureChannels: mode === 'segment' ? [] : given.measureChannels });
+    if (settings.illum) settings.illum = path.resolve(settings.illum);
+    const recipe = { ...settings, mode, shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
+    const features = mode === 'classical' ? await FeatureStore.open(path.join(opts.out, 'features'), { features: 'classical', ...recipe }) : null;
+    const keepCells = mode === 'segment' || opts.keepCells === true;
+    const cells = keepCells ? await FeatureStore.open(path.join(opts.out, 'cells'), { objects: true, ...recipe }) : null;
+    return new CellStage(screen, mode, settings, features, cells, opts);
+  }
+
+  get stores(): FeatureStore[] {
+    return [this.features, this.cells].filter((s): s is FeatureStore => s !== null);
+  }
+
+  /** Shards committed in every store (with their receipts' errors), and the problems found. */
+  async committed(plan: readonly Shard[]): Promise<{ done: Map<string, FieldError[]>; problems: string[] }> {
+    const states = await Promise.all(this.stores.map((s) => s.committed(plan)));
+    const done = new Map<string, FieldError[]>();
+    for (const shard of plan) {
+      const receipts = states.map((st) => st.receipts.get(shard.id));
+      if (receipts.every((r) => r !== undefined)) done.set(shard.id, receipts[0]!.errors);
+    }
+    return { done, problems: states.flatMap((st) => st.problems) };
+  }
+
+  private openPool(fields: number): Promise<CellPool> {
+    this.pool ??= (async () => {
+      const labelsDir = this.opts.labels ? path.join(this.opts.out, 'labels') : null;
+      const overlaysDir = this.opts.overlays ? path.join(this.opts.out, 'overlays') : null;
+      for (const d of [labelsDir, overlaysDir]) if (d) await mkdir(d, { recursive: true });
+      const threads = Math.max(1, Math.min(this.opts.threads ?? os.availableParallelism(), fields));
+      return CellPool.open(threads, {
+        settings: this.settings,
+        plates: [...new Set(this.screen.fields.map((f) => f.plate))],
+        channels: this.screen.channels,
+        labelsDir,
+        overlaysDir,
+        profile: this.mode === 'classical',
+      });
+    })();
+    return this.pool;
+  }
+
+  /** Read, segment and measure a shard's fields on the worker threads (nothing is committed). */
+  async process(shard: Shard, onField?: () => void): Promise<CellShardResult> {
+    const pool = await this.openPool(this.screen.fields.length);
+    const replies = await Promise.all(
+      shard.fields.map((f) =>
+        pool.run({ plate: f.plate, stem: fieldStem(f), images: f.images }).then((r) => {
+          onField?.();
+          return r;
+        }),
+      ),
+    );
+    const s = this.settings;
+    const res: CellShardResult = {
+      fieldRows: { metadataColumns: [...CLASSICAL_METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] },
+      objectRows: { metadataColumns: [...OBJECT_METADATA_COLUMNS], metadata: [], featureColumns: this.objectFeatureColumns, features: [] },
+      errors: [],
+      fieldsRun: 0,
+      objects: 0,
+      workerSeconds: 0,
+    };
+    replies.forEach((r, i) => {
+      const f = shard.fields[i]!;
+      if (!r.ok) {
+        res.errors.push({ ...fieldError(f, 'read', r.reason, r.channel), file: r.file });
+        return;
+      }
+      res.fieldsRun++;
+      res.workerSeconds += r.seconds;
+      res.objects += r.count;
+      if (r.count === 0 || (this.mode === 'classical' && r.row === null)) {
+        const what = this.mode === 'classical' ? 'classical profile' : 'objects';
+        res.errors.push(fieldError(f, 'segment', `no nuclei found on ${s.nucleiChannel} (threshold ${r.threshold.toPrecision(4)}, diameter ${s.nuclei.diameter.join('-')} px): the field has no ${what}`, s.nucleiChannel));
+        return;
+      }
+      const meta = fieldMetadata(f);
+      if (r.row) {
+        res.fieldRows.metadata.push({ ...meta, Metadata_Count_Nuclei: r.count });
+        res.fieldRows.features.push(r.row);
+      }
+      if (this.cells)
+        for (let k = 0; k < r.count; k++) {
+          res.objectRows.metadata.push({ ...meta, Metadata_ObjectNumber: k + 1 });
+          res.objectRows.features.push(r.objects.subarray(k * r.objectColumns, (k + 1) * r.objectColumns));
+        }
+    });
+    return res;
+  }
+
+  /** Commit a processed shard: the per-object rows first, so a shard counts as done only when every store has it. Returns the fields given a row. */
+  async commit(shard: Shard, res: CellShardResult): Promise<number> {
+    if (this.cells) await this.cells.commit(shard, res.objectRows, res.errors);
+    if (this.features) await this.features.commit(shard, res.fieldRows, res.errors);
+    return this.features ? res.fieldRows.features.length : new Set(res.objectRows.metadata.map((m) => `${m.Metadata_Well}/${m.Metadata_Site}`)).size;
+  }
+
+  async dispose(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    if (pool) await (await pool).close();
+  }
+}
+
 /** Run the cells stage over a screen (see the module comment). */
 export async function cellScreen(opts: CellStageOptions): Promise<CellStageResult> {
   const started = performance.now();
   const { screen, mode } = opts;
-  const settings = cellSettings(screen.channels, { ...opts.settings, measureChannels: mode === 'segment' ? [] : opts.settings?.measureChannels });
-  if (settings.illum) settings.illum = path.resolve(settings.illum);
-  const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
   await mkdir(opts.out, { recursive: true });
   const errorTable = path.join(opts.out, 'errors.csv');
+  const stage = await CellStage.open(screen, mode, opts.settings ?? {}, opts);
+  const settings = stage.settings;
 
   const checked = checkFieldFiles(screen);
   const present = checked.present;
@@ -140,36 +287,19 @@ export async function cellScreen(opts: CellStageOptions): Promise<CellStageResul
     throw new MorphoprofError('NOTHING_VALID', nothingValidMessage(screen, errors), `Every skipped field and its reason is in ${errorTable}. Check --images and that the files were downloaded.`);
   }
   if (settings.illum) await loadIllumination(settings.illum, screen); // checked once here, naming plate and stain
+  for (const s of stage.stores) await s.cleanStaging();
 
-  const recipe = { ...settings, mode, shardSize };
-  const features = mode === 'classical' ? await FeatureStore.open(path.join(opts.out, 'features'), { features: 'classical', ...recipe }) : null;
-  const keepCells = mode === 'segment' || opts.keepCells === true;
-  const cells = keepCells ? await FeatureStore.open(path.join(opts.out, 'cells'), { objects: true, ...recipe }) : null;
-  const stores = [features, cells].filter((s): s is FeatureStore => s !== null);
-  for (const s of stores) await s.cleanStaging();
-
-  const plan = planShards(present, shardSize);
-  const problems: string[] = [];
-  const done = new Set<string>();
-  const resumedErrors: FieldError[] = [];
-  let resumed = 0;
-  const states = await Promise.all(stores.map((s) => s.committed(plan)));
-  for (const st of states) problems.push(...st.problems);
-  for (const shard of plan) {
-    const receipts = states.map((st) => st.receipts.get(shard.id));
-    if (receipts.every((r) => r !== undefined)) {
-      done.add(shard.id);
-      resumedErrors.push(...receipts[0]!.errors);
-      resumed += shard.fields.length - receipts[0]!.errors.length;
-    }
-  }
+  const plan = planShards(present, opts.shardSize ?? DEFAULT_SHARD_SIZE);
+  const { done, problems } = await stage.committed(plan);
   for (const p of problems) opts.warn?.(`${p}; rebuilding it`);
-  errors.push(...resumedErrors);
+  let resumed = 0;
+  for (const shard of plan) {
+    const errs = done.get(shard.id);
+    if (!errs) continue;
+    errors.push(...errs);
+    resumed += shard.fields.length - errs.length;
+  }
   const todo: Shard[] = plan.filter((s) => !done.has(s.id));
-
-  const { columns: featureColumns } = classicalFeatureColumns(settings);
-  const perKind = objectColumns(settings);
-  const objectFeatureColumns = objectKinds(settings).flatMap((k) => perKind[k]);
 
   const progress = new Progress(mode === 'segment' ? 'segment' : 'classical', present.length, opts.onProgress, opts.progress === false ? ({ isTTY: false } as NodeJS.WriteStream) : process.stderr, 'fields');
   progress.tick(present.length - todo.reduce((n, s) => n + s.fields.length, 0));
@@ -177,86 +307,38 @@ export async function cellScreen(opts: CellStageOptions): Promise<CellStageResul
   let objects = 0;
   let workerSeconds = 0;
   let fieldsRun = 0;
-  let openSeconds = 0;
-  if (todo.length > 0) {
-    const opening = performance.now();
-    const labelsDir = opts.labels ? path.join(opts.out, 'labels') : null;
-    const overlaysDir = opts.overlays ? path.join(opts.out, 'overlays') : null;
-    for (const d of [labelsDir, overlaysDir]) if (d) await mkdir(d, { recursive: true });
-    const threads = Math.max(1, Math.min(opts.threads ?? os.availableParallelism(), present.length));
-    const pool = await CellPool.open(threads, {
-      settings,
-      plates: [...new Set(present.map((f) => f.plate))],
-      channels: screen.channels,
-      labelsDir,
-      overlaysDir,
-      profile: mode === 'classical',
-    });
-    openSeconds = (performance.now() - opening) / 1000;
+  const openSeconds = 0;
+  try {
     let commit: Promise<void> = Promise.resolve();
-    try {
-      for (const shard of todo) {
-        for (const s of stores) await s.discard(shard.id);
-        const replies = await Promise.all(
-          shard.fields.map((f) =>
-            pool.run({ plate: f.plate, stem: fieldStem(f), images: f.images }).then((r) => {
-              progress.tick(1);
-              return r;
-            }),
-          ),
-        );
-        const fieldRows: ProfileTable = { metadataColumns: [...CLASSICAL_METADATA_COLUMNS], metadata: [], featureColumns, features: [] };
-        const objectRows: ProfileTable = { metadataColumns: [...OBJECT_METADATA_COLUMNS], metadata: [], featureColumns: objectFeatureColumns, features: [] };
-        const shardErrors: FieldError[] = [];
-        replies.forEach((r, i) => {
-          const f = shard.fields[i]!;
-          if (!r.ok) {
-            shardErrors.push({ ...fieldError(f, 'read', r.reason, r.channel), file: r.file });
-            return;
-          }
-          fieldsRun++;
-          workerSeconds += r.seconds;
-          objects += r.count;
-          if (r.count === 0 || (mode === 'classical' && r.row === null)) {
-            shardErrors.push(fieldError(f, 'segment', `no nuclei found on ${settings.nucleiChannel} (threshold ${r.threshold.toPrecision(4)}, diameter ${settings.nuclei.diameter.join('-')} px): the field has no ${mode === 'classical' ? 'classical profile' : 'objects'}`, settings.nucleiChannel));
-            return;
-          }
-          const meta = fieldMetadata(f);
-          if (r.row) {
-            fieldRows.metadata.push({ ...meta, Metadata_Count_Nuclei: r.count });
-            fieldRows.features.push(r.row);
-          }
-          for (let k = 0; k < r.count; k++) {
-            objectRows.metadata.push({ ...meta, Metadata_ObjectNumber: k + 1 });
-            objectRows.features.push(r.objects.subarray(k * r.objectColumns, (k + 1) * r.objectColumns));
-          }
-        });
-        await commit;
-        commit = (async () => {
-          // the per-object rows first: a shard counts as done when every store has it
-          if (cells) await cells.commit(shard, objectRows, shardErrors);
-          if (features) await features.commit(shard, fieldRows, shardErrors);
-          rowsWritten += features ? fieldRows.features.length : new Set(objectRows.metadata.map((m) => `${m.Metadata_Well}/${m.Metadata_Site}`)).size;
-          errors.push(...shardErrors);
-        })();
-        commit.catch(() => {});
-      }
+    for (const shard of todo) {
+      for (const s of stage.stores) await s.discard(shard.id);
+      const res = await stage.process(shard, () => progress.tick(1));
+      fieldsRun += res.fieldsRun;
+      workerSeconds += res.workerSeconds;
+      objects += res.objects;
       await commit;
-    } finally {
-      progress.finish();
-      await pool.close();
+      // the commit (on the writer thread) overlaps the next shard's segmentation
+      commit = stage.commit(shard, res).then((n) => {
+        rowsWritten += n;
+        errors.push(...res.errors);
+      });
+      commit.catch(() => {});
     }
-  } else progress.finish();
+    await commit;
+  } finally {
+    progress.finish();
+    await stage.dispose();
+  }
 
   await writeErrorTable(errorTable, errors);
   if (rowsWritten + resumed === 0)
     throw new MorphoprofError('NOTHING_VALID', nothingValidMessage(screen, errors), `Every skipped field and its reason is in ${errorTable}; if nuclei were not found, check --nuclei-channel and --diameter on a few images first: morphoprof segment <image files> --out <dir> --overlays`);
   return {
-    featuresDir: features?.dir ?? null,
-    cellsDir: cells?.dir ?? null,
+    featuresDir: stage.features?.dir ?? null,
+    cellsDir: stage.cells?.dir ?? null,
     settings: { ...settings, mode },
     channels: screen.channels,
-    featureDim: mode === 'classical' ? featureColumns.length : objectFeatureColumns.length,
+    featureDim: mode === 'classical' ? stage.featureColumns.length : stage.objectFeatureColumns.length,
     fieldsTotal: screen.fields.length,
     fieldsEmbedded: rowsWritten,
     fieldsResumed: resumed,
