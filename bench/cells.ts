@@ -1,0 +1,88 @@
+/**
+ * The cells stage on real-size fields (1280x1024, 16-bit, 3 stains, made by synth): classical
+ * features end to end (read, find nuclei and cells, measure, commit) in fields/s on all cores,
+ * the single-thread cost of each step, nucleus detection F1 against where synth drew them, peak
+ * RSS, and the projected time for all of BBBC021 (13,200 fields).
+ *
+ *   node dist/bench/cells.js [--fields 102] [--threads N]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { scoreAgainstSynth } from '../src/cells/detect.js';
+import { cellSettings } from '../src/cells/field.js';
+import { measureObjects } from '../src/cells/measure.js';
+import { readPlanes } from '../src/cells/read.js';
+import { cellScreen } from '../src/cells/stage.js';
+import { cytoplasm, segmentCells, segmentNuclei } from '../src/cells/segment.js';
+import { loadScreen } from '../src/screen/index.js';
+import { synthesizeScreen } from '../src/synth/index.js';
+
+const { values } = parseArgs({ options: { fields: { type: 'string', default: '102' }, threads: { type: 'string' } } });
+const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-cells-'));
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'morphoprof.js');
+const threads = values.threads ? Number(values.threads) : os.availableParallelism();
+
+const s = await synthesizeScreen({ out: path.join(root, 'screen'), preset: 'bench', plates: 1, sites: 3 });
+const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable });
+screen.fields = screen.fields.slice(0, Number(values.fields));
+console.log(`bench screen: ${screen.fields.length} fields x ${screen.channels.length} stains of 1280x1024 16-bit; ${threads} worker threads on ${os.availableParallelism()} cores`);
+
+// 1. single-thread cost of each step, on the first 10 fields
+const settings = cellSettings(screen.channels);
+const steps = { read: 0, nuclei: 0, cells: 0, measure: 0 };
+let nuclei = 0;
+const sample = screen.fields.slice(0, 10);
+for (const f of sample) {
+  let t = performance.now();
+  const planes = await readPlanes(f, screen.channels, null);
+  steps.read += performance.now() - t;
+  t = performance.now();
+  const nucleusLabels = segmentNuclei(planes[settings.nucleiChannel]!, settings.nuclei);
+  steps.nuclei += performance.now() - t;
+  nuclei += nucleusLabels.count;
+  t = performance.now();
+  const cellLabels = segmentCells(nucleusLabels, planes[settings.cellChannel!]!, settings.cells);
+  steps.cells += performance.now() - t;
+  t = performance.now();
+  const images = Object.fromEntries(settings.measureChannels.map((c) => [c, planes[c]!]));
+  measureObjects(nucleusLabels, images);
+  measureObjects(cellLabels, images);
+  measureObjects(cytoplasm(nucleusLabels, cellLabels), images);
+  steps.measure += performance.now() - t;
+}
+const per = (ms: number) => (ms / sample.length).toFixed(0);
+console.log(
+  `one thread, per field (${(nuclei / sample.length).toFixed(0)} nuclei): read 3 stains ${per(steps.read)} ms, nuclei ${per(steps.nuclei)} ms, ` +
+    `cells ${per(steps.cells)} ms, measure nuclei+cells+cytoplasm x 3 stains ${per(steps.measure)} ms; ` +
+    `all of it ${per(steps.read + steps.nuclei + steps.cells + steps.measure)} ms`,
+);
+
+// 2. end to end, as `run --features classical` does it (worker threads, shards committed)
+const t0 = performance.now();
+const r = await cellScreen({ screen, out: path.join(root, 'classical'), mode: 'classical', threads, progress: false });
+const seconds = (performance.now() - t0) / 1000;
+const rate = r.fieldsEmbedded / seconds;
+console.log(`classical end to end: ${r.fieldsEmbedded} fields in ${seconds.toFixed(1)} s = ${rate.toFixed(2)} fields/s (${r.objects} nuclei, ${r.featureDim} features per field); ${(1000 * r.secondsPerField).toFixed(0)} ms of one thread per field`);
+console.log(`projected for all of BBBC021 (13,200 fields) on this machine: ${(13200 / rate / 60).toFixed(1)} min (CellProfiler, per the paper: more than 10 h on a cluster)`);
+
+// 3. segmentation only, and detection F1 against where synth drew the nuclei
+const t1 = performance.now();
+const seg = await cellScreen({ screen, out: path.join(root, 'segment'), mode: 'segment', threads, progress: false });
+const segSeconds = (performance.now() - t1) / 1000;
+const score = await scoreAgainstSynth(seg.cellsDir!, s.nucleiTable);
+console.log(`segment (nuclei and cells) end to end: ${(seg.fieldsEmbedded / segSeconds).toFixed(2)} fields/s; detection F1 ${score.f1.toFixed(3)} (${score.tp} of ${score.truth} drawn nuclei found, ${score.fp} false)`);
+
+// 4. peak memory of the command on a third of the screen and on all of it: bounded by the shard, not the screen
+const lines = readFileSync(s.imageTable, 'utf8').trim().split('\n');
+for (const n of [Math.ceil(screen.fields.length / 3), screen.fields.length]) {
+  const table = path.join(root, `screen-${n}.csv`);
+  writeFileSync(table, lines.slice(0, n + 1).join('\n') + '\n');
+  const child = spawnSync(process.execPath, [cli, 'embed', '--features', 'classical', '--metadata', table, '--images', s.imagesRoot, '--out', path.join(root, `rss-${n}`), '--json'], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(child.stderr);
+  const res = JSON.parse(child.stdout) as { fieldsEmbedded: number; peakRssMB: number };
+  console.log(`morphoprof embed --features classical of ${res.fieldsEmbedded} fields: peak RSS ${res.peakRssMB} MB`);
+}
