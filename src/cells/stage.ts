@@ -40,6 +40,8 @@ export interface CellStageOptions {
   labels?: boolean;
   /** write each field's outlines over the nuclei stain to `<out>/overlays/` */
   overlays?: boolean;
+  /** label images as 16-bit PNG (default) or TIFF */
+  labelFormat?: 'png' | 'tiff';
   /** worker threads (default: one per core) */
   threads?: number;
   shardSize?: number;
@@ -127,6 +129,7 @@ export interface CellStageOpenOptions {
   keepCells?: boolean;
   labels?: boolean;
   overlays?: boolean;
+  labelFormat?: 'png' | 'tiff';
   threads?: number;
   shardSize?: number;
 }
@@ -202,6 +205,7 @@ export class CellStage {
         channels: this.screen.channels,
         labelsDir,
         overlaysDir,
+        labelFormat: this.opts.labelFormat ?? 'png',
         profile: this.mode === 'classical',
       });
     })();

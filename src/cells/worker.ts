@@ -18,6 +18,8 @@ export interface CellWorkerData {
   /** write `<labels>/<stem>_nuclei.png` (and `_cells.png`) */
   labelsDir: string | null;
   overlaysDir: string | null;
+  /** label image format */
+  labelFormat: 'png' | 'tiff';
   /** compute the aggregated profile row */
   profile: boolean;
 }
@@ -68,8 +70,8 @@ serveThread<CellJob>(async (job) => {
   const { nuclei, cells } = m.objects;
   const writes: Promise<void>[] = [];
   if (data.labelsDir) {
-    writes.push(writeLabelImage(path.join(data.labelsDir, `${job.stem}_nuclei.png`), nuclei));
-    if (cells) writes.push(writeLabelImage(path.join(data.labelsDir, `${job.stem}_cells.png`), cells));
+    writes.push(writeLabelImage(path.join(data.labelsDir, `${job.stem}_nuclei.${data.labelFormat}`), nuclei));
+    if (cells) writes.push(writeLabelImage(path.join(data.labelsDir, `${job.stem}_cells.${data.labelFormat}`), cells));
   }
   if (data.overlaysDir) writes.push(writeOverlay(path.join(data.overlaysDir, `${job.stem}_overlay.png`), planes[s.nucleiChannel]!, nuclei, cells));
   await Promise.all(writes);

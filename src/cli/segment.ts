@@ -22,6 +22,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output directory (rerunning the same command resumes)')
     .option('--illum <dir|auto>', 'divide each image by its plate\'s illumination function before thresholding (auto: compute them into <out>/illum)')
     .option('--labels', 'write each field\'s label images to <out>/labels/ (16-bit PNG, 0 = background, n = object n)')
+    .addOption(new Option('--label-format <format>', 'label images as 16-bit PNG or TIFF').choices(['png', 'tiff']).default('png'))
     .option('--overlays', 'write outlines over the nuclei stain to <out>/overlays/ (PNG)');
   for (const opt of cellOptions) cmd.addOption(opt());
   cmd.addOption(new Option('--shard-size <n>', 'fields per committed shard').default(DEFAULT_SHARD_SIZE).argParser(positiveInt('--shard-size')));
@@ -40,7 +41,7 @@ export function register(program: Command): void {
     const { screen, problems } = await loadScreen(screenArgs(o));
     for (const p of problems.slice(0, 5)) note(`warning: ${p.message}`);
     const illum = await resolveIllumination(o.illum, screen, o.out, note);
-    const r = await cellScreen({ screen, out: o.out, mode: 'segment', settings: { ...settings, illum: illum ?? null }, labels: o.labels, overlays: o.overlays, threads: o.threads, shardSize: o.shardSize, warn: (m) => note(`warning: ${m}`) });
+    const r = await cellScreen({ screen, out: o.out, mode: 'segment', settings: { ...settings, illum: illum ?? null }, labels: o.labels, labelFormat: o.labelFormat, overlays: o.overlays, threads: o.threads, shardSize: o.shardSize, warn: (m) => note(`warning: ${m}`) });
     if (o.json) console.log(JSON.stringify({ ...r, errors: r.errors.length }, null, 2));
     else
       console.log(

@@ -83,7 +83,7 @@ describe('cells stage', () => {
     await writeBlank(blank.images.DAPI!, 320, 256, 400);
     writeFileSync(broken.images.Actin!, 'not a tiff');
     const out = path.join(root, 'cls');
-    const r = await cellScreen({ screen, out, mode: 'classical', keepCells: true, progress: false });
+    const r = await cellScreen({ screen, out, mode: 'classical', keepCells: true, labels: true, labelFormat: 'tiff', progress: false });
     assert.equal(r.fieldsEmbedded, s.fields - 2);
     const errors = errorsOf(out);
     assert.equal(errors.length, 2);
@@ -103,7 +103,8 @@ describe('cells stage', () => {
     assert.ok(!fields.featureColumns.some((c) => /Location_|BoundingBox/.test(c)), 'positions are not profile features');
     for (const f of fields.features) for (const v of f) assert.ok(Number.isFinite(v));
 
-    // each field row = the mean of its objects in cells/
+    // each field row = the mean of its objects in cells/ (and its TIFF label image has them all)
+    let labelCount: Promise<void> | null = null;
     const cells = await readProfiles(r.cellsDir!);
     const key = (m: Record<string, unknown>) => `${m.Metadata_Well}/${m.Metadata_Site}`;
     const k = fields.featureColumns.indexOf('Cells_Intensity_MeanIntensity_Actin');
@@ -111,11 +112,14 @@ describe('cells stage', () => {
     fields.metadata.forEach((m, i) => {
       const mine = cells.features.filter((_, j) => key(cells.metadata[j]!) === key(m));
       assert.equal(mine.length, m.Metadata_Count_Nuclei);
+      if (i === 0) labelCount = readLabelImage(path.join(out, 'labels', `${m.Metadata_Plate}_${m.Metadata_Well}_s${m.Metadata_Site}_cells.tiff`)).then((l) => assert.equal(l.count, mine.length));
       assert.equal(fields.features[i]![0], mine.length);
       const mean = mine.reduce((a, f) => a + f[kc]!, 0) / mine.length;
       assert.ok(Math.abs(fields.features[i]![k]! - mean) <= 1e-6 * Math.max(1, Math.abs(mean)), `${key(m)}: ${fields.features[i]![k]} vs ${mean}`);
     });
 
+    assert.ok(labelCount);
+    await labelCount;
     const med = await cellScreen({ screen, out: path.join(root, 'median'), mode: 'classical', settings: { aggregate: 'median' }, progress: false });
     const medRows = await readProfiles(med.featuresDir!);
     const first = medRows.metadata.findIndex((m) => key(m) === key(fields.metadata[0]!));
