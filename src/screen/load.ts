@@ -300,7 +300,8 @@ export async function loadScreen(opts: LoadScreenOptions): Promise<{ screen: Scr
     table,
     {
       plate: spec.plate,
-      ...(byRowColumn ? {} : { well: spec.wellRow.length ? [...spec.well, `${spec.well[0]}' (or '${spec.wellRow[0]}' and '${spec.wellColumn[0]}`] : spec.well }),
+      // when missing, the message names the alternative: 'Metadata_Well' or 'Metadata_Row' and 'Metadata_Col'
+      ...(byRowColumn ? {} : { well: spec.wellRow.length ? [...spec.well, `${spec.wellRow[0]}' and '${spec.wellColumn[0]}`] : spec.well }),
       compound: spec.compound,
       concentration: spec.concentration,
       ...(spec.site && !zarrPlates ? { site: spec.site } : {}),
