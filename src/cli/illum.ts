@@ -30,7 +30,7 @@ export function register(program: Command): void {
         },
       });
       const seconds = (performance.now() - started) / 1000;
-      note(`illum: ${read} images read in ${seconds.toFixed(1)} s (${read > 0 ? (read / seconds).toFixed(1) : '0'} images/s)`);
+      note(`illum: ${read} images in ${seconds.toFixed(1)} s (${read > 0 ? (read / seconds).toFixed(1) : '0'} images/s)`);
       if (set.width === 0) {
         // not one function: say why, as run does, instead of reporting an empty set
         const plates = o.plates?.length ?? new Set(screen.fields.map((f) => f.plate)).size;
