@@ -5,7 +5,7 @@ import { MorphoprofError } from '../errors.js';
 import { areaResize } from './resample.js';
 import { parseOmeXml } from './ome.js';
 import { parseImageRef, type ImageRef } from './source.js';
-import { rawTiffPixels, tiffDescription, tiffPageCount } from './tiff.js';
+import { fillTiffPage, rawTiffPixels, tiffDescription, tiffPageCount, type FilledPage } from './tiff.js';
 import { readZarrPlane } from './zarr.js';
 
 /**
@@ -195,48 +195,89 @@ export async function readImage(ref: string): Promise<GreyImage> {
 export async function withImagePixels<T>(ref: string, use: (img: GreyImage) => T): Promise<T> {
   const r = parseImageRef(ref);
   if (r.select.kind === 'zarr') return use(await readZarrPlane(r.file, r.select.channel));
+  if (r.select.kind !== 'file') {
+    // a page of a multi-page file: only its own bytes are read, when it is a plain strip page
+    const filled = fillPageFromFile(r);
+    if (filled?.inPlace) {
+      const raw = rawTiffPixels(filled.bytes, filled.page);
+      if (raw) return use(raw);
+    } else if (filled && filled.pages > 0 && filled.page >= filled.pages) throw tooFewPages(r.file, filled.pages, filled.page);
+  }
   const bytes = readIntoScratch(r.file);
-  const page = r.select.kind === 'file' ? 0 : pageOf(r, bytes);
+  const page = r.select.kind === 'file' ? 0 : checkedPage(r, bytes);
   const raw = rawTiffPixels(bytes, page);
   // libvips gets its own copy of the bytes already read: the scratch is reused across the await
   return use(raw ?? (await decodeImage(r.file, Buffer.from(bytes), page)));
 }
 
-/** The page a reference asks for, checked against the pages the file has. */
-function pageOf(r: ImageRef, bytes: Uint8Array): number {
-  let page: number;
-  if (r.select.kind === 'ome-channel') {
-    const name = r.select.channel;
-    const xml = tiffDescription(bytes);
-    const ome = xml ? parseOmeXml(xml) : null;
-    if (!ome) {
-      throw new MorphoprofError(
-        'BAD_IMAGE',
-        `${r.file} has no OME-XML channel names, so stain ${name} cannot be found in it by name`,
-        `Say which page holds each stain: add a Frame_${name} column (0-based page) to the image table`,
-      );
-    }
-    let c = ome.names.indexOf(name);
-    if (c < 0) c = ome.names.findIndex((n) => n.toLowerCase() === name.toLowerCase());
-    if (c < 0) {
-      throw new MorphoprofError(
-        'BAD_IMAGE',
-        `OME-TIFF ${r.file} has no channel named '${name}' (its channels: ${ome.names.join(', ')})`,
-        `Name the stain columns of the image table as the file names its channels, or add a Frame_${name} column (0-based page)`,
-      );
-    }
-    page = ome.pageOf(c);
-  } else if (r.select.kind === 'page') page = r.select.page;
-  else return 0;
-  const pages = tiffPageCount(bytes);
-  if (pages !== null && page >= pages) {
+/** The page a page or OME-channel reference asks for; `description` gives the file's OME-XML. */
+function choosePage(r: ImageRef, description: () => string | null): number {
+  if (r.select.kind === 'page') return r.select.page;
+  if (r.select.kind !== 'ome-channel') return 0;
+  const name = r.select.channel;
+  const xml = description();
+  const ome = xml ? parseOmeXml(xml) : null;
+  if (!ome) {
     throw new MorphoprofError(
       'BAD_IMAGE',
-      `${r.file} has ${pages} page${pages === 1 ? '' : 's'}; page ${page} (0-based) was asked for`,
-      'Check the Frame_<Channel> / Metadata_ChannelIndex_<Channel> columns of the image table (pages count from 0) and that the file holds every stain',
+      `${r.file} has no OME-XML channel names, so stain ${name} cannot be found in it by name`,
+      `Say which page holds each stain: add a Frame_${name} column (0-based page) to the image table`,
     );
   }
+  let c = ome.names.indexOf(name);
+  if (c < 0) c = ome.names.findIndex((n) => n.toLowerCase() === name.toLowerCase());
+  if (c < 0) {
+    throw new MorphoprofError(
+      'BAD_IMAGE',
+      `OME-TIFF ${r.file} has no channel named '${name}' (its channels: ${ome.names.join(', ')})`,
+      `Name the stain columns of the image table as the file names its channels, or add a Frame_${name} column (0-based page)`,
+    );
+  }
+  return ome.pageOf(c);
+}
+
+function tooFewPages(file: string, pages: number, page: number): MorphoprofError {
+  return new MorphoprofError(
+    'BAD_IMAGE',
+    `${file} has ${pages} page${pages === 1 ? '' : 's'}; page ${page} (0-based) was asked for`,
+    'Check the Frame_<Channel> / Metadata_ChannelIndex_<Channel> columns of the image table (pages count from 0) and that the file holds every stain',
+  );
+}
+
+/** The page of a whole file in memory, checked against the pages it has. */
+function checkedPage(r: ImageRef, bytes: Uint8Array): number {
+  const page = choosePage(r, () => tiffDescription(bytes));
+  const pages = tiffPageCount(bytes);
+  if (pages !== null && page >= pages) throw tooFewPages(r.file, pages, page);
   return page;
+}
+
+/** Only what one page needs, read into the reused scratch at the file's offsets (tiff.ts fillTiffPage). */
+function fillPageFromFile(r: ImageRef): (FilledPage & { bytes: Buffer }) | null {
+  let fd: number;
+  try {
+    fd = openSync(r.file, 'r');
+  } catch (err) {
+    throw fileError(r.file, err);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (fileScratch.length < size) fileScratch = Buffer.allocUnsafeSlow(Math.ceil(size * 1.25));
+    const bytes = fileScratch.subarray(0, size);
+    const read = (buf: Uint8Array, at: number, length: number): void => {
+      for (let got = 0; got < length; ) {
+        const n = readSync(fd, buf, at + got, length - got, at + got);
+        if (n === 0) break;
+        got += n;
+      }
+    };
+    const filled = fillTiffPage(bytes, read, (description) => choosePage(r, description));
+    return filled && { ...filled, bytes };
+  } catch (err) {
+    throw err instanceof MorphoprofError ? err : fileError(r.file, err);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The file's bytes in a buffer reused between calls (valid until the next call). */

@@ -21,6 +21,8 @@ export interface RawTiff {
 }
 
 const TYPE_SIZE: Record<number, number> = { 1: 1, 3: 2, 4: 4, 16: 8 }; // BYTE, SHORT, LONG, LONG8
+/** Bytes per value of every TIFF field type (for where out-of-line values sit). */
+const ANY_TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
 
 interface Ifd {
   /** tag -> integer values (tags of other types are present with no values) */
@@ -156,4 +158,66 @@ export function rawTiffPixels(buf: Uint8Array, page = 0): RawTiff | null {
   }
   if (bits === 16 && !littleEndian) for (let i = 0; i < need; i += 2) [bytes[i], bytes[i + 1]] = [bytes[i + 1]!, bytes[i]!];
   return { width, height, bitDepth: bits, data: bits === 8 ? bytes : new Uint16Array(bytes.buffer) };
+}
+
+/** Copies `length` bytes of the file at offset `at` into `buf` at the same offset. */
+export type PositionalRead = (buf: Uint8Array, at: number, length: number) => void;
+
+export interface FilledPage {
+  /** the page (0-based) asked for, once `choosePage` has seen the first page's description */
+  page: number;
+  /** pages seen: the whole count when the chain ended before `page` */
+  pages: number;
+  /** the page is there and its strips are in `buf`, ready for rawTiffPixels(buf, page) */
+  inPlace: boolean;
+}
+
+/**
+ * Read of a file only what one page's pixels need: the header, the chain of IFDs up to the page,
+ * the first page's and that page's out-of-line values, and that page's strips, each into `buf` (as
+ * long as the file) at its own offset, so rawTiffPixels(buf, page) reads it as if the file were
+ * whole. A stain of a multi-page file (all stains of a field, or a Z-stack) then costs its own
+ * bytes, not the file's. `choosePage` gets the first page's ImageDescription (OME-XML) and says
+ * which page. Null when `buf` is not a classic TIFF; `inPlace` false when the page is not one this
+ * reader takes in place (compressed...): read the file whole then.
+ */
+export function fillTiffPage(buf: Uint8Array, read: PositionalRead, choosePage: (description: () => string | null) => number): FilledPage | null {
+  if (buf.length < 8) return null;
+  read(buf, 0, 8);
+  if (!classicTiff(buf)) return null;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const le = buf[0] === 0x49;
+  const fillValues = (ifd: number, count: number) => {
+    for (let i = 0; i < count; i++) {
+      const e = ifd + 2 + i * 12;
+      const bytes = view.getUint32(e + 4, le) * (ANY_TYPE_SIZE[view.getUint16(e + 2, le)] ?? 1);
+      const at = view.getUint32(e + 8, le);
+      if (bytes > 4 && at + bytes <= buf.length) read(buf, at, bytes);
+    }
+  };
+  let page = -1;
+  let at = view.getUint32(4, le);
+  for (let p = 0; p < MAX_PAGES; p++) {
+    if (at < 8 || at + 2 > buf.length) return { page, pages: p, inPlace: false };
+    read(buf, at, 2);
+    const count = view.getUint16(at, le);
+    if (at + 2 + count * 12 + 4 > buf.length) return { page, pages: p, inPlace: false };
+    read(buf, at + 2, count * 12 + 4);
+    if (p === 0) {
+      fillValues(at, count);
+      page = choosePage(() => tiffDescription(buf));
+    } else if (p === page) fillValues(at, count);
+    if (p === page) {
+      const tags = readIfd(buf, at)?.tags;
+      const offsets = tags?.get(273);
+      const counts = tags?.get(279);
+      if (!tags || one(tags, 259, 1) !== 1 || !offsets || !counts || offsets.length !== counts.length) return { page, pages: p + 1, inPlace: false };
+      for (let k = 0; k < offsets.length; k++) if (offsets[k]! + counts[k]! <= buf.length) read(buf, offsets[k]!, counts[k]!);
+      return { page, pages: p + 1, inPlace: true };
+    }
+    const next = view.getUint32(at + 2 + count * 12, le);
+    if (next === 0) return { page, pages: p + 1, inPlace: false };
+    at = next;
+  }
+  return { page, pages: MAX_PAGES, inPlace: false };
 }
