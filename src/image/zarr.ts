@@ -120,65 +120,102 @@ export async function readZarrField(fieldDir: string): Promise<FieldMeta> {
   return meta;
 }
 
-/** The store of one read, noting chunk keys that are absent (zarrita would fill them with the fill value). */
-function recordingStore(root: string, missing: string[]) {
+/** A chunk the array's metadata implies but the store does not hold. */
+class MissingChunk extends Error {
+  constructor(readonly key: string) {
+    super(`chunk ${key} missing`);
+  }
+}
+
+/** A local store that refuses absent chunks (zarrita would give the fill value for them). */
+function strictStore(root: string) {
   const fs = new FileSystemStore(root);
   const isMeta = (key: string) => /(^|\/)(zarr\.json|\.zarray|\.zattrs|\.zgroup|\.zmetadata)$/.test(key);
   return {
     async get(key: `/${string}`, opts?: Parameters<FileSystemStore['get']>[1]) {
       const v = await fs.get(key, opts);
-      if (v === undefined && !isMeta(key)) missing.push(key);
+      if (v === undefined && !isMeta(key)) throw new MissingChunk(key);
       return v;
     },
     async getRange(key: `/${string}`, range: Parameters<FileSystemStore['getRange']>[1], opts?: Parameters<FileSystemStore['getRange']>[2]) {
       const v = await fs.getRange(key, range, opts);
-      if (v === undefined) missing.push(key);
+      if (v === undefined) throw new MissingChunk(key);
       return v;
     },
   };
 }
 
-/** One channel (by name) of a field at full resolution: the first time point and Z-plane. */
+type ZarrArray = zarr.Array<zarr.DataType, ReturnType<typeof strictStore>>;
+/** Opened arrays (their metadata parsed once), by folder. */
+const arrays = new Map<string, Promise<ZarrArray>>();
+const ARRAY_CACHE = 64;
+
+function openArray(dir: string): Promise<ZarrArray> {
+  let arr = arrays.get(dir);
+  if (!arr) {
+    arr = zarr.open(strictStore(dir), { kind: 'array' });
+    arr.catch(() => arrays.delete(dir));
+    if (arrays.size >= ARRAY_CACHE) arrays.delete(arrays.keys().next().value as string);
+    arrays.set(dir, arr);
+  }
+  return arr;
+}
+
+/**
+ * One channel (by name) of a field at full resolution: the first time point and Z-plane, copied
+ * chunk by chunk (rows at a time) into one plane.
+ */
 export async function readZarrPlane(fieldDir: string, channel: string): Promise<GreyImage> {
   const meta = await readZarrField(fieldDir);
-  const names = meta.channels.length ? meta.channels : [];
+  const names = meta.channels;
   let c = names.findIndex((n) => n === channel);
   if (c < 0) c = names.findIndex((n) => n.toLowerCase() === channel.toLowerCase());
   if (c < 0 && names.length === 0 && /^C\d+$/.test(channel)) c = Number(channel.slice(1));
   if (c < 0) {
     throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}: no channel named '${channel}' (its channels: ${names.join(', ') || 'none named'})`, 'Channels are matched to stains by their omero label; check the plates were written with the same channel names');
   }
-  const missing: string[] = [];
-  const store = recordingStore(path.join(fieldDir, meta.array), missing);
-  let arr;
+  const arrayDir = path.join(fieldDir, meta.array);
+  let arr: ZarrArray;
   try {
-    arr = await zarr.open(store, { kind: 'array' });
+    arr = await openArray(arrayDir);
   } catch (err) {
     throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}: cannot open its array ${meta.array}: ${(err as Error).message}`, 'The field is incomplete or corrupt: re-export the plate', { cause: err });
   }
   const bitDepth: BitDepth | null = arr.dtype === 'uint16' ? 16 : arr.dtype === 'uint8' ? 8 : null;
   if (bitDepth === null) throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}: pixel type ${arr.dtype} (morphoprof reads 8- and 16-bit unsigned images)`, 'Convert the plate to uint16 or uint8');
-  const shape = arr.shape;
+  const { shape, chunks } = arr;
   const axes = meta.axes.length === shape.length ? meta.axes : ['t', 'c', 'z', 'y', 'x'].slice(5 - shape.length);
-  const cAxis = axes.indexOf('c');
-  if (cAxis >= 0 && c >= shape[cAxis]!) throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}: channel '${channel}' is number ${c} but the array has ${shape[cAxis]} channels`, 'The omero metadata and the array disagree: re-export the plate');
-  const selection = axes.map((a) => (a === 'y' || a === 'x' ? null : a === 'c' ? c : 0));
-  let chunk;
-  try {
-    chunk = await zarr.get(arr, selection);
-  } catch (err) {
-    throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}, channel ${channel}: cannot read its pixels: ${(err as Error).message}`, 'A chunk is corrupt: re-export the plate', { cause: err });
+  const [yAxis, xAxis, cAxis] = [axes.indexOf('y'), axes.indexOf('x'), axes.indexOf('c')];
+  if (yAxis < 0 || xAxis < 0) throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}: axes ${axes.join(', ')} have no y and x`, 'The field is not a 2D image per channel: re-export the plate');
+  if (cAxis >= 0 ? c >= shape[cAxis]! : c > 0) throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}: channel '${channel}' is number ${c} but the array has ${cAxis >= 0 ? shape[cAxis] : 1} channel(s)`, 'The omero metadata and the array disagree: re-export the plate');
+  const [height, width] = [shape[yAxis]!, shape[xAxis]!];
+  const [ch, cw] = [chunks[yAxis]!, chunks[xAxis]!];
+  const out = bitDepth === 16 ? new Uint16Array(width * height) : new Uint8Array(width * height);
+  // the chunk holding (t 0, channel c, z 0) and the position inside it
+  const coords = axes.map((a, i) => (a === 'c' ? Math.floor(c / chunks[i]!) : 0));
+  const inner = axes.map((a, i) => (a === 'c' ? c % chunks[i]! : 0));
+  for (let cy = 0; cy * ch < height; cy++) {
+    for (let cx = 0; cx * cw < width; cx++) {
+      coords[yAxis] = cy;
+      coords[xAxis] = cx;
+      let chunk: { data: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }; stride: number[] };
+      try {
+        chunk = (await arr.getChunk(coords)) as unknown as typeof chunk;
+      } catch (err) {
+        if (err instanceof MissingChunk) throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}, channel ${channel}: chunk ${path.join(arrayDir, err.key)} is missing`, 'The plate is incomplete: re-copy or re-export it');
+        throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}, channel ${channel}: cannot read its pixels: ${(err as Error).message}`, 'A chunk is corrupt: re-export the plate', { cause: err });
+      }
+      const { data, stride } = chunk;
+      const base = inner.reduce((sum, v, i) => sum + v * stride[i]!, 0);
+      const rows = Math.min(ch, height - cy * ch);
+      const cols = Math.min(cw, width - cx * cw);
+      for (let r = 0; r < rows; r++) {
+        const from = base + r * stride[yAxis]!;
+        const to = (cy * ch + r) * width + cx * cw;
+        if (stride[xAxis] === 1) out.set(data.subarray(from, from + cols) as Uint16Array, to);
+        else for (let x = 0; x < cols; x++) out[to + x] = data[from + x * stride[xAxis]!]!;
+      }
+    }
   }
-  if (missing.length > 0) {
-    throw new MorphoprofError('BAD_IMAGE', `${where(fieldDir)}, channel ${channel}: ${missing.length} chunk(s) missing (${missing.slice(0, 3).map((k) => path.join(fieldDir, meta.array, k)).join(', ')})`, 'The plate is incomplete: re-copy or re-export it');
-  }
-  const c2 = chunk as unknown as { data: Uint8Array | Uint16Array; shape: number[]; stride: number[] };
-  const [height, width] = [c2.shape[0]!, c2.shape[1]!];
-  let data = c2.data;
-  if (c2.stride[0] !== width || c2.stride[1] !== 1) {
-    const out = bitDepth === 16 ? new Uint16Array(width * height) : new Uint8Array(width * height);
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = data[y * c2.stride[0]! + x * c2.stride[1]!]!;
-    data = out;
-  }
-  return { width, height, bitDepth, data };
+  return { width, height, bitDepth, data: out };
 }

@@ -189,6 +189,6 @@ describe('multi-channel files and OME-Zarr plates give the features of one file 
     assert.ok(gone.Reason!.includes(path.join('P2.zarr', 'A', '1', '0')), gone.Reason);
     const chunk = errs.find((e) => e.Metadata_Well === 'B02')!;
     assert.equal(chunk.Channel, 'Tubulin');
-    assert.match(chunk.Reason!, /OME-Zarr plate .*P2\.zarr, well B\/2, field 1, channel Tubulin: 1 chunk\(s\) missing/);
+    assert.match(chunk.Reason!, /OME-Zarr plate .*P2\.zarr, well B\/2, field 1, channel Tubulin: chunk .*P2\.zarr\/B\/2\/1\/0\/1\/2\/0 is missing/);
   });
 });
