@@ -41,6 +41,15 @@ export async function findZarrPlates(images: string): Promise<string[] | null> {
   return plates.length ? plates : null;
 }
 
+/**
+ * `--images` made absolute: a folder, or each of a comma-separated list of OME-Zarr plates
+ * (`path.resolve` of the whole list would resolve only its first plate). For records that another
+ * process (a queue worker) reads back.
+ */
+export function resolveImages(images: string): string {
+  return images.includes(',') ? images.split(',').map((p) => p.trim()).filter(Boolean).map((p) => path.resolve(p)).join(',') : path.resolve(images);
+}
+
 /** The canonical name of a Zarr well (`B` + `3` -> `B03`) as the platemap's wells are normalised. */
 type WellNamer = (row: string, column: string) => string;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadScreen, normalizeWell, summarizeScreen } from '../../src/screen/index.js';
+import { loadScreen, normalizeWell, resolveImages, summarizeScreen } from '../../src/screen/index.js';
 import { rowLetters, wellFromRowColumn } from '../../src/screen/load.js';
 import { writeZarrPlateV2 } from '../image/fixtures.js';
 import { tempDir } from '../helpers.js';
@@ -125,6 +125,11 @@ describe('OME-Zarr plates as a screen', () => {
     assert.ok(messages.some((m) => /P2\.zarr: 2 of its 3 wells have no row/.test(m)), messages.join('\n'));
     const summary = await summarizeScreen(screen, { checkFiles: true });
     assert.deepEqual([summary.files!.files, summary.files!.present, summary.files!.fieldsComplete], [5, 5, 5]);
+  });
+
+  it('resolveImages makes every plate of a list absolute', () => {
+    assert.equal(resolveImages('a.zarr, b.zarr'), `${path.resolve('a.zarr')},${path.resolve('b.zarr')}`);
+    assert.equal(resolveImages('imgs'), path.resolve('imgs'));
   });
 
   it('a folder that is not a plate, and a table without file columns and without plates, are refused clearly', async () => {
