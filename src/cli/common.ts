@@ -5,8 +5,8 @@ import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
 
 /** Options shared by the commands that read a screen. */
 export const screenOptions = [
-  () => new Option('--metadata <csv>', 'image table: BBBC021_v1_image.csv or a CellProfiler LoadData CSV').makeOptionMandatory(),
-  () => new Option('--images <root>', 'folder the table\'s PathName columns are relative to').makeOptionMandatory(),
+  () => new Option('--metadata <csv>', 'image table: BBBC021_v1_image.csv or a CellProfiler LoadData CSV (for OME-Zarr plates: the platemap)').makeOptionMandatory(),
+  () => new Option('--images <root>', 'folder the table\'s PathName columns are relative to; or OME-Zarr plates: a.zarr,b.zarr or a folder of *.zarr').makeOptionMandatory(),
   () => new Option('--moa <csv>', 'MOA table (compound,concentration,moa), e.g. BBBC021_v1_moa.csv'),
   () => new Option('--controls <compound>', 'negative-control compound').default('DMSO'),
 ];

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { computeIllumination, DEFAULT_METHOD, ILLUMINATION_METHODS, MANIFEST_FILE, type IlluminationMethod } from '../illum/index.js';
+import { MorphoprofError } from '../errors.js';
 import { loadScreen } from '../screen/index.js';
 import { commaList, note, screenOptions } from './common.js';
 
@@ -19,12 +20,26 @@ export function register(program: Command): void {
       if (problems.length > 0) note(`warning: ${problems.length} metadata rows skipped (first: ${problems[0]!.message})`);
       const started = performance.now();
       let read = 0;
+      const warnings: string[] = [];
       const set = await computeIllumination({
         screen, out: o.out, method: o.method, plates: o.plates, channels: o.stains,
-        onProgress: (e) => (read = e.done), warn: (m) => note(`warning: ${m}`),
+        onProgress: (e) => (read = e.done),
+        warn: (m) => {
+          warnings.push(m);
+          note(`warning: ${m}`);
+        },
       });
       const seconds = (performance.now() - started) / 1000;
-      note(`illum: ${read} images read in ${seconds.toFixed(1)} s (${read > 0 ? (read / seconds).toFixed(1) : '0'} images/s)`);
+      note(`illum: ${read} images in ${seconds.toFixed(1)} s (${read > 0 ? (read / seconds).toFixed(1) : '0'} images/s)`);
+      if (set.width === 0) {
+        // not one function: say why, as run does, instead of reporting an empty set
+        const plates = o.plates?.length ?? new Set(screen.fields.map((f) => f.plate)).size;
+        const stains = o.stains?.length ?? screen.channels.length;
+        const why = screen.fields.length === 0
+          ? `the image table lists no valid field${problems.length ? ` (first problem: ${problems[0]!.message})` : ''}`
+          : `none of the images of ${plates} plate(s) x ${stains} stain(s) could be read${warnings.length ? ` (${warnings[0]})` : ''}`;
+        throw new MorphoprofError('NOTHING_VALID', `No illumination function computed in ${path.resolve(o.out)}: ${why}`, 'Check --images (the folder the PathName columns are relative to) and that the files are readable images: morphoprof inspect --metadata ... --images ...');
+      }
       console.log(`illumination functions (${o.method}): ${set.plates.length} plates x ${set.channels.length} stains, ${set.width}x${set.height}, in ${path.resolve(o.out)}`);
       console.log(`manifest: ${path.join(path.resolve(o.out), MANIFEST_FILE)}`);
       console.log(`next: morphoprof run --metadata ${o.metadata} --images ${o.images}${o.moa ? ` --moa ${o.moa}` : ''} --illum ${o.out} --out <run-dir>`);

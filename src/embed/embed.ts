@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MorphoprofError } from '../errors.js';
+import { imageRefFile } from '../image/source.js';
 import type { Field, Screen } from '../screen/types.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
 import type { ProfileTable } from '../table/index.js';
@@ -68,7 +69,7 @@ export function checkFieldFiles(screen: Screen): { present: Field[]; errors: Fie
   const present: Field[] = [];
   const errors: FieldError[] = [];
   for (const f of screen.fields) {
-    const missing = screen.channels.filter((ch) => !f.images[ch] || !existsSync(f.images[ch]!));
+    const missing = screen.channels.filter((ch) => !f.images[ch] || !existsSync(imageRefFile(f.images[ch]!)));
     if (missing.length === 0) present.push(f);
     else
       errors.push({
@@ -83,7 +84,7 @@ export function checkFieldFiles(screen: Screen): { present: Field[]; errors: Fie
 export function nothingValidMessage(screen: Screen, errors: readonly FieldError[]): string {
   const nImages = screen.fields.length * screen.channels.length;
   let presentFiles = 0;
-  for (const f of screen.fields) for (const ch of screen.channels) if (f.images[ch] && existsSync(f.images[ch]!)) presentFiles++;
+  for (const f of screen.fields) for (const ch of screen.channels) if (f.images[ch] && existsSync(imageRefFile(f.images[ch]!))) presentFiles++;
   const byStage = new Map<string, number>();
   for (const e of errors) byStage.set(e.stage, (byStage.get(e.stage) ?? 0) + 1);
   const stages = [...byStage].map(([s, n]) => `${n} at ${s}`).join(', ');

@@ -288,20 +288,61 @@ export class FieldEmbedder {
   }
 }
 
+/** Readable images the screen's geometry is voted from. */
+const GEOMETRY_SAMPLE = 9;
+
 /**
- * The screen's image geometry, from the first of `fields` whose first stain can be read. Every field
- * is checked against it, so all workers of a queue agree on it.
+ * Indices 0..n-1 spread over the range first (0, n/2, n/4, 3n/4, ... by halving steps), then every
+ * other one: a sample of a screen that does not sit in one plate, and in the end all of it.
+ */
+export function* spreadOrder(n: number): Generator<number> {
+  const seen = new Uint8Array(n);
+  let step = 1;
+  while (step < n) step *= 2;
+  for (; step >= 1; step /= 2) {
+    for (let i = 0; i < n; i += step) {
+      if (seen[i]) continue;
+      seen[i] = 1;
+      yield i;
+    }
+  }
+}
+
+/**
+ * The screen's image geometry: the most common size and bit depth among the first
+ * GEOMETRY_SAMPLE readable images of `channel`, looked for spread over the whole screen (see
+ * spreadOrder), so a plate of broken files at the top of the table neither decides it nor stops
+ * the run (its fields are then skipped at reading, each with its reason). Deterministic, so all
+ * workers of a queue agree on it; every field is checked against it.
  */
 async function readGeometry(fields: readonly Field[], channel: string): Promise<Geometry> {
   const tried: string[] = [];
-  for (const field of fields.slice(0, 20)) {
-    const file = field.images[channel]!;
+  const votes = new Map<string, { geometry: Geometry; n: number }>();
+  let readable = 0;
+  for (const i of spreadOrder(fields.length)) {
+    if (readable >= GEOMETRY_SAMPLE) break;
+    const file = fields[i]!.images[channel]!;
     try {
       const img = await readImageResized(file, 8, 8);
-      return { width: img.srcWidth, height: img.srcHeight, bitDepth: img.bitDepth, source: file };
+      const key = `${img.srcWidth}x${img.srcHeight}x${img.bitDepth}`;
+      const vote = votes.get(key) ?? votes.set(key, { geometry: { width: img.srcWidth, height: img.srcHeight, bitDepth: img.bitDepth, source: file }, n: 0 }).get(key)!;
+      vote.n++;
+      readable++;
     } catch (err) {
       tried.push(`${file}: ${errorMessage(err)}`);
     }
   }
-  throw new MorphoprofError('BAD_IMAGE', `Cannot read any of the first ${tried.length} images to learn the screen's image size:\n  ${tried.join('\n  ')}`, 'Check that the files are TIFF or PNG images');
+  if (readable === 0) {
+    throw new MorphoprofError(
+      'BAD_IMAGE',
+      `Cannot read any of the ${tried.length} images of stain ${channel} to learn the screen's image size:\n  ${tried.slice(0, 5).join('\n  ')}${tried.length > 5 ? `\n  ... and ${tried.length - 5} more` : ''}`,
+      'Check that the files are TIFF or PNG images',
+    );
+  }
+  // the most common geometry; a tie goes to the one seen first
+  let best: { geometry: Geometry; n: number } | null = null;
+  for (const v of votes.values()) if (!best || v.n > best.n) best = v;
+  const g = best!.geometry;
+  if (votes.size > 1) g.source = `${best!.n} of ${readable} images sampled, e.g. ${g.source}`;
+  return g;
 }

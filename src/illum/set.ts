@@ -1,8 +1,7 @@
 /** A directory of illumination functions, as the embedding stage uses it. */
 import path from 'node:path';
-import sharp from 'sharp';
 import { MorphoprofError } from '../errors.js';
-import { areaResize } from '../image/index.js';
+import { areaResize, withImagePixels } from '../image/index.js';
 import type { Screen } from '../screen/types.js';
 import { checkIdentity, functionStem, MANIFEST_FILE, readManifest, readRecord, type FunctionRecord } from './manifest.js';
 import { readNpy } from './npy.js';
@@ -148,7 +147,8 @@ export async function loadIllumination(dir: string, screen: Screen): Promise<Ill
     const channel = screen.channels[0] as string;
     const file = field.images[channel];
     if (!file || set.width === 0) continue;
-    const meta = await sharp(file).metadata().catch(() => null); // unreadable: reported by the embedding
+    // the field's image through the one reader (a file, a page of one, a Zarr field); unreadable: reported by the embedding
+    const meta = await withImagePixels(file, (img) => ({ width: img.width, height: img.height })).catch(() => null);
     if (meta && (meta.width !== set.width || meta.height !== set.height)) {
       throw new MorphoprofError(
         'BAD_IMAGE',

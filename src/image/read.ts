@@ -3,7 +3,10 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { MorphoprofError } from '../errors.js';
 import { areaResize } from './resample.js';
-import { rawTiffPixels } from './tiff.js';
+import { parseOmeXml } from './ome.js';
+import { parseImageRef, type ImageRef } from './source.js';
+import { fillTiffPage, rawTiffPixels, tiffDescription, tiffPageCount, type FilledPage } from './tiff.js';
+import { readZarrPlane } from './zarr.js';
 
 /**
  * Reading microscopy images (8- and 16-bit greyscale TIFF or PNG) with sharp (libvips), bit-exact.
@@ -14,8 +17,10 @@ import { rawTiffPixels } from './tiff.js';
  * real BBBC021 TIFFs in the tests).
  *
  * Multi-channel files: an RGB(A) file whose colour channels are identical (a greyscale image saved
- * as RGB) is read as its first channel; any other multi-channel file is an error naming the file,
- * because morphoprof expects one file per stain. Multi-page TIFFs: the first page is read.
+ * as RGB) is read as its first channel; any other multi-sample file is an error naming the file.
+ * A field's stains may be the pages of one multi-page TIFF or OME-TIFF: every reader here takes an
+ * image reference (source.ts), a path alone or a path with the page or channel it means, or a
+ * channel of an OME-Zarr field.
  */
 
 export type BitDepth = 8 | 16;
@@ -42,6 +47,8 @@ export interface ResizedImage {
 interface OpenedImage {
   file: string;
   input: string | Buffer;
+  /** 0-based page of a multi-page file */
+  page: number;
   width: number;
   height: number;
   channels: number;
@@ -95,10 +102,10 @@ function fileError(file: string, err: unknown): MorphoprofError {
  * Read the header. `input` is the path (the hot path: libvips reads the file itself, no copy
  * through JS) or the file already in memory.
  */
-async function openImage(file: string, input: string | Buffer): Promise<OpenedImage> {
+async function openImage(file: string, input: string | Buffer, page = 0): Promise<OpenedImage> {
   let meta: Metadata;
   try {
-    meta = await sharp(input, SHARP_INPUT).metadata();
+    meta = await sharp(input, { ...SHARP_INPUT, page }).metadata();
   } catch (err) {
     if (typeof input === 'string') {
       // sharp's "Input file is missing" does not say why: ask fs, so the message does.
@@ -116,7 +123,10 @@ async function openImage(file: string, input: string | Buffer): Promise<OpenedIm
       'Convert it to an 8- or 16-bit greyscale TIFF or PNG (Fiji: Image > Type > 16-bit, then save as TIFF)',
     );
   }
-  return { file, input, width: meta.width, height: meta.height, channels: meta.channels ?? 1, bitDepth };
+  if (meta.pages !== undefined && page >= meta.pages) {
+    throw new MorphoprofError('BAD_IMAGE', `${file} has ${meta.pages} page${meta.pages === 1 ? '' : 's'}; page ${page} (0-based) was asked for`, 'Check the Frame_<Channel> / Metadata_ChannelIndex_<Channel> columns of the image table (pages count from 0)');
+  }
+  return { file, input, page, width: meta.width, height: meta.height, channels: meta.channels ?? 1, bitDepth };
 }
 
 function greyspace(bitDepth: BitDepth): 'grey16' | 'b-w' {
@@ -134,7 +144,7 @@ function typedView(buf: Buffer, bitDepth: BitDepth): Uint8Array | Uint16Array {
 async function firstOfIdenticalChannels(img: OpenedImage): Promise<Uint8Array | Uint16Array> {
   let raw: Buffer;
   try {
-    raw = await sharp(img.input, SHARP_INPUT)
+    raw = await sharp(img.input, { ...SHARP_INPUT, page: img.page })
       .toColourspace(img.bitDepth === 16 ? 'rgb16' : 'srgb')
       .raw({ depth: img.bitDepth === 16 ? 'ushort' : 'uchar' })
       .toBuffer();
@@ -163,13 +173,18 @@ async function firstOfIdenticalChannels(img: OpenedImage): Promise<Uint8Array | 
 }
 
 /**
- * Read a single-channel 8- or 16-bit image without losing bits. Plain uncompressed strip TIFFs
- * (what microscopes write) are taken straight from the file's bytes (see tiff.ts); every other
- * file is decoded by libvips.
+ * Read a single-channel 8- or 16-bit image without losing bits. `ref` is an image reference
+ * (source.ts): a file, a page or named channel of a multi-page TIFF, a channel of a Zarr field.
+ * Plain uncompressed strip TIFFs (what microscopes write) are taken straight from the file's bytes
+ * (see tiff.ts); every other file is decoded by libvips.
  */
-export async function readImage(file: string): Promise<GreyImage> {
-  const buf = await readImageFile(file);
-  return rawTiffPixels(buf) ?? decodeImage(file, buf);
+export async function readImage(ref: string): Promise<GreyImage> {
+  const r = parseImageRef(ref);
+  if (r.select.kind === 'file') {
+    const buf = await readImageFile(r.file);
+    return rawTiffPixels(buf) ?? decodeImage(r.file, buf);
+  }
+  return withImagePixels(ref, (img) => ({ ...img, data: img.data.slice() }));
 }
 
 /**
@@ -177,11 +192,92 @@ export async function readImage(file: string): Promise<GreyImage> {
  * TIFF they are a view of a buffer reused by the next read (no copy, no fresh memory: the cheap
  * way to stream a plate's images through a sum). Other files are decoded by libvips.
  */
-export async function withImagePixels<T>(file: string, use: (img: GreyImage) => T): Promise<T> {
-  const bytes = readIntoScratch(file);
-  const raw = rawTiffPixels(bytes);
+export async function withImagePixels<T>(ref: string, use: (img: GreyImage) => T): Promise<T> {
+  const r = parseImageRef(ref);
+  if (r.select.kind === 'zarr') return use(await readZarrPlane(r.file, r.select.channel));
+  if (r.select.kind !== 'file') {
+    // a page of a multi-page file: only its own bytes are read, when it is a plain strip page
+    const filled = fillPageFromFile(r);
+    if (filled?.inPlace) {
+      const raw = rawTiffPixels(filled.bytes, filled.page);
+      if (raw) return use(raw);
+    } else if (filled && filled.pages > 0 && filled.page >= filled.pages) throw tooFewPages(r.file, filled.pages, filled.page);
+  }
+  const bytes = readIntoScratch(r.file);
+  const page = r.select.kind === 'file' ? 0 : checkedPage(r, bytes);
+  const raw = rawTiffPixels(bytes, page);
   // libvips gets its own copy of the bytes already read: the scratch is reused across the await
-  return use(raw ?? (await decodeImage(file, Buffer.from(bytes))));
+  return use(raw ?? (await decodeImage(r.file, Buffer.from(bytes), page)));
+}
+
+/** The page a page or OME-channel reference asks for; `description` gives the file's OME-XML. */
+function choosePage(r: ImageRef, description: () => string | null): number {
+  if (r.select.kind === 'page') return r.select.page;
+  if (r.select.kind !== 'ome-channel') return 0;
+  const name = r.select.channel;
+  const xml = description();
+  const ome = xml ? parseOmeXml(xml) : null;
+  if (!ome) {
+    throw new MorphoprofError(
+      'BAD_IMAGE',
+      `${r.file} has no OME-XML channel names, so stain ${name} cannot be found in it by name`,
+      `Say which page holds each stain: add a Frame_${name} column (0-based page) to the image table`,
+    );
+  }
+  let c = ome.names.indexOf(name);
+  if (c < 0) c = ome.names.findIndex((n) => n.toLowerCase() === name.toLowerCase());
+  if (c < 0) {
+    throw new MorphoprofError(
+      'BAD_IMAGE',
+      `OME-TIFF ${r.file} has no channel named '${name}' (its channels: ${ome.names.join(', ')})`,
+      `Name the stain columns of the image table as the file names its channels, or add a Frame_${name} column (0-based page)`,
+    );
+  }
+  return ome.pageOf(c);
+}
+
+function tooFewPages(file: string, pages: number, page: number): MorphoprofError {
+  return new MorphoprofError(
+    'BAD_IMAGE',
+    `${file} has ${pages} page${pages === 1 ? '' : 's'}; page ${page} (0-based) was asked for`,
+    'Check the Frame_<Channel> / Metadata_ChannelIndex_<Channel> columns of the image table (pages count from 0) and that the file holds every stain',
+  );
+}
+
+/** The page of a whole file in memory, checked against the pages it has. */
+function checkedPage(r: ImageRef, bytes: Uint8Array): number {
+  const page = choosePage(r, () => tiffDescription(bytes));
+  const pages = tiffPageCount(bytes);
+  if (pages !== null && page >= pages) throw tooFewPages(r.file, pages, page);
+  return page;
+}
+
+/** Only what one page needs, read into the reused scratch at the file's offsets (tiff.ts fillTiffPage). */
+function fillPageFromFile(r: ImageRef): (FilledPage & { bytes: Buffer }) | null {
+  let fd: number;
+  try {
+    fd = openSync(r.file, 'r');
+  } catch (err) {
+    throw fileError(r.file, err);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (fileScratch.length < size) fileScratch = Buffer.allocUnsafeSlow(Math.ceil(size * 1.25));
+    const bytes = fileScratch.subarray(0, size);
+    const read = (buf: Uint8Array, at: number, length: number): void => {
+      for (let got = 0; got < length; ) {
+        const n = readSync(fd, buf, at + got, length - got, at + got);
+        if (n === 0) break;
+        got += n;
+      }
+    };
+    const filled = fillTiffPage(bytes, read, (description) => choosePage(r, description));
+    return filled && { ...filled, bytes };
+  } catch (err) {
+    throw err instanceof MorphoprofError ? err : fileError(r.file, err);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The file's bytes in a buffer reused between calls (valid until the next call). */
@@ -210,15 +306,15 @@ function readIntoScratch(file: string): Buffer {
   }
 }
 
-/** `readImage` on a path or on a file already in memory (`file` names it in errors). */
-export async function decodeImage(file: string, input: string | Buffer): Promise<GreyImage> {
-  const img = await openImage(file, input);
+/** `readImage` on a path or on a file already in memory (`file` names it in errors); `page` of a multi-page file. */
+export async function decodeImage(file: string, input: string | Buffer, page = 0): Promise<GreyImage> {
+  const img = await openImage(file, input, page);
   if (img.channels > 1) {
     return { width: img.width, height: img.height, bitDepth: img.bitDepth, data: await firstOfIdenticalChannels(img) };
   }
   let raw: Buffer;
   try {
-    raw = await sharp(img.input, SHARP_INPUT)
+    raw = await sharp(img.input, { ...SHARP_INPUT, page: img.page })
       .toColourspace(greyspace(img.bitDepth))
       .raw({ depth: img.bitDepth === 16 ? 'ushort' : 'uchar' })
       .toBuffer();
@@ -234,14 +330,14 @@ export async function decodeImage(file: string, input: string | Buffer): Promise
  * file bit-exactly; the downsampling is an exact area average in float64 (see resample.ts for
  * why not sharp's resize). `out` (width*height values) is written and returned as `data`.
  */
-export async function readImageResized(file: string, width: number, height: number, out?: Float32Array): Promise<ResizedImage> {
+export async function readImageResized(ref: string, width: number, height: number, out?: Float32Array): Promise<ResizedImage> {
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v < 1) {
       throw new MorphoprofError('BAD_ARGUMENT', `Expected a positive integer for ${name} but received ${JSON.stringify(v)}`);
     }
   }
   // the pixels are downsampled as soon as they are read, so they can stay in the reused buffer
-  return withImagePixels(file, (img) => ({
+  return withImagePixels(ref, (img) => ({
     data: areaResize(img.data, img.width, img.height, width, height, out),
     width,
     height,

@@ -2,9 +2,14 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { MorphoprofError } from '../errors.js';
+import { formatImageRef } from '../image/source.js';
 import { type Field, type Screen, fieldKey, treatmentKey } from './types.js';
+import { findZarrPlates, zarrFields, type PlateRow } from './zarr.js';
 
-/** A non-fatal issue found while reading a screen; the row it names was dropped. */
+/**
+ * A non-fatal issue found while reading a screen: the row it names was dropped, or (no row) a
+ * warning about the table as a whole.
+ */
 export interface Problem {
   /** 1-based data row (header excluded) of `file`. */
   row?: number;
@@ -37,6 +42,11 @@ interface LayoutSpec {
   pathName: string;
   plate: string[];
   well: string[];
+  /** row and column of the well, an alternative to `well` (numbers or a row letter) */
+  wellRow: string[];
+  wellColumn: string[];
+  /** 0-based page of a multi-page file holding the stain: `<prefix><Channel>` */
+  frame: string[];
   site: string[] | null;
   compound: string[];
   concentration: string[];
@@ -50,6 +60,9 @@ const LAYOUTS: Readonly<Record<ScreenLayout, LayoutSpec>> = Object.freeze({
     pathName: 'Image_PathName_',
     plate: ['Image_Metadata_Plate_DAPI', 'Image_Metadata_Plate'],
     well: ['Image_Metadata_Well_DAPI', 'Image_Metadata_Well'],
+    wellRow: [],
+    wellColumn: [],
+    frame: [],
     site: null,
     compound: ['Image_Metadata_Compound'],
     concentration: ['Image_Metadata_Concentration'],
@@ -61,6 +74,9 @@ const LAYOUTS: Readonly<Record<ScreenLayout, LayoutSpec>> = Object.freeze({
     pathName: 'PathName_',
     plate: ['Metadata_Plate'],
     well: ['Metadata_Well'],
+    wellRow: ['Metadata_Row'],
+    wellColumn: ['Metadata_Col', 'Metadata_Column'],
+    frame: ['Frame_', 'Metadata_ChannelIndex_'],
     site: ['Metadata_Site'],
     compound: ['Metadata_Compound'],
     concentration: ['Metadata_Concentration'],
@@ -77,11 +93,33 @@ export function detectLayout(header: readonly string[]): ScreenLayout | null {
   return null;
 }
 
-/** `A1`, `a01`, `A001` -> `A01`; null when it is not a well. */
+/** Row letters of a 1-based row number: 1 -> A, 26 -> Z, 27 -> AA, 32 -> AF (1536-well plates). */
+export function rowLetters(n: number): string {
+  let s = '';
+  for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) s = String.fromCharCode(65 + ((k - 1) % 26)) + s;
+  return s;
+}
+
+/**
+ * A plate position's canonical name, or null when `raw` names none: `A1`, `a01`, `A001` -> `A01`;
+ * 1536-well `AF48` -> `AF48`; Harmony/Opera Phenix `r02c05` -> `B05` (rows and columns 1-based).
+ */
 export function normalizeWell(raw: string): string | null {
-  const m = /^([A-Za-z]{1,2})0*(\d{1,3})$/.exec(raw.trim());
-  if (!m || Number(m[2]) < 1) return null;
-  return `${m[1]!.toUpperCase()}${m[2]!.padStart(2, '0')}`;
+  const t = raw.trim();
+  const m = /^([A-Za-z]{1,2})0*(\d{1,3})$/.exec(t);
+  if (m) return Number(m[2]) < 1 ? null : `${m[1]!.toUpperCase()}${m[2]!.padStart(2, '0')}`;
+  const rc = /^r0*(\d{1,3})c0*(\d{1,3})$/i.exec(t);
+  return rc ? wellFromRowColumn(rc[1]!, rc[2]!) : null;
+}
+
+/** Canonical well of a row (letter `B` or number `2`) and a column (`5`): `B05`; null when they name no position. */
+export function wellFromRowColumn(row: string, column: string): string | null {
+  const r = row.trim();
+  const c = column.trim();
+  if (!/^\d{1,3}$/.test(c) || Number(c) < 1) return null;
+  if (/^[A-Za-z]{1,2}$/.test(r)) return `${r.toUpperCase()}${c.replace(/^0+/, '').padStart(2, '0')}`;
+  if (/^\d{1,3}$/.test(r) && Number(r) >= 1) return `${rowLetters(Number(r))}${c.replace(/^0+/, '').padStart(2, '0')}`;
+  return null;
 }
 
 /** Site from a BBBC021/MetaMorph file name (`..._s3_w1...tif`), or null. */
@@ -179,6 +217,8 @@ interface ChannelColumns {
   name: string;
   file: number;
   path: number;
+  /** column of the 0-based page (`Frame_<Channel>`), or -1 */
+  frame: number;
 }
 
 function channelColumns(table: Table, spec: LayoutSpec): ChannelColumns[] {
@@ -189,7 +229,7 @@ function channelColumns(table: Table, spec: LayoutSpec): ChannelColumns[] {
     const name = h.slice(spec.fileName.length);
     const p = findColumn(table.header, [`${spec.pathName}${name}`]);
     if (p < 0) missing.push(`${spec.pathName}${name}`);
-    channels.push({ name, file: i, path: p });
+    channels.push({ name, file: i, path: p, frame: findColumn(table.header, spec.frame.map((f) => `${f}${name}`)) });
   });
   if (missing.length) throw missingColumns(table, missing, 'image table');
   return channels;
@@ -232,40 +272,49 @@ async function readMoaTable(file: string, problems: Problem[]): Promise<Map<stri
 /**
  * Read a screen's image table (BBBC021 or CellProfiler LoadData layout, detected from the header)
  * and optional MOA table into a Screen. Missing columns throw; bad rows are dropped and reported.
+ * When `images` names OME-Zarr plates (`a.zarr,b.zarr`, or a folder of them), the table is a
+ * platemap (plate, well, compound, concentration; no file columns) and the fields are the plates'.
  */
 export async function loadScreen(opts: LoadScreenOptions): Promise<{ screen: Screen; problems: Problem[] }> {
   const controlCompound = opts.controlCompound ?? 'DMSO';
   const metadataPath = path.resolve(opts.metadata);
-  const imagesRoot = path.resolve(opts.images);
   const problems: Problem[] = [];
   const table = await readTable(metadataPath, 'image table');
   const layoutName = detectLayout(table.header);
-  if (layoutName === null) {
+  const zarrPlates = layoutName === null ? await findZarrPlates(opts.images) : null;
+  if (layoutName === null && zarrPlates === null) {
     throw new MorphoprofError(
       'MISSING_COLUMN',
       `The image table ${metadataPath} has no FileName_<Channel> (LoadData) or Image_FileName_<Channel> (BBBC021) columns; its columns are: ${table.header.join(', ')}`,
-      'Name one column per stain FileName_<Channel> with a matching PathName_<Channel>',
+      'Name one column per stain FileName_<Channel> with a matching PathName_<Channel>; for OME-Zarr plates give --images the .zarr folder(s) and this table as the platemap',
     );
   }
-  const spec = LAYOUTS[layoutName];
-  const channels = channelColumns(table, spec);
+  const imagesRoot = path.resolve(zarrPlates ? (zarrPlates.length === 1 ? zarrPlates[0]! : path.dirname(zarrPlates[0]!)) : opts.images);
+  const spec = LAYOUTS[layoutName ?? 'loaddata'];
+  const channels = layoutName ? channelColumns(table, spec) : [];
+  const wellCol = findColumn(table.header, spec.well);
+  const rowCol = findColumn(table.header, spec.wellRow);
+  const colCol = findColumn(table.header, spec.wellColumn);
+  const byRowColumn = wellCol < 0 && rowCol >= 0 && colCol >= 0;
   const col = requireColumns(
     table,
     {
       plate: spec.plate,
-      well: spec.well,
+      // when missing, the message names the alternative: 'Metadata_Well' or 'Metadata_Row' and 'Metadata_Col'
+      ...(byRowColumn ? {} : { well: spec.wellRow.length ? [...spec.well, `${spec.wellRow[0]}' and '${spec.wellColumn[0]}`] : spec.well }),
       compound: spec.compound,
       concentration: spec.concentration,
-      ...(spec.site ? { site: spec.site } : {}),
+      ...(spec.site && !zarrPlates ? { site: spec.site } : {}),
     } as Record<'plate' | 'well' | 'compound' | 'concentration' | 'site', string[]>,
     'image table',
   );
   const moaCol = spec.moa ? findColumn(table.header, spec.moa) : -1;
   const batchCol = spec.batch ? findColumn(table.header, spec.batch) : -1;
   const moaTable = opts.moa ? await readMoaTable(path.resolve(opts.moa), problems) : new Map<string, string>();
+  const opaque: Array<{ row: number; name: string }> = [];
 
-  const fields: Field[] = [];
-  const seen = new Map<string, number>();
+  const rows: PlateRow[] = [];
+  const seen = new Map<string, { row: number; raw: string }>();
   table.rows.forEach((r, i) => {
     const row = i + 1;
     const bad = (column: string | undefined, why: string): void => {
@@ -277,40 +326,71 @@ export async function loadScreen(opts: LoadScreenOptions): Promise<{ screen: Scr
 
     const plate = cell(col.plate);
     if (plate === '') return bad(name(col.plate), 'empty plate');
-    const well = normalizeWell(cell(col.well));
-    if (well === null) return bad(name(col.well), `well '${cell(col.well)}' is not like A01 or A1`);
+    const rawWell = byRowColumn || cell(wellCol) === '' ? (cell(rowCol) && cell(colCol) ? `${cell(rowCol)}_${cell(colCol)}` : '') : cell(wellCol);
+    if (rawWell === '') return bad(wellCol >= 0 ? name(wellCol) : name(rowCol), 'empty well');
+    let well = byRowColumn || cell(wellCol) === '' ? wellFromRowColumn(cell(rowCol), cell(colCol)) : normalizeWell(rawWell);
+    if (well === null) {
+      well = rawWell; // a well name is an identifier: kept as given
+      opaque.push({ row, name: rawWell });
+    }
     const compound = cell(col.compound);
     if (compound === '') return bad(name(col.compound), 'empty compound');
     const concentration = parseConcentration(cell(col.concentration));
     if (concentration === null) return bad(name(col.concentration), `concentration '${cell(col.concentration)}' is not a number`);
 
     const images: Record<string, string> = {};
-    for (const ch of channels) {
+    const files = channels.map((ch) => path.resolve(imagesRoot, cell(ch.path), cell(ch.file)));
+    for (const [k, ch] of channels.entries()) {
       const fileName = cell(ch.file);
       if (fileName === '') return bad(name(ch.file), `no file for channel ${ch.name}`);
-      images[ch.name] = path.resolve(imagesRoot, cell(ch.path), fileName);
+      const file = files[k]!;
+      const frame = cell(ch.frame);
+      if (frame !== '') {
+        if (!/^\d+$/.test(frame)) return bad(name(ch.frame), `page '${frame}' of channel ${ch.name} is not a whole number (pages count from 0)`);
+        images[ch.name] = formatImageRef({ file, select: { kind: 'page', page: Number(frame) } });
+      } else if (files.filter((f) => f === file).length > 1) {
+        // several stains in one file, no page given: an OME-TIFF's channels, matched by name
+        images[ch.name] = formatImageRef({ file, select: { kind: 'ome-channel', channel: ch.name } });
+      } else images[ch.name] = file;
     }
-    const firstFile = cell(channels[0]!.file);
-    const site = spec.site ? Number(cell(col.site)) : siteFromFileName(firstFile);
-    if (site === null || !Number.isInteger(site) || site < 0 || (spec.site && cell(col.site) === '')) {
-      return spec.site
-        ? bad(name(col.site), `site '${cell(col.site)}' is not a whole number`)
-        : bad(name(channels[0]!.file), `no site (_s<N>_) in the file name '${firstFile}'`);
+    let site = 0;
+    if (!zarrPlates) {
+      const firstFile = cell(channels[0]!.file);
+      const s = spec.site ? Number(cell(col.site)) : siteFromFileName(firstFile);
+      if (s === null || !Number.isInteger(s) || s < 0 || (spec.site && cell(col.site) === '')) {
+        return spec.site
+          ? bad(name(col.site), `site '${cell(col.site)}' is not a whole number`)
+          : bad(name(channels[0]!.file), `no site (_s<N>_) in the file name '${firstFile}'`);
+      }
+      site = s;
     }
-    const batch = batchCol >= 0 ? cell(batchCol) || null : batchFromPath(cell(channels[0]!.path), plate);
+    const batch = batchCol >= 0 ? cell(batchCol) || null : batchFromPath(channels.length ? cell(channels[0]!.path) : '', plate);
     const key = treatmentKey(compound, concentration);
     const moa = moaTable.get(key) ?? (cell(moaCol) || null);
 
     const field: Field = { plate, well, site, compound, concentration, moa, batch, images, row };
-    const id = fieldKey(field);
+    const id = zarrPlates ? `${plate}/${well}` : fieldKey(field);
     const earlier = seen.get(id);
-    if (earlier !== undefined) return bad(undefined, `${id} is already on row ${earlier}`);
-    seen.set(id, row);
-    fields.push(field);
+    if (earlier !== undefined) {
+      const same = earlier.raw === rawWell ? '' : ` (well '${earlier.raw}' there, '${rawWell}' here: the same plate position ${well})`;
+      return bad(undefined, `${id} is already on row ${earlier.row}${same}`);
+    }
+    seen.set(id, { row, raw: rawWell });
+    rows.push(field);
   });
+  if (opaque.length > 0) {
+    const eg = opaque.slice(0, 3).map((o) => `'${o.name}' (row ${o.row})`).join(', ');
+    problems.push({
+      file: metadataPath,
+      message: `Image table ${metadataPath}: ${opaque.length} row(s) name wells that are not plate positions (like A01, AF48, r02c05 or a row and column), e.g. ${eg}; kept as given (no row dropped), but these wells have no place on the plate`,
+    });
+  }
 
+  let fields: Field[] = rows;
+  let channelNames = channels.map((c) => c.name);
+  if (zarrPlates) ({ fields, channels: channelNames } = await zarrFields(zarrPlates, rows, metadataPath, problems, (r, c) => normalizeWell(`${r}${c}`) ?? wellFromRowColumn(r, c) ?? `${r}${c}`));
   await checkScreenLevel(fields, { metadataPath, imagesRoot, controlCompound, moaPath: opts.moa, moaTable }, problems);
-  const screen: Screen = { metadataPath, imagesRoot, channels: channels.map((c) => c.name), controlCompound, fields };
+  const screen: Screen = { metadataPath, imagesRoot, channels: channelNames, controlCompound, fields };
   return { screen, problems };
 }
 

@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { imageRefFile, parseImageRef } from '../image/source.js';
 import { type Screen, treatmentKey } from './types.js';
 
 export interface TreatmentSummary {
@@ -134,13 +135,17 @@ export async function summarizeScreen(screen: Screen, options: { checkFiles: boo
  */
 export async function checkFiles(screen: Screen, concurrency = 16): Promise<FileCheck> {
   const dirs = new Map<string, Set<string> | null>();
-  for (const f of screen.fields) for (const file of Object.values(f.images)) dirs.set(path.dirname(file), null);
+  // a page or channel of a file is there when its file is; a Zarr field when its folder is
+  const fileOf = (ref: string) => imageRefFile(ref);
+  /** the path to look for: the file, or the Zarr field's folder with a trailing `/` */
+  const entryOf = (ref: string) => (parseImageRef(ref).select.kind === 'zarr' ? `${fileOf(ref)}/` : fileOf(ref));
+  for (const f of screen.fields) for (const ref of Object.values(f.images)) dirs.set(path.dirname(fileOf(ref)), null);
   const queue = [...dirs.keys()];
   await Promise.all(
     Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       for (let dir = queue.pop(); dir !== undefined; dir = queue.pop()) {
         const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-        dirs.set(dir, new Set(entries.filter((e) => !e.isDirectory()).map((e) => e.name)));
+        dirs.set(dir, new Set(entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name))));
       }
     }),
   );
@@ -149,9 +154,10 @@ export async function checkFiles(screen: Screen, concurrency = 16): Promise<File
   let fieldsComplete = 0;
   for (const f of screen.fields) {
     let complete = true;
-    for (const file of Object.values(f.images)) {
+    for (const entry of new Set(Object.values(f.images).map(entryOf))) {
+      const file = entry.replace(/\/$/, '');
       files++;
-      if (!dirs.get(path.dirname(file))?.has(path.basename(file))) {
+      if (!dirs.get(path.dirname(file))?.has(path.basename(entry) + (entry.endsWith('/') ? '/' : ''))) {
         missingFiles.push(file);
         complete = false;
       }

@@ -41,7 +41,7 @@ describe('loadScreen, LoadData layout', () => {
     assert.equal(screen.controlCompound, 'DMSO');
     assert.deepEqual(
       screen.fields.map((f) => `${f.plate}/${f.well}/${f.site}`),
-      ['P1/A01/1', 'P1/A01/2', 'P1/B03/1', 'P1/B04/1', 'P1/C03/1'],
+      ['P1/A01/1', 'P1/A01/2', 'P1/B03/1', 'P1/B04/1', 'P1/C03/1', 'P1/Z99x/1'],
     );
     const [a1, , b3] = screen.fields;
     assert.equal(a1!.images['DNA'], path.join(dir, 'imgs', 'P1', 'a1_s1_dna.tif'));
@@ -57,13 +57,17 @@ describe('loadScreen, LoadData layout', () => {
     assert.match(byRow.get(5)!.message, /row 5: empty plate/);
     assert.equal(byRow.get(6)?.column, 'Metadata_Concentration');
     assert.match(byRow.get(6)!.message, /concentration 'abc' is not a number/);
-    assert.equal(byRow.get(8)?.column, 'Metadata_Well');
+    // a well name that is no plate position is kept as given, with one warning for the table
+    assert.equal(byRow.get(8), undefined);
+    const opaque = problems.filter((p) => /not plate positions/.test(p.message));
+    assert.equal(opaque.length, 1);
+    assert.match(opaque[0]!.message, /'Z99x' \(row 8\); kept as given \(no row dropped\)/);
     assert.match(byRow.get(9)!.message, /P1\/A01\/s1 is already on row 1/);
     for (const p of byRow.values()) {
       assert.equal(p.file, metadata);
       assert.ok(p.message.includes(metadata), p.message);
     }
-    assert.equal(byRow.size, 4);
+    assert.equal(byRow.size, 3);
   });
 
   it('MOA: Metadata_MOA, complemented by --moa joined on numeric concentration; controls get the table MOA', async () => {
