@@ -40,6 +40,11 @@ export interface NucleiOptions {
   fillHoles: boolean;
   /** Drop objects touching the image border (CellProfiler's default: yes). */
   discardBorder: boolean;
+  /**
+   * Take the declumping scale (seed smoothing, seed spacing) from the nucleus size measured on the
+   * image itself instead of from `diameter[0]`; `diameter` then only filters objects by size.
+   */
+  autoScale?: boolean;
 }
 
 /** IdentifySecondaryObjects (propagation) settings. */
