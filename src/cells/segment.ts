@@ -25,12 +25,13 @@ const MIN_CONTRAST_SIGMAS = 3;
 export function defaultNucleiOptions(diameter: [number, number] = DEFAULT_DIAMETER): NucleiOptions {
   return {
     diameter: [diameter[0], diameter[1]],
-    threshold: 'li',
-    thresholdCorrection: 1,
+    threshold: 'otsu',
+    thresholdCorrection: 0.9,
     smoothing: 1,
     declump: 'intensity',
     fillHoles: true,
     discardBorder: true,
+    autoScale: true,
   };
 }
 
@@ -101,16 +102,27 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
   let count: number;
   if (o.declump === 'none') count = labelComponents(mask, w, h, labels);
   else count = declump(raw, mask, w, h, o, labels, tmp, t);
-  if (TUNE.second) count = dimNuclei(smooth, raw, mask, w, h, o, t, labels, count);
   if (o.fillHoles) fillLabelHoles(labels, w, h);
   count = filterObjects(labels, w, h, count, o);
   return { labels, width: w, height: h, count, threshold: t };
 }
 
-/** Experimental knobs (read from MORPHOPROF_SEG_TUNE while the defaults are being chosen). */
-export const TUNE: Record<string, number> = { seedSigma: 0.5, suppress: 1.0, beta: 0.5, depth: 0, mergeSigma: 0.15, second: 0, gap: 2, dimArea: 30, fillRatio: 0.5 };
-const envTune = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MORPHOPROF_SEG_TUNE;
-if (envTune) Object.assign(TUNE, JSON.parse(envTune));
+/**
+ * Declumping scale in units of the typical nucleus radius R measured on the image (autoScale),
+ * chosen on the 40 annotated DSB 2018 fluorescence images (docs/segmentation.md):
+ * seeds are maxima of a marker smoothed by SEED_SIGMA R, at least SEED_SPACING R apart; two
+ * touching pieces are merged when their valley is shallower than MERGE_DEPTH on the merge marker.
+ */
+export const AUTO_SCALE = Object.freeze({
+  seedSigma: 0.2,
+  seedSpacing: 0.5,
+  /** Weight of intensity (vs inscribed distance) in the marker that seeds and floods. */
+  seedIntensityWeight: 0.5,
+  mergeSigma: 0.15,
+  /** Weight of intensity (vs inscribed distance) in the marker whose valleys decide merges. */
+  mergeIntensityWeight: 0.3,
+  mergeDepth: 0.08,
+});
 
 /**
  * Typical nucleus radius of a thresholded mask: the median over its components of the largest
@@ -128,30 +140,57 @@ export function typicalRadius(dist: Float32Array, comp: Int32Array, count: numbe
   return r.length ? (r[r.length >> 1] as number) : 0;
 }
 
-/** Split clumps by a seeded watershed; returns the number of labels used (not yet renumbered). */
+/**
+ * Inscribed distance in units of the typical radius R, mixed with the smoothed intensity in units
+ * of the foreground's contrast over the threshold: (1 - beta) dist / R + beta (I - t) / (mean - t).
+ */
+function combinedMarker(raw: Float32Array, dist: Float32Array, mask: Uint8Array, w: number, h: number, R: number, t: number, sigma: number, beta: number, tmp: Float32Array): Float32Array {
+  const n = w * h;
+  const m = gaussianBlur(raw, w, h, sigma, new Float32Array(n), tmp);
+  let sum = 0;
+  let cnt = 0;
+  for (let i = 0; i < n; i++) {
+    if (mask[i]) {
+      sum += m[i] as number;
+      cnt++;
+    }
+  }
+  const inv = 1 / Math.max(1e-12, sum / Math.max(1, cnt) - t);
+  for (let i = 0; i < n; i++) m[i] = mask[i] ? (1 - beta) * ((dist[i] as number) / R) + beta * ((m[i] as number) - t) * inv : 0;
+  return m;
+}
+
+/**
+ * Split clumps by a seeded watershed; returns the number of labels used (not yet renumbered).
+ *
+ * Without autoScale, as CellProfiler: seeds are the maxima of the image smoothed by
+ * sigma = min diameter / 3.5 ('intensity') or of the distance transform ('shape'), suppressed
+ * within min diameter / 1.5, and the watershed floods the negated marker. With autoScale the scale
+ * comes from the typical radius R of this image's nuclei (clamped to the diameter range), the
+ * 'intensity' marker mixes intensity and inscribed distance, seeds are denser, and over-split
+ * pieces are merged back by the depth of the valley between them (see AUTO_SCALE).
+ */
 function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: NucleiOptions, labels: Int32Array, tmp: Float32Array, t: number): number {
   const n = w * h;
   const minD = Math.max(o.diameter[0], 1);
   const dist = distanceTransform(mask, w, h);
-  let seedSigma = minD / 3.5;
-  let suppress = minD / 1.5;
   let R = 0;
   if (o.autoScale) {
     const comp = new Int32Array(n);
-    const k = labelComponents(mask, w, h, comp);
-    R = typicalRadius(dist, comp, k);
-    if (R > 0) {
-      seedSigma = TUNE.seedSigma! * R;
-      suppress = TUNE.suppress! * R;
-    }
+    R = typicalRadius(dist, comp, labelComponents(mask, w, h, comp));
+    if (R > 0) R = Math.min(Math.max(R, o.diameter[0] / 2), Math.max(o.diameter[1] / 2, 1));
   }
+  const intensity = o.declump === 'intensity';
   let marker: Float32Array;
-  if (o.declump === 'intensity') {
-    marker = gaussianBlur(raw, w, h, seedSigma, new Float32Array(n), tmp);
+  let spacing: number;
+  if (R > 0) {
+    marker = combinedMarker(raw, dist, mask, w, h, R, t, AUTO_SCALE.seedSigma * R, intensity ? AUTO_SCALE.seedIntensityWeight : 0, tmp);
+    spacing = AUTO_SCALE.seedSpacing * R;
   } else {
-    marker = new Float32Array(dist);
+    marker = intensity ? gaussianBlur(raw, w, h, minD / 3.5, new Float32Array(n), tmp) : new Float32Array(dist);
+    spacing = minD / 1.5;
   }
-  let { count } = suppressedMaxima(marker, mask, w, h, suppress, labels);
+  let { count } = suppressedMaxima(marker, mask, w, h, spacing, labels);
   for (let i = 0; i < n; i++) marker[i] = -(marker[i] as number);
   watershed(marker, labels, mask, w, h);
   // clumps without a seed (their maximum suppressed by a neighbour's) become objects of their own
@@ -169,65 +208,11 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
     for (let i = 0; i < n; i++) if (extra[i] !== 0) labels[i] = count + (extra[i] as number);
     count += k;
   }
-  if (R > 0 && TUNE.depth! > 0) {
-    // combined marker: inscribed distance in units of R and intensity in units of the foreground contrast
-    const si = gaussianBlur(raw, w, h, TUNE.mergeSigma! * R, new Float32Array(n), tmp);
-    let sum = 0;
-    let cnt = 0;
-    for (let i = 0; i < n; i++) if (mask[i]) { sum += si[i] as number; cnt++; }
-    const contrast = Math.max(1e-9, sum / cnt - t);
-    const beta = TUNE.beta!;
-    const m = new Float32Array(n);
-    for (let i = 0; i < n; i++) m[i] = mask[i] ? (1 - beta) * ((dist[i] as number) / R) + beta * (((si[i] as number) - t) / contrast) : 0;
-    mergeShallow(labels, count, m, w, h, TUNE.depth!);
+  if (R > 0) {
+    const m = combinedMarker(raw, dist, mask, w, h, R, t, AUTO_SCALE.mergeSigma * R, intensity ? AUTO_SCALE.mergeIntensityWeight : 0, tmp);
+    mergeShallow(labels, count, m, w, h, AUTO_SCALE.mergeDepth);
   }
   return count;
-}
-
-/**
- * Second pass for dim nuclei: the same method thresholds the pixels left below the first
- * threshold; components of that second foreground that keep clear of the first one
- * (TUNE.gap px) become objects of their own.
- */
-function dimNuclei(smooth: Float32Array, raw: Float32Array, mask: Uint8Array, w: number, h: number, o: NucleiOptions, t: number, labels: Int32Array, count: number): number {
-  const n = w * h;
-  const below = new Uint8Array(n);
-  for (let i = 0; i < n; i++) below[i] = mask[i] ? 0 : 1;
-  const hist = histogram(smooth, below);
-  if (hist.step === 0) return count;
-  const t2 = autoThreshold(hist, o.threshold) * o.thresholdCorrection;
-  const [mb, mf] = classMeans(hist, t2);
-  if (!(mf - mb > MIN_CONTRAST_SIGMAS * noiseSigma(raw, w, h)) || !(t2 < t)) return count;
-  const away = distanceTransform(below, w, h);
-  const cand = new Uint8Array(n);
-  for (let i = 0; i < n; i++) cand[i] = (smooth[i] as number) > t2 && (away[i] as number) > TUNE.gap! ? 1 : 0;
-  const extra = new Int32Array(n);
-  const k = labelComponents(cand, w, h, extra);
-  if (k === 0) return count;
-  const areas = labelAreas(extra, k);
-  // bounding boxes: a halo around brighter nuclei is a ring that fills little of its box
-  const x0 = new Int32Array(k + 1).fill(w);
-  const x1 = new Int32Array(k + 1).fill(-1);
-  const y0 = new Int32Array(k + 1).fill(h);
-  const y1 = new Int32Array(k + 1).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const e = extra[i] as number;
-    if (e === 0) continue;
-    const x = i % w;
-    const y = (i / w) | 0;
-    if (x < (x0[e] as number)) x0[e] = x;
-    if (x > (x1[e] as number)) x1[e] = x;
-    if (y < (y0[e] as number)) y0[e] = y;
-    if (y > (y1[e] as number)) y1[e] = y;
-  }
-  const minArea = TUNE.dimArea!;
-  for (let i = 0; i < n; i++) {
-    const e = extra[i] as number;
-    if (e === 0) continue;
-    const box = ((x1[e] as number) - (x0[e] as number) + 1) * ((y1[e] as number) - (y0[e] as number) + 1);
-    if ((areas[e] as number) >= minArea && (areas[e] as number) >= TUNE.fillRatio! * box) labels[i] = count + e;
-  }
-  return count + k;
 }
 
 /** Drop objects outside the diameter range and (if asked) on the border; renumber in raster order. */
