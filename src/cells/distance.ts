@@ -4,8 +4,6 @@
  * background, so objects touching the border are measured as cut there.
  */
 
-const FAR = 1e20;
-
 /** 1-D squared-distance transform of f (length n) into d, with scratch v (Int32) and z (Float64). */
 function edt1d(f: Float64Array, d: Float64Array, n: number, v: Int32Array, z: Float64Array): void {
   let k = 0;
@@ -34,30 +32,47 @@ function edt1d(f: Float64Array, d: Float64Array, n: number, v: Int32Array, z: Fl
   }
 }
 
-/** Euclidean distance of each non-zero pixel of `mask` to the nearest zero pixel or the image edge. */
+/**
+ * Euclidean distance of each non-zero pixel of `mask` to the nearest zero pixel or the image edge.
+ * First the distance along columns (two row-by-row sweeps), then the exact transform along rows
+ * (rows without foreground skipped).
+ */
 export function distanceTransform(mask: Uint8Array, w: number, h: number, out: Float32Array = new Float32Array(w * h)): Float32Array {
-  const n = Math.max(w, h) + 2;
+  const col = new Float32Array(w * h);
+  // down: 1 + distance above (the edge counts as background), then up
+  for (let x = 0; x < w; x++) col[x] = mask[x] ? 1 : 0;
+  for (let y = 1; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) col[row + x] = mask[row + x] ? (col[row - w + x] as number) + 1 : 0;
+  }
+  const last = (h - 1) * w;
+  for (let x = 0; x < w; x++) if ((col[last + x] as number) > 1) col[last + x] = 1;
+  for (let y = h - 2; y >= 0; y--) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      const below = (col[row + w + x] as number) + 1;
+      if ((col[row + x] as number) > below) col[row + x] = below;
+    }
+  }
+  const n = w + 2;
   const f = new Float64Array(n);
   const d = new Float64Array(n);
   const v = new Int32Array(n);
   const z = new Float64Array(n + 1);
-  const tmp = new Float64Array(w * h);
-  // columns, padded with background above and below
-  for (let x = 0; x < w; x++) {
-    f[0] = 0;
-    for (let y = 0; y < h; y++) f[y + 1] = mask[y * w + x] ? FAR : 0;
-    f[h + 1] = 0;
-    edt1d(f, d, h + 2, v, z);
-    for (let y = 0; y < h; y++) tmp[y * w + x] = d[y + 1] as number;
-  }
-  // rows, padded left and right
+  out.fill(0);
   for (let y = 0; y < h; y++) {
     const row = y * w;
+    let any = false;
     f[0] = 0;
-    for (let x = 0; x < w; x++) f[x + 1] = tmp[row + x] as number;
+    for (let x = 0; x < w; x++) {
+      const c = col[row + x] as number;
+      if (c > 0) any = true;
+      f[x + 1] = c * c;
+    }
+    if (!any) continue;
     f[w + 1] = 0;
     edt1d(f, d, w + 2, v, z);
-    for (let x = 0; x < w; x++) out[row + x] = mask[row + x] ? Math.sqrt(d[x + 1] as number) : 0;
+    for (let x = 0; x < w; x++) if (mask[row + x]) out[row + x] = Math.sqrt(d[x + 1] as number);
   }
   return out;
 }

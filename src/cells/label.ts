@@ -14,42 +14,66 @@ function find(parent: Int32Array, x: number): number {
 }
 
 /**
- * Label the connected components of `mask` (non-zero pixels), 8-connected, numbered 1..count in
- * raster order of their first pixel. Returns the count; writes `labels`.
+ * Label the connected components of `mask` (non-zero pixels), 8-connected (or 4-connected),
+ * numbered 1..count in raster order of their first pixel. Returns the count; writes `labels`.
+ * Works on runs of foreground along rows (few compared with pixels), joined by union-find.
  */
-export function labelComponents(mask: Uint8Array, w: number, h: number, labels: Int32Array = new Int32Array(w * h)): number {
-  const parent = labels; // provisional: parent index + 1 stored per pixel, resolved below
-  const par = new Int32Array(w * h);
+export function labelComponents(mask: Uint8Array, w: number, h: number, labels: Int32Array = new Int32Array(w * h), connectivity: 4 | 8 = 8): number {
+  const reach = connectivity === 8 ? 1 : 0; // how far a run touches diagonally
+  let cap = 1024;
+  let start: Int32Array = new Int32Array(cap);
+  let end: Int32Array = new Int32Array(cap); // exclusive
+  let rowOf: Int32Array = new Int32Array(cap);
+  let runs = 0;
+  let prevFirst = 0;
+  let prevLast = 0; // runs of the previous row: [prevFirst, prevLast)
+  let par: Int32Array = new Int32Array(cap);
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      if (!mask[i]) {
-        par[i] = -1;
-        continue;
+    const base = y * w;
+    const first = runs;
+    let x = 0;
+    while (x < w) {
+      while (x < w && !mask[base + x]) x++;
+      if (x >= w) break;
+      const s0 = x;
+      while (x < w && mask[base + x]) x++;
+      if (runs === cap) {
+        cap *= 2;
+        const grow = (a: Int32Array): Int32Array => {
+          const b = new Int32Array(cap);
+          b.set(a);
+          return b;
+        };
+        start = grow(start);
+        end = grow(end);
+        rowOf = grow(rowOf);
+        par = grow(par);
       }
-      par[i] = i;
-      // neighbours already visited: W, NW, N, NE
-      if (x > 0 && mask[i - 1]) union(par, i, i - 1);
-      if (y > 0) {
-        const up = i - w;
-        if (x > 0 && mask[up - 1]) union(par, i, up - 1);
-        if (mask[up]) union(par, i, up);
-        if (x < w - 1 && mask[up + 1]) union(par, i, up + 1);
+      start[runs] = s0;
+      end[runs] = x;
+      rowOf[runs] = y;
+      par[runs] = runs;
+      // join the previous row's runs that touch this one
+      for (let r = prevFirst; r < prevLast; r++) {
+        if ((start[r] as number) > x - 1 + reach) break;
+        if ((end[r] as number) - 1 + reach >= s0) union(par, runs, r);
       }
+      // the next run starts at or after x: skip previous runs that end before it can touch them
+      while (prevFirst < prevLast && (end[prevFirst] as number) - 1 + reach < x) prevFirst++;
+      runs++;
     }
+    prevFirst = first;
+    prevLast = runs;
   }
+  labels.fill(0);
+  const number = new Int32Array(runs);
   let count = 0;
-  // roots get numbers in raster order of their component's first pixel: the first pixel met of a
-  // component is where its root number is assigned (the root itself may lie later)
-  const number = new Int32Array(w * h); // root -> label
-  for (let i = 0; i < w * h; i++) {
-    if (par[i] === -1) {
-      parent[i] = 0;
-      continue;
-    }
-    const r = find(par, i);
-    if (number[r] === 0) number[r] = ++count;
-    parent[i] = number[r] as number;
+  for (let r = 0; r < runs; r++) {
+    const root = find(par, r);
+    if (number[root] === 0) number[root] = ++count;
+    const l = number[root] as number;
+    const base = (rowOf[r] as number) * w;
+    labels.fill(l, base + (start[r] as number), base + (end[r] as number));
   }
   return count;
 }
@@ -63,37 +87,33 @@ function union(par: Int32Array, a: number, b: number): void {
 }
 
 /**
- * Fill holes of a binary mask in place: background not connected (4-connected, the complement of
- * 8-connected foreground) to the image border becomes foreground.
+ * The holes of a foreground: 4-connected components of `background` (non-zero = background) that
+ * do not reach the image border (4-connected background is the complement of 8-connected
+ * foreground). Returns the component of each pixel and, per component, 1 if it is a hole.
  */
-export function fillMaskHoles(mask: Uint8Array, w: number, h: number): void {
-  const n = w * h;
-  const seen = new Uint8Array(n);
-  const stack = new Int32Array(n);
-  let top = 0;
-  const push = (i: number): void => {
-    if (!mask[i] && !seen[i]) {
-      seen[i] = 1;
-      stack[top++] = i;
-    }
-  };
+function holes(background: Uint8Array, w: number, h: number): { comp: Int32Array; hole: Uint8Array; count: number } {
+  const comp = new Int32Array(w * h);
+  const count = labelComponents(background, w, h, comp, 4);
+  const hole = new Uint8Array(count + 1).fill(1);
+  hole[0] = 0;
   for (let x = 0; x < w; x++) {
-    push(x);
-    push((h - 1) * w + x);
+    hole[comp[x] as number] = 0;
+    hole[comp[(h - 1) * w + x] as number] = 0;
   }
   for (let y = 0; y < h; y++) {
-    push(y * w);
-    push(y * w + w - 1);
+    hole[comp[y * w] as number] = 0;
+    hole[comp[y * w + w - 1] as number] = 0;
   }
-  while (top > 0) {
-    const i = stack[--top] as number;
-    const x = i % w;
-    if (x > 0) push(i - 1);
-    if (x < w - 1) push(i + 1);
-    if (i >= w) push(i - w);
-    if (i < n - w) push(i + w);
-  }
-  for (let i = 0; i < n; i++) if (!mask[i] && !seen[i]) mask[i] = 1;
+  return { comp, hole, count };
+}
+
+/** Fill holes of a binary mask in place: background that does not reach the border becomes foreground. */
+export function fillMaskHoles(mask: Uint8Array, w: number, h: number): void {
+  const n = w * h;
+  const background = new Uint8Array(n);
+  for (let i = 0; i < n; i++) background[i] = mask[i] ? 0 : 1;
+  const { comp, hole } = holes(background, w, h);
+  for (let i = 0; i < n; i++) if (hole[comp[i] as number]) mask[i] = 1;
 }
 
 /**
@@ -103,50 +123,31 @@ export function fillMaskHoles(mask: Uint8Array, w: number, h: number): void {
  */
 export function fillLabelHoles(labels: Int32Array, w: number, h: number): void {
   const n = w * h;
-  const seen = new Uint8Array(n);
-  const stack = new Int32Array(n);
-  const region = new Int32Array(n);
-  for (let start = 0; start < n; start++) {
-    if (labels[start] !== 0 || seen[start]) continue;
-    // flood one background region, noting whether it touches the border and which labels surround it
-    let top = 0;
-    let size = 0;
-    let border = false;
-    let owner = 0; // 0 none yet, -1 several
-    seen[start] = 1;
-    stack[top++] = start;
-    while (top > 0) {
-      const i = stack[--top] as number;
-      region[size++] = i;
-      const x = i % w;
-      const y = (i / w) | 0;
-      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) border = true;
-      for (let d = 0; d < 4; d++) {
-        let j: number;
-        if (d === 0) {
-          if (x === 0) continue;
-          j = i - 1;
-        } else if (d === 1) {
-          if (x === w - 1) continue;
-          j = i + 1;
-        } else if (d === 2) {
-          if (y === 0) continue;
-          j = i - w;
-        } else {
-          if (y === h - 1) continue;
-          j = i + w;
-        }
-        const l = labels[j] as number;
-        if (l === 0) {
-          if (!seen[j]) {
-            seen[j] = 1;
-            stack[top++] = j;
-          }
-        } else if (owner === 0) owner = l;
-        else if (owner !== l) owner = -1;
-      }
-    }
-    if (!border && owner > 0) for (let k = 0; k < size; k++) labels[region[k] as number] = owner;
+  const background = new Uint8Array(n);
+  for (let i = 0; i < n; i++) background[i] = labels[i] === 0 ? 1 : 0;
+  const { comp, hole, count } = holes(background, w, h);
+  const owner = new Int32Array(count + 1); // 0 none yet, -1 several
+  const see = (c: number, l: number): void => {
+    if (l === 0) return;
+    const o = owner[c] as number;
+    if (o === 0) owner[c] = l;
+    else if (o !== l) owner[c] = -1;
+  };
+  let any = false;
+  for (let i = 0; i < n; i++) {
+    const c = comp[i] as number;
+    if (!hole[c]) continue;
+    any = true;
+    // a hole never touches the border, so all four neighbours exist
+    see(c, labels[i - 1] as number);
+    see(c, labels[i + 1] as number);
+    see(c, labels[i - w] as number);
+    see(c, labels[i + w] as number);
+  }
+  if (!any) return;
+  for (let i = 0; i < n; i++) {
+    const c = comp[i] as number;
+    if (hole[c] && (owner[c] as number) > 0) labels[i] = owner[c] as number;
   }
 }
 

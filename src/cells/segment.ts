@@ -9,7 +9,7 @@ import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
 import { borderLabels, fillLabelHoles, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
 import { mergeShallow } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
-import { autoThreshold, classMeans, histogram, noiseSigma } from './threshold.js';
+import { classMeans, imageThreshold, noiseSigma } from './threshold.js';
 import type { CellsOptions, LabelImage, NucleiOptions, Plane } from './types.js';
 import { propagate, watershed } from './watershed.js';
 
@@ -63,10 +63,10 @@ const empty = (w: number, h: number): LabelImage => ({ labels: new Int32Array(w 
  * constant (blank or saturated), or the two classes less than MIN_CONTRAST_SIGMAS noise standard
  * deviations apart (pure noise).
  */
-function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number): { t: number; ok: boolean } {
-  const hist = histogram(smooth);
+function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number, scale: 'linear' | 'log'): { t: number; ok: boolean } {
+  const { threshold, histogram: hist } = imageThreshold(smooth, method, scale);
   if (hist.step === 0) return { t: hist.lo, ok: false };
-  const t = autoThreshold(hist, method) * correction;
+  const t = threshold * correction;
   const [mb, mf] = classMeans(hist, t);
   const ok = Number.isFinite(mb) && Number.isFinite(mf) && mf - mb > MIN_CONTRAST_SIGMAS * noiseSigma(raw, w, h);
   return { t, ok };
@@ -92,7 +92,7 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
   replaceNonFinite(raw);
   const tmp = new Float32Array(n);
   const smooth = gaussianBlur(raw, w, h, o.smoothing, new Float32Array(n), tmp);
-  const { t, ok } = foregroundThreshold(smooth, raw, w, h, o.threshold, o.thresholdCorrection);
+  const { t, ok } = foregroundThreshold(smooth, raw, w, h, o.threshold, o.thresholdCorrection, o.thresholdScale ?? 'linear');
   if (!ok) return { ...empty(w, h), threshold: t };
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = (smooth[i] as number) > t ? 1 : 0;
@@ -261,7 +261,7 @@ export function segmentCells(nuclei: LabelImage, plane: Plane, opts: Partial<Cel
   const scale = unitScale(plane, raw);
   for (let i = 0; i < n; i++) raw[i] = (raw[i] as number) * scale;
   const smooth = gaussianBlur(raw, w, h, o.smoothing);
-  const { t, ok } = foregroundThreshold(smooth, raw, w, h, o.threshold, o.thresholdCorrection);
+  const { t, ok } = foregroundThreshold(smooth, raw, w, h, o.threshold, o.thresholdCorrection, 'linear');
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = labels[i] !== 0 || (ok && (smooth[i] as number) > t) ? 1 : 0;
   if (o.fillHoles) fillMaskHoles(mask, w, h);

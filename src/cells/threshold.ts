@@ -104,6 +104,39 @@ export function autoThreshold(h: Histogram, method: ThresholdMethod): number {
   return method === 'otsu' ? otsu(h) : li(h);
 }
 
+/** Fine histogram bins, regrouped into HISTOGRAM_BINS bins on the linear or the log scale. */
+const FINE_BINS = 65536;
+
+/**
+ * The automatic threshold of an image, in its own units. On the `log` scale the histogram of
+ * ln(value - min + one fine bin) is thresholded (as CellProfiler's "log transform" option):
+ * a few very bright objects then no longer pull the threshold above the dim ones.
+ */
+export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array): { threshold: number; histogram: Histogram } {
+  const fine = histogram(a, mask, FINE_BINS);
+  if (fine.step === 0) return { threshold: fine.lo, histogram: fine };
+  const coarse = new Float64Array(HISTOGRAM_BINS);
+  if (scale === 'linear') {
+    const group = FINE_BINS / HISTOGRAM_BINS;
+    for (let b = 0; b < FINE_BINS; b++) coarse[(b / group) | 0] += fine.counts[b] as number;
+    const h: Histogram = { counts: coarse, lo: fine.lo, step: fine.step * group, total: fine.total };
+    return { threshold: autoThreshold(h, method), histogram: fine };
+  }
+  const off = fine.lo - fine.step;
+  const lo = Math.log(0.5 * fine.step + fine.step);
+  const hi = Math.log((FINE_BINS + 0.5) * fine.step + fine.step);
+  const step = (hi - lo) / HISTOGRAM_BINS;
+  for (let b = 0; b < FINE_BINS; b++) {
+    const c = fine.counts[b] as number;
+    if (c === 0) continue;
+    let k = ((Math.log((b + 1.5) * fine.step) - lo) / step) | 0;
+    if (k >= HISTOGRAM_BINS) k = HISTOGRAM_BINS - 1;
+    coarse[k] += c;
+  }
+  const t = autoThreshold({ counts: coarse, lo, step, total: fine.total }, method);
+  return { threshold: Math.exp(t) + off, histogram: fine };
+}
+
 /**
  * Robust noise level of an image: 1.4826 x median |difference of horizontal neighbours| / sqrt 2,
  * on up to ~65k sampled pairs. Structure (edges) is a small fraction of pairs, so this measures

@@ -36,6 +36,8 @@ export interface NucleiOptions {
   thresholdCorrection: number;
   /** Gaussian sigma of the smoothing before thresholding (px). */
   smoothing: number;
+  /** Threshold the histogram of intensities ('linear') or of their logarithm ('log'). */
+  thresholdScale?: 'linear' | 'log';
   declump: DeclumpMethod;
   fillHoles: boolean;
   /** Drop objects touching the image border (CellProfiler's default: yes). */

@@ -114,40 +114,70 @@ class PixelHeap {
 }
 
 /**
+ * For one step direction (dx, dy) with dy >= 0: g(p) = sum over the 3x3 neighbourhood of
+ * |image(p + k) - image(p + d + k)|, the intensity part of a step from p to p + d (and back).
+ * Neighbourhood pixels outside the image repeat the edge.
+ */
+function stepDifferences(image: Float32Array, w: number, h: number, dx: number, dy: number, out: Float32Array, tmp: Float32Array): Float32Array {
+  // |difference| per pixel, then a 3x3 box sum (rows, then columns)
+  for (let y = 0; y < h; y++) {
+    const y2 = y + dy >= h ? h - 1 : y + dy;
+    for (let x = 0; x < w; x++) {
+      const x2 = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+      const d = (image[y * w + x] as number) - (image[y2 * w + x2] as number);
+      out[y * w + x] = d < 0 ? -d : d;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    const b = y * w;
+    for (let x = 0; x < w; x++) {
+      const l = x > 0 ? x - 1 : 0;
+      const r = x < w - 1 ? x + 1 : w - 1;
+      tmp[b + x] = (out[b + l] as number) + (out[b + x] as number) + (out[b + r] as number);
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    const up = (y > 0 ? y - 1 : 0) * w;
+    const down = (y < h - 1 ? y + 1 : h - 1) * w;
+    const b = y * w;
+    for (let x = 0; x < w; x++) out[b + x] = (tmp[up + x] as number) + (tmp[b + x] as number) + (tmp[down + x] as number);
+  }
+  return out;
+}
+
+/**
  * CellProfiler's propagation (IdentifySecondaryObjects, method Propagation): each pixel of `mask`
  * joins the seed (`labels`, 0 = none) with the shortest path to it, where a step between
- * neighbours costs sqrt(g^2 + lambda^2) and g is the sum of absolute differences of `image` over
+ * 8-neighbours costs sqrt(g^2 + lambda^2) and g is the sum of absolute differences of `image` over
  * the two 3x3 neighbourhoods. lambda large: plain distance; small: boundaries follow intensity
  * edges. Seed pixels keep their labels; pixels no seed reaches stay 0. Writes and returns `labels`.
  */
 export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Array, w: number, h: number, lambda: number): Int32Array {
   const n = w * h;
+  const tmp = new Float32Array(n);
+  // step costs per direction: east, south, south-east, south-west
+  const east = stepDifferences(image, w, h, 1, 0, new Float32Array(n), tmp);
+  const south = stepDifferences(image, w, h, 0, 1, new Float32Array(n), tmp);
+  const se = stepDifferences(image, w, h, 1, 1, new Float32Array(n), tmp);
+  const sw = stepDifferences(image, w, h, -1, 1, new Float32Array(n), tmp);
+  const lambda2 = lambda * lambda;
   const dist = new Float64Array(n).fill(Infinity);
   const done = new Uint8Array(n);
   const heap = new PixelHeap(n >> 2);
-  const lambda2 = lambda * lambda;
   for (let i = 0; i < n; i++) {
     if (labels[i] !== 0) {
       dist[i] = 0;
       heap.push(0, i);
     }
   }
-  // 3x3 neighbourhood difference between pixels i and j (clamped at the edges)
-  const diff = (i: number, j: number, x: number, y: number, xj: number, yj: number): number => {
-    let g = 0;
-    for (let dy = -1; dy <= 1; dy++) {
-      const ya = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
-      const yb = yj + dy < 0 ? 0 : yj + dy >= h ? h - 1 : yj + dy;
-      for (let dx = -1; dx <= 1; dx++) {
-        const xa = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
-        const xb = xj + dx < 0 ? 0 : xj + dx >= w ? w - 1 : xj + dx;
-        const d = (image[ya * w + xa] as number) - (image[yb * w + xb] as number);
-        g += d < 0 ? -d : d;
-      }
+  const relax = (j: number, g: number, d0: number, lab: number): void => {
+    if (done[j] || !mask[j]) return;
+    const d = d0 + Math.sqrt(g * g + lambda2);
+    if (d < (dist[j] as number)) {
+      dist[j] = d;
+      labels[j] = lab;
+      heap.push(d, j);
     }
-    void i;
-    void j;
-    return g;
   };
   while (heap.size > 0) {
     const i = heap.items[0] as number;
@@ -157,23 +187,21 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
     done[i] = 1;
     const lab = labels[i] as number;
     const x = i % w;
-    const y = (i / w) | 0;
-    for (let dy = -1; dy <= 1; dy++) {
-      const yj = y + dy;
-      if (yj < 0 || yj >= h) continue;
-      for (let dx = -1; dx <= 1; dx++) {
-        const xj = x + dx;
-        if ((dx === 0 && dy === 0) || xj < 0 || xj >= w) continue;
-        const j = yj * w + xj;
-        if (done[j] || !mask[j]) continue;
-        const g = diff(i, j, x, y, xj, yj);
-        const d = di + Math.sqrt(g * g + lambda2);
-        if (d < (dist[j] as number)) {
-          dist[j] = d;
-          labels[j] = lab;
-          heap.push(d, j);
-        }
-      }
+    const hasW = x > 0;
+    const hasE = x < w - 1;
+    const hasN = i >= w;
+    const hasS = i < n - w;
+    if (hasE) relax(i + 1, east[i] as number, di, lab);
+    if (hasW) relax(i - 1, east[i - 1] as number, di, lab);
+    if (hasS) {
+      relax(i + w, south[i] as number, di, lab);
+      if (hasE) relax(i + w + 1, se[i] as number, di, lab);
+      if (hasW) relax(i + w - 1, sw[i] as number, di, lab);
+    }
+    if (hasN) {
+      relax(i - w, south[i - w] as number, di, lab);
+      if (hasW) relax(i - w - 1, se[i - w - 1] as number, di, lab);
+      if (hasE) relax(i - w + 1, sw[i - w + 1] as number, di, lab);
     }
   }
   return labels;
