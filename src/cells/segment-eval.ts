@@ -16,6 +16,9 @@ import { matchObjects } from './match.js';
 import { segmentNuclei } from './segment.js';
 import type { LabelImage, NucleiOptions } from './types.js';
 
+/** The DSB 2018 folder mixes magnifications (nuclei 5-85 px across): a range wide enough for all. */
+export const EVAL_DIAMETER: [number, number] = [5, 150];
+
 export interface AccuracyRow {
   /** `256x256`, ..., or `all`. */
   kind: string;
@@ -81,12 +84,13 @@ function row(kind: string, images: number, truth: number, predicted: number, tp:
 }
 
 /**
- * Segment every image of the folder with `options` (the evaluation keeps border nuclei, since
- * the annotations do, unless `discardBorder` is given) and score it against its labels.
+ * Segment every image of the folder with `options` (defaults: segmentNuclei's, with diameter
+ * EVAL_DIAMETER and border nuclei kept, since the annotations keep them) and score it against
+ * its labels.
  */
 export async function evaluateSegmentation(dir: string, options: Partial<NucleiOptions> = {}, onImage?: (r: ImageAccuracy) => void): Promise<SegmentEvalResult> {
   const index = await readIndex(dir);
-  const opts: Partial<NucleiOptions> = { discardBorder: false, ...options };
+  const opts: Partial<NucleiOptions> = { diameter: EVAL_DIAMETER, discardBorder: false, ...options };
   const images: ImageAccuracy[] = [];
   const sums = new Map<string, { images: number; truth: number; predicted: number; tp: number; sumIoU: number }>();
   for (const entry of index) {
