@@ -109,16 +109,16 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
 
 /**
  * Declumping scale in units of the typical nucleus radius R measured on the image (autoScale),
- * chosen on the 40 annotated DSB 2018 fluorescence images (docs/segmentation.md):
- * seeds are maxima of a marker smoothed by SEED_SIGMA R, at least SEED_SPACING R apart; two
- * touching pieces are merged when their valley is shallower than MERGE_DEPTH on the merge marker.
+ * chosen on the 40 annotated DSB 2018 fluorescence images (docs/segmentation.md): the image is
+ * smoothed by `sigma` R; seeds are maxima of a mix of that and the inscribed distance, at least
+ * `seedSpacing` R apart; two touching pieces are merged when their valley on a second mix is
+ * shallower than `mergeDepth`.
  */
 export const AUTO_SCALE = Object.freeze({
-  seedSigma: 0.2,
+  sigma: 0.2,
   seedSpacing: 0.5,
   /** Weight of intensity (vs inscribed distance) in the marker that seeds and floods. */
   seedIntensityWeight: 0.5,
-  mergeSigma: 0.15,
   /** Weight of intensity (vs inscribed distance) in the marker whose valleys decide merges. */
   mergeIntensityWeight: 0.3,
   mergeDepth: 0.08,
@@ -143,21 +143,22 @@ export function typicalRadius(dist: Float32Array, comp: Int32Array, count: numbe
 /**
  * Inscribed distance in units of the typical radius R, mixed with the smoothed intensity in units
  * of the foreground's contrast over the threshold: (1 - beta) dist / R + beta (I - t) / (mean - t).
+ * Written into `out` (0 outside the mask).
  */
-function combinedMarker(raw: Float32Array, dist: Float32Array, mask: Uint8Array, w: number, h: number, R: number, t: number, sigma: number, beta: number, tmp: Float32Array): Float32Array {
-  const n = w * h;
-  const m = gaussianBlur(raw, w, h, sigma, new Float32Array(n), tmp);
+function combinedMarker(blurred: Float32Array, dist: Float32Array, mask: Uint8Array, R: number, t: number, beta: number, out: Float32Array): Float32Array {
+  const n = mask.length;
   let sum = 0;
   let cnt = 0;
   for (let i = 0; i < n; i++) {
     if (mask[i]) {
-      sum += m[i] as number;
+      sum += blurred[i] as number;
       cnt++;
     }
   }
   const inv = 1 / Math.max(1e-12, sum / Math.max(1, cnt) - t);
-  for (let i = 0; i < n; i++) m[i] = mask[i] ? (1 - beta) * ((dist[i] as number) / R) + beta * ((m[i] as number) - t) * inv : 0;
-  return m;
+  const a = (1 - beta) / R;
+  for (let i = 0; i < n; i++) out[i] = mask[i] ? a * (dist[i] as number) + beta * ((blurred[i] as number) - t) * inv : 0;
+  return out;
 }
 
 /**
@@ -183,8 +184,10 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
   const intensity = o.declump === 'intensity';
   let marker: Float32Array;
   let spacing: number;
+  let blurred: Float32Array | null = null;
   if (R > 0) {
-    marker = combinedMarker(raw, dist, mask, w, h, R, t, AUTO_SCALE.seedSigma * R, intensity ? AUTO_SCALE.seedIntensityWeight : 0, tmp);
+    blurred = intensity ? gaussianBlur(raw, w, h, AUTO_SCALE.sigma * R, new Float32Array(n), tmp) : raw;
+    marker = combinedMarker(blurred, dist, mask, R, t, intensity ? AUTO_SCALE.seedIntensityWeight : 0, new Float32Array(n));
     spacing = AUTO_SCALE.seedSpacing * R;
   } else {
     marker = intensity ? gaussianBlur(raw, w, h, minD / 3.5, new Float32Array(n), tmp) : new Float32Array(dist);
@@ -208,8 +211,8 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
     for (let i = 0; i < n; i++) if (extra[i] !== 0) labels[i] = count + (extra[i] as number);
     count += k;
   }
-  if (R > 0) {
-    const m = combinedMarker(raw, dist, mask, w, h, R, t, AUTO_SCALE.mergeSigma * R, intensity ? AUTO_SCALE.mergeIntensityWeight : 0, tmp);
+  if (blurred) {
+    const m = combinedMarker(blurred, dist, mask, R, t, intensity ? AUTO_SCALE.mergeIntensityWeight : 0, marker);
     mergeShallow(labels, count, m, w, h, AUTO_SCALE.mergeDepth);
   }
   return count;

@@ -23,17 +23,19 @@ export function watershed(cost: Float32Array, markers: Int32Array, mask: Uint8Ar
   }
   if (!(lo <= hi)) return markers;
   const scale = hi > lo ? (LEVELS - 1) / (hi - lo) : 0;
-  const level = (i: number): number => (((cost[i] as number) - lo) * scale) | 0;
   const head = new Int32Array(LEVELS).fill(-1);
   const tail = new Int32Array(LEVELS).fill(-1);
   const next = new Int32Array(n);
-  const push = (i: number, l: number): void => {
+  // queue entries are pixels; each pixel enters once, when it gets its label
+  for (let i = 0; i < n; i++) {
+    if (markers[i] === 0 || !mask[i]) continue;
+    const l = (((cost[i] as number) - lo) * scale) | 0;
     next[i] = -1;
     if (tail[l] === -1) head[l] = i;
     else next[tail[l] as number] = i;
     tail[l] = i;
-  };
-  for (let i = 0; i < n; i++) if (markers[i] !== 0 && mask[i]) push(i, level(i));
+  }
+  const offsets = [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1];
   for (let l = 0; l < LEVELS; l++) {
     while (head[l] !== -1) {
       const i = head[l] as number;
@@ -41,18 +43,22 @@ export function watershed(cost: Float32Array, markers: Int32Array, mask: Uint8Ar
       if (head[l] === -1) tail[l] = -1;
       const lab = markers[i] as number;
       const x = i % w;
-      const y0 = i >= w ? -1 : 0;
-      const y1 = i < n - w ? 1 : 0;
-      const x0 = x > 0 ? -1 : 0;
-      const x1 = x < w - 1 ? 1 : 0;
-      for (let dy = y0; dy <= y1; dy++) {
-        for (let dx = x0; dx <= x1; dx++) {
-          const j = i + dy * w + dx;
-          if (markers[j] !== 0 || !mask[j]) continue;
-          markers[j] = lab;
-          const lj = level(j);
-          push(j, lj > l ? lj : l);
+      const interior = x > 0 && x < w - 1 && i >= w && i < n - w;
+      for (let k = 0; k < 8; k++) {
+        const j = i + (offsets[k] as number);
+        if (!interior) {
+          if (j < 0 || j >= n) continue;
+          const xj = j % w;
+          if (xj - x > 1 || x - xj > 1) continue;
         }
+        if (markers[j] !== 0 || !mask[j]) continue;
+        markers[j] = lab;
+        let lj = (((cost[j] as number) - lo) * scale) | 0;
+        if (lj < l) lj = l;
+        next[j] = -1;
+        if (tail[lj] === -1) head[lj] = j;
+        else next[tail[lj] as number] = j;
+        tail[lj] = j;
       }
     }
   }
