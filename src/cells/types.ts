@@ -36,10 +36,17 @@ export interface NucleiOptions {
   thresholdCorrection: number;
   /** Gaussian sigma of the smoothing before thresholding (px). */
   smoothing: number;
+  /** Threshold the histogram of intensities ('linear') or of their logarithm ('log'). */
+  thresholdScale?: 'linear' | 'log';
   declump: DeclumpMethod;
   fillHoles: boolean;
   /** Drop objects touching the image border (CellProfiler's default: yes). */
   discardBorder: boolean;
+  /**
+   * Take the declumping scale (seed smoothing, seed spacing) from the nucleus size measured on the
+   * image itself instead of from `diameter[0]`; `diameter` then only filters objects by size.
+   */
+  autoScale?: boolean;
 }
 
 /** IdentifySecondaryObjects (propagation) settings. */

@@ -23,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
     import('./grid.js'),
     import('./demo.js'),
     import('./queue.js'),
+    import('./segment-eval.js'),
   ]);
   for (const mod of registrations) mod.register(program);
   try {
