@@ -73,7 +73,7 @@ console.log(`projected for all of BBBC021 (13,200 fields) on this machine: ${(13
 const t1 = performance.now();
 const seg = await cellScreen({ screen, out: path.join(root, 'segment'), mode: 'segment', threads, progress: false });
 const segSeconds = (performance.now() - t1) / 1000;
-const score = await scoreAgainstSynth(seg.cellsDir!, s.nucleiTable);
+const score = await scoreAgainstSynth(seg.cellsDir!, s.nucleiTable, { width: 1280, height: 1024 });
 console.log(`segment (nuclei and cells) end to end: ${(seg.fieldsEmbedded / segSeconds).toFixed(2)} fields/s; detection F1 ${score.f1.toFixed(3)} (${score.tp} of ${score.truth} drawn nuclei found, ${score.fp} false)`);
 
 // 4. peak memory of the command on a third of the screen and on all of it: bounded by the shard, not the screen

@@ -4,7 +4,9 @@
  * ellipse). Each true nucleus is found or missed; a found nucleus inside no figure is a false
  * positive, and so is a second one inside a figure that is one nucleus (over-splitting). A
  * mitotic or fragmented figure is one object however many pieces are found in it.
- * F1 = 2 TP / (true + found), with `found` counting the pieces of such a figure once.
+ * F1 = 2 TP / (true + found), with `found` counting the pieces of such a figure once. A true
+ * nucleus reaching the image border counts when found and is not missed when not (border objects
+ * are dropped by default, as CellProfiler does).
  */
 import { readProfiles, readTable } from '../table/index.js';
 
@@ -16,6 +18,8 @@ export interface TrueNucleus {
   angle: number;
   /** one object however many pieces are found in it (mitotic, fragmented) */
   pieces: boolean;
+  /** reaches the image border: counted when found, not missed when not (segmentation drops border objects by default) */
+  edge?: boolean;
 }
 
 export interface DetectionScore {
@@ -57,9 +61,11 @@ export function scoreDetections(truth: readonly TrueNucleus[], found: ReadonlyAr
     }
   }
   const tp = hits.reduce((n, h) => n + (h > 0 ? 1 : 0), 0);
-  const fn = truth.length - tp;
+  const skipped = truth.reduce((n, t, i) => n + (t.edge && hits[i] === 0 ? 1 : 0), 0);
+  const total = truth.length - skipped;
+  const fn = total - tp;
   const counted = found.length - extra;
-  return { truth: truth.length, found: counted, tp, fp, fn, f1: truth.length + counted ? (2 * tp) / (truth.length + counted) : 1 };
+  return { truth: total, found: counted, tp, fp, fn, f1: total + counted ? (2 * tp) / (total + counted) : 1 };
 }
 
 /** Add up field scores. */
@@ -74,14 +80,16 @@ export function sumScores(scores: readonly DetectionScore[]): DetectionScore {
  * Score a segment run's nuclei (`<out>/cells/`) against a synthetic screen's `synth_nuclei.csv`,
  * over the fields the run segmented.
  */
-export async function scoreAgainstSynth(cellsDir: string, truthCsv: string): Promise<DetectionScore & { fields: number }> {
+export async function scoreAgainstSynth(cellsDir: string, truthCsv: string, size: { width: number; height: number }): Promise<DetectionScore & { fields: number }> {
   const truthTable = await readTable(truthCsv);
   const truth = new Map<string, TrueNucleus[]>();
   for (const r of truthTable.rows) {
     const key = `${r.Metadata_Plate}/${r.Metadata_Well}/${r.Metadata_Site}`;
     const list = truth.get(key) ?? [];
     const state = String(r.State);
-    list.push({ x: Number(r.Location_Center_X), y: Number(r.Location_Center_Y), a: Number(r.SemiMajorAxis), b: Number(r.SemiMinorAxis), angle: Number(r.Angle), pieces: state === 'mitotic' || state === 'fragmented' });
+    const [x, y, a] = [Number(r.Location_Center_X), Number(r.Location_Center_Y), Number(r.SemiMajorAxis)];
+    const edge = x - a < 1 || y - a < 1 || x + a > size.width - 2 || y + a > size.height - 2;
+    list.push({ x, y, a, b: Number(r.SemiMinorAxis), angle: Number(r.Angle), pieces: state === 'mitotic' || state === 'fragmented', edge });
     truth.set(key, list);
   }
   const found = await readProfiles(cellsDir);

@@ -65,7 +65,7 @@ describe('cells stage', () => {
     const meta = await sharp(path.join(out, 'overlays', `${stem}_overlay.png`)).metadata();
     assert.deepEqual([meta.width, meta.height, meta.channels], [320, 256, 3]);
 
-    const score = await scoreAgainstSynth(r.cellsDir!, s.nucleiTable);
+    const score = await scoreAgainstSynth(r.cellsDir!, s.nucleiTable, { width: 320, height: 256 });
     assert.equal(score.fields, r.fieldsEmbedded);
     assert.ok(score.f1 > 0.7, `detection F1 ${score.f1.toFixed(3)}`);
 
