@@ -1,0 +1,259 @@
+/**
+ * Haralick texture features per object, as CellProfiler's MeasureTexture computes them with
+ * mahotas: intensities to 8-bit (`img_as_ubyte`: round(v x 255)), optionally binned to fewer gray
+ * levels, zero pixels ignored, one symmetric co-occurrence matrix per direction at a given
+ * distance inside the object, and mahotas' 13 features of each matrix. The matrices are sparse:
+ * one reused count table per direction, cleared entry by entry after each object.
+ */
+import type { ObjectPixels } from './shape.js';
+
+/** The 13 Haralick features, CellProfiler's names and mahotas' order. */
+export const HARALICK_FEATURES = [
+  'AngularSecondMoment',
+  'Contrast',
+  'Correlation',
+  'Variance',
+  'InverseDifferenceMoment',
+  'SumAverage',
+  'SumVariance',
+  'SumEntropy',
+  'Entropy',
+  'DifferenceVariance',
+  'DifferenceEntropy',
+  'InfoMeas1',
+  'InfoMeas2',
+] as const;
+
+/** mahotas' four 2-D directions (dy, dx): 0 horizontal, 1 diagonal down-right, 2 vertical, 3 diagonal down-left. */
+export const TEXTURE_DIRECTIONS: ReadonlyArray<readonly [number, number]> = [
+  [0, 1],
+  [1, 1],
+  [1, 0],
+  [1, -1],
+];
+
+/**
+ * Gray level of a 0..1 intensity as CellProfiler's MeasureTexture makes it: scikit-image's
+ * `img_as_ubyte` (round half to even of v x 255, clipped to 0..255), then, for fewer than 256
+ * levels, `rescale_intensity` to 0..levels-1 truncated to an integer.
+ */
+export function grayLevel(v: number, levels: number): number {
+  const t = v * 255;
+  let g = Math.round(t);
+  if (g - t === 0.5 && g % 2 !== 0) g--; // numpy.rint rounds halves to even
+  if (!(g > 0)) g = 0;
+  else if (g > 255) g = 255;
+  return levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+}
+
+const KEYS = 65536; // gray levels <= 256: key = (low << 8) | high
+/** Co-occurrence counts, one table per direction, all zero between objects. */
+let counts: Int32Array | undefined;
+/** Keys touched per direction (segment d x KEYS). */
+let touched: Int32Array | undefined;
+/** c x log2(c) for small integer counts. */
+let clog2: Float64Array | undefined;
+
+function xlog2x(c: number): number {
+  return c < KEYS ? clog2![c]! : c * Math.log2(c);
+}
+
+/** Entropy (bits) of counts c_k summing to t: log2 t - sum(c log2 c) / t. */
+function entropyOf(sumClogC: number, t: number): number {
+  return Math.log2(t) - sumClogC / t;
+}
+
+/**
+ * Texture features of every object for one stain and one distance into `out` (row k-1 of
+ * `stride` values; for direction d, features at `offset + d x 13` in HARALICK_FEATURES order).
+ * `values` from gatherValues (0..1). An object with no pair of nonzero pixels at that distance
+ * (too small, or all its pixels round to gray level 0) gets zeros, as CellProfiler records it.
+ */
+export function measureTexture(
+  index: ObjectPixels,
+  values: Float64Array,
+  distance: number,
+  levels: number,
+  out: Float64Array,
+  stride: number,
+  offset: number,
+  grayScratch?: Uint8Array,
+): Uint8Array {
+  const { width: w, height: h, count, labels, start, pixel, x: xs } = index;
+  counts ??= new Int32Array(4 * KEYS);
+  touched ??= new Int32Array(4 * KEYS);
+  if (!clog2) {
+    clog2 = new Float64Array(KEYS);
+    for (let c = 1; c < KEYS; c++) clog2[c] = c * Math.log2(c);
+  }
+  const cnt = counts;
+  const tch = touched;
+  // gray levels at the object pixels only (others are never read: a neighbour is read only
+  // after its label was checked)
+  const gray = grayScratch && grayScratch.length >= w * h ? grayScratch : new Uint8Array(w * h);
+  const lut = new Uint8Array(256);
+  for (let g = 0; g < 256; g++) lut[g] = levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+  for (let i = 0; i < pixel.length; i++) gray[pixel[i]!] = lut[grayLevel(values[i]!, 256)]!;
+  const d = distance;
+  const dw = d * w;
+  const px = new Float64Array(256);
+  const plus = new Float64Array(512);
+  const minus = new Float64Array(256);
+  const nt = new Int32Array(4);
+  const nf = HARALICK_FEATURES.length;
+  for (let k = 1; k <= count; k++) {
+    const o = (k - 1) * stride + offset;
+    const i0 = start[k - 1]!;
+    const i1 = start[k]!;
+    nt.fill(0);
+    let maxGray = 0;
+    for (let i = i0; i < i1; i++) {
+      const p = pixel[i]!;
+      const a = gray[p]!;
+      if (a > maxGray) maxGray = a;
+      if (a === 0) continue;
+      const x = xs[i]!;
+      const right = x + d < w;
+      const left = x - d >= 0;
+      const down = p + dw < w * h;
+      // direction 0: (0, +d)
+      if (right && labels[p + d] === k) {
+        const b = gray[p + d]!;
+        if (b !== 0) {
+          const key = a < b ? (a << 8) | b : (b << 8) | a;
+          if (cnt[key]!++ === 0) tch[nt[0]!++] = key;
+        }
+      }
+      if (down) {
+        // direction 1: (+d, +d)
+        if (right && labels[p + dw + d] === k) {
+          const b = gray[p + dw + d]!;
+          if (b !== 0) {
+            const key = a < b ? (a << 8) | b : (b << 8) | a;
+            if (cnt[KEYS + key]!++ === 0) tch[KEYS + nt[1]!++] = key;
+          }
+        }
+        // direction 2: (+d, 0)
+        if (labels[p + dw] === k) {
+          const b = gray[p + dw]!;
+          if (b !== 0) {
+            const key = a < b ? (a << 8) | b : (b << 8) | a;
+            if (cnt[2 * KEYS + key]!++ === 0) tch[2 * KEYS + nt[2]!++] = key;
+          }
+        }
+        // direction 3: (+d, -d)
+        if (left && labels[p + dw - d] === k) {
+          const b = gray[p + dw - d]!;
+          if (b !== 0) {
+            const key = a < b ? (a << 8) | b : (b << 8) | a;
+            if (cnt[3 * KEYS + key]!++ === 0) tch[3 * KEYS + nt[3]!++] = key;
+          }
+        }
+      }
+    }
+    // mahotas sizes its matrices by the largest gray level in the object's crop; only the
+    // difference variance depends on that size
+    const size = maxGray + 1;
+    for (let dir = 0; dir < 4; dir++) {
+      const base = dir * KEYS;
+      const od = o + dir * nf;
+      const m = nt[dir]!;
+      if (m === 0) {
+        for (let f = 0; f < nf; f++) out[od + f] = 0;
+        continue;
+      }
+      // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
+      let pairs = 0;
+      let asm = 0;
+      let contrast = 0;
+      let sij = 0;
+      let idm = 0;
+      let hsum = 0;
+      for (let j = 0; j < m; j++) {
+        const key = tch[base + j]!;
+        const c = cnt[base + key]!;
+        cnt[base + key] = 0;
+        const a = key >> 8;
+        const b = key & 255;
+        pairs += c;
+        if (a === b) {
+          const c2 = 2 * c;
+          asm += c2 * c2;
+          sij += c2 * a * a;
+          idm += c2;
+          px[a]! += c2;
+          plus[2 * a]! += c2;
+          minus[0]! += c2;
+          hsum += xlog2x(c2);
+        } else {
+          const diff = b - a;
+          asm += 2 * c * c;
+          contrast += 2 * c * diff * diff;
+          sij += 2 * c * a * b;
+          idm += (2 * c) / (1 + diff * diff);
+          px[a]! += c;
+          px[b]! += c;
+          plus[a + b]! += 2 * c;
+          minus[diff]! += 2 * c;
+          hsum += 2 * xlog2x(c);
+        }
+      }
+      const t = 2 * pairs;
+      let ux = 0;
+      let exx = 0;
+      let hxsum = 0;
+      let hmsum = 0;
+      // numpy's var() of the difference distribution as a vector of `size` entries (mean 1/size)
+      const mMean = 1 / size;
+      let mDev = 0;
+      for (let g = 0; g < size; g++) {
+        const c = px[g]!;
+        if (c !== 0) {
+          ux += g * c;
+          exx += g * g * c;
+          hxsum += xlog2x(c);
+          px[g] = 0;
+        }
+        const e = minus[g]!;
+        mDev += (e / t - mMean) * (e / t - mMean);
+        if (e !== 0) {
+          hmsum += xlog2x(e);
+          minus[g] = 0;
+        }
+      }
+      let sa = 0;
+      let sss = 0;
+      let hpsum = 0;
+      for (let g = 0; g < 2 * size; g++) {
+        const c = plus[g]!;
+        if (c === 0) continue;
+        sa += g * c;
+        sss += g * g * c;
+        hpsum += xlog2x(c);
+        plus[g] = 0;
+      }
+      ux /= t;
+      const vx = exx / t - ux * ux;
+      const sx = Math.sqrt(Math.max(0, vx));
+      const entropy = entropyOf(hsum, t);
+      const hx = entropyOf(hxsum, t);
+      const sumAverage = sa / t;
+      // HXY1 = HXY2 = HX + HY = 2 HX for a symmetric matrix (px = py)
+      const hxy = 2 * hx;
+      out[od] = asm / (t * t);
+      out[od + 1] = contrast / t;
+      out[od + 2] = sx === 0 ? 1 : (sij / t - ux * ux) / (sx * sx);
+      out[od + 3] = vx;
+      out[od + 4] = idm / t;
+      out[od + 5] = sumAverage;
+      out[od + 6] = sss / t - sumAverage * sumAverage;
+      out[od + 7] = entropyOf(hpsum, t);
+      out[od + 8] = entropy;
+      out[od + 9] = mDev / size;
+      out[od + 10] = entropyOf(hmsum, t);
+      out[od + 11] = hx === 0 ? entropy - hxy : (entropy - hxy) / hx;
+      out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
+    }
+  }
+  return gray;
+}
