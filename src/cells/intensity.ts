@@ -44,10 +44,25 @@ export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Ar
   return out;
 }
 
-/** Put the k-th smallest of a[lo..hi] at a[k] (smaller before, larger after). */
-function select(a: Float64Array, lo: number, hi: number, k: number): void {
-  while (hi - lo > 16) {
-    // median of three as pivot, Hoare partition
+/**
+ * Put the order statistics `targets[t0..t1)` (sorted indices into lo..hi) of a[lo..hi] in place:
+ * quickselect that recurses only into the parts holding targets (median-of-three pivot, Hoare
+ * partition), insertion sort for short parts.
+ */
+function multiSelect(a: Float64Array, lo: number, hi: number, targets: Int32Array, t0: number, t1: number): void {
+  while (t0 < t1) {
+    if (hi - lo < 24) {
+      for (let i = lo + 1; i <= hi; i++) {
+        const v = a[i]!;
+        let j = i - 1;
+        while (j >= lo && a[j]! > v) {
+          a[j + 1] = a[j]!;
+          j--;
+        }
+        a[j + 1] = v;
+      }
+      return;
+    }
     const mid = (lo + hi) >>> 1;
     if (a[mid]! < a[lo]!) swap(a, mid, lo);
     if (a[hi]! < a[lo]!) swap(a, hi, lo);
@@ -64,19 +79,20 @@ function select(a: Float64Array, lo: number, hi: number, k: number): void {
         j--;
       }
     }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return;
-  }
-  // insertion sort of the short rest
-  for (let i = lo + 1; i <= hi; i++) {
-    const v = a[i]!;
-    let j = i - 1;
-    while (j >= lo && a[j]! > v) {
-      a[j + 1] = a[j]!;
-      j--;
+    // targets <= j go left, >= i go right, those between are equal to the pivot: in place
+    let tl = t0;
+    while (tl < t1 && targets[tl]! <= j) tl++;
+    let tr = tl;
+    while (tr < t1 && targets[tr]! < i) tr++;
+    if (tl - t0 < t1 - tr) {
+      multiSelect(a, lo, j, targets, t0, tl);
+      lo = i;
+      t0 = tr;
+    } else {
+      multiSelect(a, i, hi, targets, tr, t1);
+      hi = j;
+      t1 = tl;
     }
-    a[j + 1] = v;
   }
 }
 
@@ -87,25 +103,24 @@ function swap(a: Float64Array, i: number, j: number): void {
 }
 
 /**
- * CellProfiler's quantile of n values (a[0..n) partially ordered in place; `from` = first index
- * after the last one placed by an earlier call): with q = n x fraction, i = floor(q), f = q - i, the i-th smallest
- * value (0-based) if i = n-1, else (1-f) x v[i] + f x v[i+1]. Returns the value and the new
- * `from`; v[i] (and v[i+1]) stay in place, so quantiles must be asked in increasing order.
+ * The order statistics CellProfiler's quantile of n values at `fraction` reads: with
+ * q = n x fraction, i = floor(q), f = q - i, it is v[i] if i = n-1 or f = 0, else
+ * (1-f) x v[i] + f x v[i+1] (v sorted, 0-based). Adds i (and i+1) to `targets` from `t`.
  */
-function quantile(a: Float64Array, n: number, fraction: number, from: number): [number, number] {
+function quantileTargets(n: number, fraction: number, targets: Int32Array, t: number): number {
+  const q = n * fraction;
+  const i = Math.floor(q);
+  if (t === 0 || targets[t - 1] !== i) targets[t++] = i;
+  if (q - i > 0 && i < n - 1) targets[t++] = i + 1;
+  return t;
+}
+
+/** The quantile from a array whose quantileTargets are in place. */
+function quantileOf(a: Float64Array, n: number, fraction: number): number {
   const q = n * fraction;
   const i = Math.floor(q);
   const f = q - i;
-  if (i >= from) {
-    select(a, from, n - 1, i);
-    from = i + 1;
-  }
-  if (i >= n - 1 || f === 0) return [a[i]!, from];
-  if (i + 1 >= from) {
-    select(a, i + 1, n - 1, i + 1);
-    from = i + 2;
-  }
-  return [a[i]! * (1 - f) + a[i + 1]! * f, from];
+  return f === 0 || i >= n - 1 ? a[i]! : a[i]! * (1 - f) + a[i + 1]! * f;
 }
 
 /**
@@ -116,6 +131,7 @@ function quantile(a: Float64Array, n: number, fraction: number, from: number): [
 export function measureIntensity(index: ObjectPixels, values: Float64Array, out: Float64Array, stride: number, offset: number): void {
   const { width: w, count, start, pixel, x: xs, edge } = index;
   let scratch = new Float64Array(64);
+  const targets = new Int32Array(6);
   for (let k = 1; k <= count; k++) {
     const o = (k - 1) * stride + offset;
     const i0 = start[k - 1]!;
@@ -167,11 +183,16 @@ export function measureIntensity(index: ObjectPixels, values: Float64Array, out:
     }
     // mass displacement: centre of the object vs centre of its intensity (0 when it has none)
     const displacement = sum > 0 ? Math.hypot(sx / n - sxv / sum, sy / n - syv / sum) : 0;
-    const [lowerQuartile, a] = quantile(scratch, n, 0.25, 0);
-    const [median, b] = quantile(scratch, n, 0.5, a);
-    const [upperQuartile] = quantile(scratch, n, 0.75, b);
+    let t = quantileTargets(n, 0.25, targets, 0);
+    t = quantileTargets(n, 0.5, targets, t);
+    t = quantileTargets(n, 0.75, targets, t);
+    multiSelect(scratch, 0, n - 1, targets, 0, t);
+    const lowerQuartile = quantileOf(scratch, n, 0.25);
+    const median = quantileOf(scratch, n, 0.5);
+    const upperQuartile = quantileOf(scratch, n, 0.75);
     for (let i = 0; i < n; i++) scratch[i] = Math.abs(values[i0 + i]! - median);
-    const [mad] = quantile(scratch, n, 0.5, 0);
+    multiSelect(scratch, 0, n - 1, targets, 0, quantileTargets(n, 0.5, targets, 0));
+    const mad = quantileOf(scratch, n, 0.5);
     out[o] = sum;
     out[o + 1] = mean;
     out[o + 2] = Math.sqrt(ss / n);

@@ -10,7 +10,7 @@
 import { MorphoprofError, invalidParameter } from '../errors.js';
 import { INTENSITY_FEATURES, gatherValues, measureIntensity } from './intensity.js';
 import { SHAPE_FEATURES, indexObjects, measureShape } from './shape.js';
-import { HARALICK_FEATURES, measureTexture } from './texture.js';
+import { HARALICK_FEATURES, measureTexture, neighbourMask } from './texture.js';
 import type { LabelImage, ObjectMeasurements, Plane } from './types.js';
 
 export interface MeasureOptions {
@@ -120,6 +120,7 @@ export function measureObjects(labels: LabelImage, images: Record<string, Plane>
     texturesAt.set(stain, tcol);
     tcol += scales.length * 4 * HARALICK_FEATURES.length;
   }
+  const neighbours = textured.length > 0 ? scales.map((s) => neighbourMask(index, s)) : [];
   for (const stain of stains) {
     pixelValues = gatherValues(index, images[stain]!, pixelValues);
     measureIntensity(index, pixelValues, values, stride, col);
@@ -127,7 +128,8 @@ export function measureObjects(labels: LabelImage, images: Record<string, Plane>
     const at = texturesAt.get(stain);
     if (at === undefined) continue;
     for (let s = 0; s < scales.length; s++) {
-      gray = measureTexture(index, pixelValues, scales[s]!, levels, values, stride, at + s * 4 * HARALICK_FEATURES.length, gray);
+      const at1 = at + s * 4 * HARALICK_FEATURES.length;
+      gray = measureTexture(index, pixelValues, scales[s]!, levels, values, stride, at1, gray, neighbours[s]);
     }
   }
   return { columns, values, count };

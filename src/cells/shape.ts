@@ -333,22 +333,21 @@ export function measureShape(index: ObjectPixels, out: Float64Array, stride: num
         (d && l ? onBorder(labels, border, p + w - 1, k) : 0) + (d && r ? onBorder(labels, border, p + w + 1, k) : 0);
       perimeter += PERIMETER_WEIGHTS[1 + 2 * four + 10 * diag]!;
     }
-    // second central moments -> regionprops' inertia tensor [[a, b], [b, c]] (row/col axes)
+    // second central moments -> regionprops' inertia tensor [[a, b], [b, c]] = [[A, -B], [-B, C]] / n^2,
+    // from integer sums (exact ties: a symmetric object has eccentricity 0, not 1e-8)
     const cx = sx / n;
     const cy = sy / n;
-    const mxx = sxx / n - cx * cx; // column variance
-    const myy = syy / n - cy * cy; // row variance
-    const mxy = sxy / n - cx * cy;
-    const a = mxx;
-    const b = -mxy;
-    const c = myy;
-    const half = (a + c) / 2;
-    const root = Math.sqrt(((a - c) / 2) ** 2 + b * b);
+    const A = n * sxx - sx * sx; // n^2 x column variance
+    const C = n * syy - sy * sy; // n^2 x row variance
+    const B = n * sxy - sx * sy; // n^2 x covariance
+    const n2 = n * n;
+    const half = (A + C) / 2 / n2;
+    const root = Math.sqrt((A - C) * (A - C) / 4 + B * B) / n2;
     const l1 = Math.max(0, half + root);
     const l2 = Math.max(0, half - root);
     let orientation: number;
-    if (a - c === 0) orientation = b < 0 ? Math.PI / 4 : -Math.PI / 4;
-    else orientation = 0.5 * Math.atan2(-2 * b, c - a);
+    if (A === C) orientation = B > 0 ? Math.PI / 4 : -Math.PI / 4;
+    else orientation = 0.5 * Math.atan2(2 * B, C - A);
     // hull of pixel centres (Feret) and of pixel-edge midpoints (convex area, as scikit-image)
     const nCentres = hullOfLevels(s, rows, ymin, 1);
     const [maxFeret, minFeret] = feret(s, nCentres);

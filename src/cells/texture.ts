@@ -64,10 +64,39 @@ function entropyOf(sumClogC: number, t: number): number {
 }
 
 /**
+ * Which of the four co-occurrence partners at `distance` lie in the same object, per object pixel
+ * (bit d for TEXTURE_DIRECTIONS[d]); depends on the label image only, so it is shared by stains.
+ */
+export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array {
+  const { width: w, height: h, labels, start, pixel, x: xs, count } = index;
+  const mask = new Uint8Array(pixel.length);
+  const dw = distance * w;
+  const size = w * h;
+  for (let k = 1; k <= count; k++) {
+    for (let i = start[k - 1]!; i < start[k]!; i++) {
+      const p = pixel[i]!;
+      const x = xs[i]!;
+      const right = x + distance < w;
+      const down = p + dw < size;
+      let bits = 0;
+      if (right && labels[p + distance] === k) bits |= 1;
+      if (down) {
+        if (right && labels[p + dw + distance] === k) bits |= 2;
+        if (labels[p + dw] === k) bits |= 4;
+        if (x - distance >= 0 && labels[p + dw - distance] === k) bits |= 8;
+      }
+      mask[i] = bits;
+    }
+  }
+  return mask;
+}
+
+/**
  * Texture features of every object for one stain and one distance into `out` (row k-1 of
  * `stride` values; for direction d, features at `offset + d x 13` in HARALICK_FEATURES order).
  * `values` from gatherValues (0..1). An object with no pair of nonzero pixels at that distance
  * (too small, or all its pixels round to gray level 0) gets zeros, as CellProfiler records it.
+ * `neighbours` (from neighbourMask for this distance) can be passed to share it between stains.
  */
 export function measureTexture(
   index: ObjectPixels,
@@ -78,8 +107,9 @@ export function measureTexture(
   stride: number,
   offset: number,
   grayScratch?: Uint8Array,
+  neighbours?: Uint8Array,
 ): Uint8Array {
-  const { width: w, height: h, count, labels, start, pixel, x: xs } = index;
+  const { width: w, height: h, count, start, pixel } = index;
   counts ??= new Int32Array(4 * KEYS);
   touched ??= new Int32Array(4 * KEYS);
   if (!clog2) {
@@ -94,8 +124,8 @@ export function measureTexture(
   const lut = new Uint8Array(256);
   for (let g = 0; g < 256; g++) lut[g] = levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
   for (let i = 0; i < pixel.length; i++) gray[pixel[i]!] = lut[grayLevel(values[i]!, 256)]!;
-  const d = distance;
-  const dw = d * w;
+  const mask = neighbours ?? neighbourMask(index, distance);
+  const step = Int32Array.from(TEXTURE_DIRECTIONS, ([dy, dx]) => distance * (dy * w + dx));
   const px = new Float64Array(256);
   const plus = new Float64Array(512);
   const minus = new Float64Array(256);
@@ -111,44 +141,14 @@ export function measureTexture(
       const p = pixel[i]!;
       const a = gray[p]!;
       if (a > maxGray) maxGray = a;
-      if (a === 0) continue;
-      const x = xs[i]!;
-      const right = x + d < w;
-      const left = x - d >= 0;
-      const down = p + dw < w * h;
-      // direction 0: (0, +d)
-      if (right && labels[p + d] === k) {
-        const b = gray[p + d]!;
-        if (b !== 0) {
-          const key = a < b ? (a << 8) | b : (b << 8) | a;
-          if (cnt[key]!++ === 0) tch[nt[0]!++] = key;
-        }
-      }
-      if (down) {
-        // direction 1: (+d, +d)
-        if (right && labels[p + dw + d] === k) {
-          const b = gray[p + dw + d]!;
-          if (b !== 0) {
-            const key = a < b ? (a << 8) | b : (b << 8) | a;
-            if (cnt[KEYS + key]!++ === 0) tch[KEYS + nt[1]!++] = key;
-          }
-        }
-        // direction 2: (+d, 0)
-        if (labels[p + dw] === k) {
-          const b = gray[p + dw]!;
-          if (b !== 0) {
-            const key = a < b ? (a << 8) | b : (b << 8) | a;
-            if (cnt[2 * KEYS + key]!++ === 0) tch[2 * KEYS + nt[2]!++] = key;
-          }
-        }
-        // direction 3: (+d, -d)
-        if (left && labels[p + dw - d] === k) {
-          const b = gray[p + dw - d]!;
-          if (b !== 0) {
-            const key = a < b ? (a << 8) | b : (b << 8) | a;
-            if (cnt[3 * KEYS + key]!++ === 0) tch[3 * KEYS + nt[3]!++] = key;
-          }
-        }
+      const bits = mask[i]!;
+      if (a === 0 || bits === 0) continue;
+      for (let dir = 0; dir < 4; dir++) {
+        if ((bits & (1 << dir)) === 0) continue;
+        const b = gray[p + step[dir]!]!;
+        if (b === 0) continue;
+        const key = dir * KEYS + (a < b ? (a << 8) | b : (b << 8) | a);
+        if (cnt[key]!++ === 0) tch[dir * KEYS + nt[dir]!++] = key - dir * KEYS;
       }
     }
     // mahotas sizes its matrices by the largest gray level in the object's crop; only the

@@ -1,0 +1,193 @@
+/**
+ * Per-object measurement figures on real-size 1280x1024 fields: synthetic DMSO fields (src/synth)
+ * segmented crudely here (nuclei: Otsu on DNA + connected components; cells: nuclei grown over the
+ * Otsu foreground of actin; cytoplasm: cells minus nuclei), then measureObjects on the three object
+ * kinds x three stains, as the cells stage will call it. Prints ms per field per object kind and per
+ * feature group (one thread).
+ *   node dist/bench/measure.js [--fields 4] [--repeats 3]
+ */
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { measureObjects } from '../src/cells/measure.js';
+import { gatherValues, measureIntensity, INTENSITY_FEATURES } from '../src/cells/intensity.js';
+import { indexObjects, measureShape, SHAPE_FEATURES } from '../src/cells/shape.js';
+import { HARALICK_FEATURES, measureTexture, neighbourMask } from '../src/cells/texture.js';
+import type { LabelImage, Plane } from '../src/cells/types.js';
+import { DMSO_PHENOTYPE, FieldRenderer, Rng, STAINS, illuminationField, normalTable } from '../src/synth/index.js';
+
+const { values: args } = parseArgs({ options: { fields: { type: 'string', default: '4' }, repeats: { type: 'string', default: '3' } } });
+const W = 1280;
+const H = 1024;
+const FIELDS = Number(args.fields);
+const REPEATS = Number(args.repeats);
+
+function otsu(data: Uint16Array): number {
+  const hist = new Float64Array(65536);
+  for (let i = 0; i < data.length; i++) hist[data[i]!]!++;
+  let total = 0;
+  let sumAll = 0;
+  for (let v = 0; v < 65536; v++) {
+    total += hist[v]!;
+    sumAll += v * hist[v]!;
+  }
+  let wB = 0;
+  let sumB = 0;
+  let best = 0;
+  let threshold = 0;
+  for (let v = 0; v < 65536; v++) {
+    wB += hist[v]!;
+    if (wB === 0) continue;
+    const wF = total - wB;
+    if (wF === 0) break;
+    sumB += v * hist[v]!;
+    const between = wB * wF * (sumB / wB - (sumAll - sumB) / wF) ** 2;
+    if (between > best) {
+      best = between;
+      threshold = v;
+    }
+  }
+  return threshold;
+}
+
+/** 4-connected components of `mask`, numbered in raster order, components under minArea dropped. */
+function label(mask: Uint8Array, minArea: number): LabelImage {
+  const labels = new Int32Array(W * H);
+  const queue = new Int32Array(W * H);
+  let count = 0;
+  for (let p = 0; p < W * H; p++) {
+    if (!mask[p] || labels[p]) continue;
+    count++;
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = p;
+    labels[p] = count;
+    while (head < tail) {
+      const q = queue[head++]!;
+      const x = q % W;
+      for (const n of [x > 0 ? q - 1 : -1, x < W - 1 ? q + 1 : -1, q - W, q + W]) {
+        if (n >= 0 && n < W * H && mask[n] && !labels[n]) {
+          labels[n] = count;
+          queue[tail++] = n;
+        }
+      }
+    }
+    if (tail < minArea) {
+      for (let i = 0; i < tail; i++) labels[queue[i]!] = -1;
+      count--;
+    }
+  }
+  for (let p = 0; p < W * H; p++) if (labels[p]! < 0) labels[p] = 0;
+  return { labels, width: W, height: H, count };
+}
+
+/** Nuclei grown breadth-first over the foreground (up to `reach` px), keeping their numbers. */
+function grow(nuclei: LabelImage, foreground: Uint8Array, reach: number): LabelImage {
+  const labels = Int32Array.from(nuclei.labels);
+  const dist = new Int32Array(W * H);
+  const queue = new Int32Array(W * H);
+  let tail = 0;
+  for (let p = 0; p < W * H; p++) if (labels[p]) queue[tail++] = p;
+  let head = 0;
+  while (head < tail) {
+    const q = queue[head++]!;
+    if (dist[q]! >= reach) continue;
+    const x = q % W;
+    for (const n of [x > 0 ? q - 1 : -1, x < W - 1 ? q + 1 : -1, q - W, q + W]) {
+      if (n >= 0 && n < W * H && foreground[n] && !labels[n]) {
+        labels[n] = labels[q]!;
+        dist[n] = dist[q]! + 1;
+        queue[tail++] = n;
+      }
+    }
+  }
+  return { labels, width: W, height: H, count: nuclei.count };
+}
+
+function field(renderer: FieldRenderer, seed: number): { kinds: Record<string, LabelImage>; images: Record<string, Plane> } {
+  const rng = Rng.from(seed, 'bench-measure');
+  const optics = STAINS.map(() => ({ gain: 1, illumination: illuminationField(W, H, W / 2, H / 2, 0.3) }));
+  const [dna, tub, act] = renderer.render(rng, DMSO_PHENOTYPE, optics) as [Uint16Array, Uint16Array, Uint16Array];
+  const tDna = otsu(dna);
+  const tAct = otsu(act);
+  const nuclei = label(Uint8Array.from(dna, (v) => (v > tDna ? 1 : 0)), 30);
+  const cells = grow(nuclei, Uint8Array.from(act, (v, i) => (v > tAct || nuclei.labels[i] ? 1 : 0)), 60);
+  const cyto = Int32Array.from(cells.labels, (l, i) => (nuclei.labels[i] ? 0 : l));
+  const plane = (d: Uint16Array): Plane => ({ data: Float32Array.from(d, (v) => v / 65535), width: W, height: H });
+  return {
+    kinds: { Nuclei: nuclei, Cells: cells, Cytoplasm: { labels: cyto, width: W, height: H, count: cells.count } },
+    images: { DNA: plane(dna), Tubulin: plane(tub), Actin: plane(act) },
+  };
+}
+
+/**
+ * Best of REPEATS runs, in ms of this process's CPU time (user + system): on a shared machine the
+ * wall clock also counts the time other processes hold the cores. Wall time is kept beside it.
+ */
+function time(f: () => void): number {
+  let best = Infinity;
+  let bestWall = Infinity;
+  for (let r = 0; r < REPEATS; r++) {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    f();
+    const used = process.cpuUsage(c);
+    best = Math.min(best, (used.user + used.system) / 1000);
+    bestWall = Math.min(bestWall, performance.now() - t);
+  }
+  wallMs += bestWall;
+  return best;
+}
+let wallMs = 0;
+
+const renderer = new FieldRenderer(W, H, normalTable(Rng.from(1, 'normals')));
+console.log(
+  `measure: ${FIELDS} synthetic DMSO fields of ${W}x${H}, 3 object kinds x 3 stains (DNA, Tubulin, Actin), ` +
+    `texture at scale 3 with 256 gray levels; best of ${REPEATS} runs per field; one thread; CPU ms of this process (wall clock beside); load average ${loadavg()[0]!.toFixed(1)}`,
+);
+const kindsMs: Record<string, number[]> = { Nuclei: [], Cells: [], Cytoplasm: [] };
+let kindsWall = 0;
+const groupMs: Record<string, number> = { index: 0, shape: 0, intensity: 0, texture: 0 };
+let objects = 0;
+let pixels = 0;
+let columns = 0;
+for (let f = 0; f < FIELDS; f++) {
+  const { kinds, images } = field(renderer, 1000 + f);
+  for (const [kind, labels] of Object.entries(kinds)) {
+    const before = wallMs;
+    kindsMs[kind]!.push(time(() => measureObjects(labels, images)));
+    kindsWall += wallMs - before;
+    columns = measureObjects(labels, images).columns.length;
+    objects += labels.count;
+    // the same work group by group
+    const index = indexObjects(labels);
+    pixels += index.pixel.length;
+    groupMs.index! += time(() => indexObjects(labels));
+    const stride = 2 + SHAPE_FEATURES.length + 3 * INTENSITY_FEATURES.length + 3 * 4 * HARALICK_FEATURES.length;
+    const out = new Float64Array(labels.count * stride);
+    groupMs.shape! += time(() => measureShape(index, out, stride, 2, new Float64Array(2 * labels.count)));
+    const vals = Object.values(images).map((p) => gatherValues(index, p));
+    groupMs.intensity! += time(() => {
+      for (const p of Object.values(images)) measureIntensity(index, gatherValues(index, p), out, stride, 30);
+    });
+    let gray: Uint8Array | undefined;
+    groupMs.texture! += time(() => {
+      const mask = neighbourMask(index, 3);
+      for (const v of vals) gray = measureTexture(index, v, 3, 256, out, stride, 80, gray, mask);
+    });
+  }
+}
+const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+let total = 0;
+for (const [kind, ms] of Object.entries(kindsMs)) {
+  total += mean(ms);
+  console.log(`  ${kind.padEnd(9)} ${mean(ms).toFixed(1).padStart(6)} CPU ms/field  (fields: ${ms.map((v) => v.toFixed(1)).join(', ')})`);
+}
+console.log(
+  `  all three ${total.toFixed(1).padStart(6)} CPU ms/field = ${(1000 / total).toFixed(1)} fields/s on one thread ` +
+    `(wall ${(kindsWall / FIELDS).toFixed(1)} ms/field at this load); ${columns} columns per object kind`,
+);
+console.log(`  ${(objects / FIELDS / 3).toFixed(0)} objects per kind per field, ${(pixels / FIELDS / 3 / 1000).toFixed(0)}k object pixels per kind per field`);
+console.log(
+  `  by group, CPU ms/field over the three kinds: index ${(groupMs.index! / FIELDS).toFixed(1)}, shape ${(groupMs.shape! / FIELDS).toFixed(1)}, ` +
+    `intensity x3 stains ${(groupMs.intensity! / FIELDS).toFixed(1)}, texture x3 stains ${(groupMs.texture! / FIELDS).toFixed(1)}`,
+);
