@@ -103,24 +103,116 @@ function swap(a: Float64Array, i: number, j: number): void {
 }
 
 /**
- * The order statistics CellProfiler's quantile of n values at `fraction` reads: with
- * q = n x fraction, i = floor(q), f = q - i, it is v[i] if i = n-1 or f = 0, else
- * (1-f) x v[i] + f x v[i+1] (v sorted, 0-based). Adds i (and i+1) to `targets` from `t`.
+ * The ranks CellProfiler's quantile of n values at `fraction` reads: with q = n x fraction,
+ * i = floor(q), f = q - i, the quantile is v[i] if i = n-1 or f = 0, else (1-f) x v[i] + f x v[i+1]
+ * (v sorted, 0-based). Adds i (and i+1) to the sorted `ranks` from `t`; returns the new length.
  */
-function quantileTargets(n: number, fraction: number, targets: Int32Array, t: number): number {
+function quantileRanks(n: number, fraction: number, ranks: Int32Array, t: number): number {
   const q = n * fraction;
   const i = Math.floor(q);
-  if (t === 0 || targets[t - 1] !== i) targets[t++] = i;
-  if (q - i > 0 && i < n - 1) targets[t++] = i + 1;
+  if (t === 0 || ranks[t - 1] !== i) ranks[t++] = i;
+  if (q - i > 0 && i < n - 1) ranks[t++] = i + 1;
   return t;
 }
 
-/** The quantile from a array whose quantileTargets are in place. */
-function quantileOf(a: Float64Array, n: number, fraction: number): number {
+/** The quantile from the order statistics `at` of the ranks quantileRanks listed. */
+function quantileOf(ranks: Int32Array, at: Float64Array, t: number, n: number, fraction: number): number {
   const q = n * fraction;
   const i = Math.floor(q);
   const f = q - i;
-  return f === 0 || i >= n - 1 ? a[i]! : a[i]! * (1 - f) + a[i + 1]! * f;
+  let j = 0;
+  while (j < t && ranks[j] !== i) j++;
+  return f === 0 || i >= n - 1 ? at[j]! : at[j]! * (1 - f) + at[j + 1]! * f;
+}
+
+/**
+ * Exact order statistics of an object's values without sorting them: one pass counts the values
+ * into ~n/4 equal-width buckets between their minimum and maximum, a second copies out only the
+ * buckets that hold the wanted ranks, and quickselect finishes inside those few values.
+ */
+class OrderStatistics {
+  private counts = new Int32Array(256);
+  private slotOf = new Int32Array(256).fill(-1);
+  private scratch = new Float64Array(256);
+  private readonly slotBucket = new Int32Array(8);
+  private readonly slotStart = new Int32Array(9);
+  private readonly slotFill = new Int32Array(8);
+  private readonly local = new Int32Array(8);
+
+  /**
+   * `at[j]` = the value of rank `ranks[j]` (sorted ascending, < n) among values[i0 .. i0+n), or among
+   * |values - centre| when `deviations`; `lo`/`hi` bound those values.
+   */
+  select(values: Float64Array, i0: number, n: number, deviations: boolean, centre: number, lo: number, hi: number, ranks: Int32Array, t: number, at: Float64Array): void {
+    if (!(hi > lo)) {
+      for (let j = 0; j < t; j++) at[j] = lo;
+      return;
+    }
+    const buckets = Math.max(1, n >> 2);
+    if (this.counts.length < buckets) {
+      this.counts = new Int32Array(Math.max(buckets, 2 * this.counts.length));
+      this.slotOf = new Int32Array(this.counts.length).fill(-1);
+    }
+    const { counts, slotOf, slotBucket, slotStart, slotFill, local } = this;
+    const scale = buckets / (hi - lo);
+    const last = buckets - 1;
+    counts.fill(0, 0, buckets);
+    const i1 = i0 + n;
+    if (deviations) {
+      for (let i = i0; i < i1; i++) {
+        const b = ((Math.abs(values[i]! - centre) - lo) * scale) | 0;
+        counts[b > last ? last : b]!++;
+      }
+    } else {
+      for (let i = i0; i < i1; i++) {
+        const b = ((values[i]! - lo) * scale) | 0;
+        counts[b > last ? last : b]!++;
+      }
+    }
+    // the bucket of each rank, and the distinct buckets ("slots") to copy out
+    let slots = 0;
+    let cum = 0;
+    let b = 0;
+    for (let j = 0; j < t; j++) {
+      const r = ranks[j]!;
+      while (cum + counts[b]! <= r) cum += counts[b++]!;
+      if (slots === 0 || slotBucket[slots - 1] !== b) {
+        slotBucket[slots] = b;
+        slotStart[slots + 1] = slotStart[slots]! + counts[b]!;
+        slotFill[slots] = 0;
+        slotOf[b] = slots;
+        slots++;
+      }
+      local[j] = slotStart[slots - 1]! + (r - cum);
+    }
+    const size = slotStart[slots]!;
+    if (this.scratch.length < size) this.scratch = new Float64Array(Math.max(size, 2 * this.scratch.length));
+    const scratch = this.scratch;
+    if (deviations) {
+      for (let i = i0; i < i1; i++) {
+        const v = Math.abs(values[i]! - centre);
+        const k = ((v - lo) * scale) | 0;
+        const s = slotOf[k > last ? last : k]!;
+        if (s >= 0) scratch[slotStart[s]! + slotFill[s]!++] = v;
+      }
+    } else {
+      for (let i = i0; i < i1; i++) {
+        const v = values[i]!;
+        const k = ((v - lo) * scale) | 0;
+        const s = slotOf[k > last ? last : k]!;
+        if (s >= 0) scratch[slotStart[s]! + slotFill[s]!++] = v;
+      }
+    }
+    for (let s = 0; s < slots; s++) {
+      slotOf[slotBucket[s]!] = -1;
+      let j0 = 0;
+      while (local[j0]! < slotStart[s]!) j0++;
+      let j1 = j0;
+      while (j1 < t && local[j1]! < slotStart[s + 1]!) j1++;
+      multiSelect(scratch, slotStart[s]!, slotStart[s + 1]! - 1, local, j0, j1);
+    }
+    for (let j = 0; j < t; j++) at[j] = scratch[local[j]!]!;
+  }
 }
 
 /**
@@ -130,8 +222,9 @@ function quantileOf(a: Float64Array, n: number, fraction: number): number {
  */
 export function measureIntensity(index: ObjectPixels, values: Float64Array, out: Float64Array, stride: number, offset: number): void {
   const { width: w, count, start, pixel, x: xs, edge } = index;
-  let scratch = new Float64Array(64);
-  const targets = new Int32Array(6);
+  const stats = new OrderStatistics();
+  const ranks = new Int32Array(6);
+  const at = new Float64Array(6);
   for (let k = 1; k <= count; k++) {
     const o = (k - 1) * stride + offset;
     const i0 = start[k - 1]!;
@@ -174,25 +267,23 @@ export function measureIntensity(index: ObjectPixels, values: Float64Array, out:
     const emean = en > 0 ? esum / en : 0;
     let ss = 0;
     let ess = 0;
-    if (n > scratch.length) scratch = new Float64Array(Math.max(n, 2 * scratch.length));
     for (let i = i0; i < i1; i++) {
       const v = values[i]!;
       ss += (v - mean) * (v - mean);
       if (edge[i] === 1) ess += (v - emean) * (v - emean);
-      scratch[i - i0] = v;
     }
     // mass displacement: centre of the object vs centre of its intensity (0 when it has none)
     const displacement = sum > 0 ? Math.hypot(sx / n - sxv / sum, sy / n - syv / sum) : 0;
-    let t = quantileTargets(n, 0.25, targets, 0);
-    t = quantileTargets(n, 0.5, targets, t);
-    t = quantileTargets(n, 0.75, targets, t);
-    multiSelect(scratch, 0, n - 1, targets, 0, t);
-    const lowerQuartile = quantileOf(scratch, n, 0.25);
-    const median = quantileOf(scratch, n, 0.5);
-    const upperQuartile = quantileOf(scratch, n, 0.75);
-    for (let i = 0; i < n; i++) scratch[i] = Math.abs(values[i0 + i]! - median);
-    multiSelect(scratch, 0, n - 1, targets, 0, quantileTargets(n, 0.5, targets, 0));
-    const mad = quantileOf(scratch, n, 0.5);
+    let t = quantileRanks(n, 0.25, ranks, 0);
+    t = quantileRanks(n, 0.5, ranks, t);
+    t = quantileRanks(n, 0.75, ranks, t);
+    stats.select(values, i0, n, false, 0, min, max, ranks, t, at);
+    const lowerQuartile = quantileOf(ranks, at, t, n, 0.25);
+    const median = quantileOf(ranks, at, t, n, 0.5);
+    const upperQuartile = quantileOf(ranks, at, t, n, 0.75);
+    t = quantileRanks(n, 0.5, ranks, 0);
+    stats.select(values, i0, n, true, median, 0, Math.max(max - median, median - min), ranks, t, at);
+    const mad = quantileOf(ranks, at, t, n, 0.5);
     out[o] = sum;
     out[o + 1] = mean;
     out[o + 2] = Math.sqrt(ss / n);

@@ -46,7 +46,7 @@ export function grayLevel(v: number, levels: number): number {
   return levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
 }
 
-const KEYS = 65536; // gray levels <= 256: key = (low << 8) | high
+const KEYS = 65536; // gray levels <= 256: key = low x size + high < 256 x 256
 /** Co-occurrence counts, one table per direction, all zero between objects. */
 let counts: Int32Array | undefined;
 /** Keys touched per direction (segment d x KEYS). */
@@ -118,14 +118,12 @@ export function measureTexture(
   }
   const cnt = counts;
   const tch = touched;
-  // gray levels at the object pixels only (others are never read: a neighbour is read only
-  // after its label was checked)
+  // gray levels at the object pixels only (a neighbour is read only after its label was checked)
   const gray = grayScratch && grayScratch.length >= w * h ? grayScratch : new Uint8Array(w * h);
   const lut = new Uint8Array(256);
   for (let g = 0; g < 256; g++) lut[g] = levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
-  for (let i = 0; i < pixel.length; i++) gray[pixel[i]!] = lut[grayLevel(values[i]!, 256)]!;
   const mask = neighbours ?? neighbourMask(index, distance);
-  const step = Int32Array.from(TEXTURE_DIRECTIONS, ([dy, dx]) => distance * (dy * w + dx));
+  const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
   const px = new Float64Array(256);
   const plus = new Float64Array(512);
   const minus = new Float64Array(256);
@@ -135,25 +133,60 @@ export function measureTexture(
     const o = (k - 1) * stride + offset;
     const i0 = start[k - 1]!;
     const i1 = start[k]!;
-    nt.fill(0);
     let maxGray = 0;
     for (let i = i0; i < i1; i++) {
+      const g = lut[grayLevel(values[i]!, 256)]!;
+      gray[pixel[i]!] = g;
+      if (g > maxGray) maxGray = g;
+    }
+    // pair (a, b), a <= b, counted at a x size + b in its direction's table: compact keys keep a
+    // small object's tables in cache
+    const size = maxGray + 1;
+    let n0 = 0;
+    let n1 = 0;
+    let n2 = 0;
+    let n3 = 0;
+    for (let i = i0; i < i1; i++) {
+      const bits = mask[i]!;
+      if (bits === 0) continue;
       const p = pixel[i]!;
       const a = gray[p]!;
-      if (a > maxGray) maxGray = a;
-      const bits = mask[i]!;
-      if (a === 0 || bits === 0) continue;
-      for (let dir = 0; dir < 4; dir++) {
-        if ((bits & (1 << dir)) === 0) continue;
-        const b = gray[p + step[dir]!]!;
-        if (b === 0) continue;
-        const key = dir * KEYS + (a < b ? (a << 8) | b : (b << 8) | a);
-        if (cnt[key]!++ === 0) tch[dir * KEYS + nt[dir]!++] = key - dir * KEYS;
+      if (a === 0) continue;
+      if ((bits & 1) !== 0) {
+        const b = gray[p + s0]!;
+        if (b !== 0) {
+          const key = a < b ? a * size + b : b * size + a;
+          if (cnt[key]!++ === 0) tch[n0++] = key;
+        }
+      }
+      if ((bits & 2) !== 0) {
+        const b = gray[p + s1]!;
+        if (b !== 0) {
+          const key = KEYS + (a < b ? a * size + b : b * size + a);
+          if (cnt[key]!++ === 0) tch[KEYS + n1++] = key - KEYS;
+        }
+      }
+      if ((bits & 4) !== 0) {
+        const b = gray[p + s2]!;
+        if (b !== 0) {
+          const key = 2 * KEYS + (a < b ? a * size + b : b * size + a);
+          if (cnt[key]!++ === 0) tch[2 * KEYS + n2++] = key - 2 * KEYS;
+        }
+      }
+      if ((bits & 8) !== 0) {
+        const b = gray[p + s3]!;
+        if (b !== 0) {
+          const key = 3 * KEYS + (a < b ? a * size + b : b * size + a);
+          if (cnt[key]!++ === 0) tch[3 * KEYS + n3++] = key - 3 * KEYS;
+        }
       }
     }
-    // mahotas sizes its matrices by the largest gray level in the object's crop; only the
-    // difference variance depends on that size
-    const size = maxGray + 1;
+    nt[0] = n0;
+    nt[1] = n1;
+    nt[2] = n2;
+    nt[3] = n3;
+    // mahotas sizes its matrices by the largest gray level in the object's crop (size above);
+    // only the difference variance depends on that size
     for (let dir = 0; dir < 4; dir++) {
       const base = dir * KEYS;
       const od = o + dir * nf;
@@ -173,8 +206,8 @@ export function measureTexture(
         const key = tch[base + j]!;
         const c = cnt[base + key]!;
         cnt[base + key] = 0;
-        const a = key >> 8;
-        const b = key & 255;
+        const a = (key / size) | 0;
+        const b = key - a * size;
         pairs += c;
         if (a === b) {
           const c2 = 2 * c;

@@ -462,3 +462,35 @@ test('real nuclei (DSB 2018 annotations): every object measured, values within t
   }
   assert.ok(objects > 100, `${objects} nuclei measured`);
 });
+
+test('quartiles and MAD of many objects with ties and outliers equal a sort by CellProfiler formula', () => {
+  const w = 60;
+  const h = 40;
+  // 12 objects: vertical stripes of different widths; values from a few levels (ties), some outliers
+  const labels = new Int32Array(w * h);
+  const data = new Float32Array(w * h);
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const k = Math.floor(x / 5) + 1;
+      labels[y * w + x] = y < 3 * k ? k : 0; // object k has 5 x 3k pixels
+      data[y * w + x] = k % 3 === 0 ? Math.floor(rand() * 4) / 8 : rand() < 0.05 ? 0.9 + rand() / 10 : rand() * 0.2;
+    }
+  }
+  const m = measureObjects({ labels, width: w, height: h, count: 12 }, { DNA: { data, width: w, height: h } });
+  const cp = (v: number[], f: number) => {
+    const q = v.length * f;
+    const i = Math.floor(q);
+    return i >= v.length - 1 || q === i ? v[i]! : v[i]! * (1 - (q - i)) + v[i + 1]! * (q - i);
+  };
+  for (let k = 1; k <= 12; k++) {
+    const v = [...data.filter((_, i) => labels[i] === k)].sort((a, b) => a - b);
+    const median = cp(v, 0.5);
+    const dev = v.map((x) => Math.abs(x - median)).sort((a, b) => a - b);
+    close(get(m, 'Intensity_LowerQuartileIntensity_DNA', k), cp(v, 0.25), 1e-15, `lower quartile of ${k}`);
+    close(get(m, 'Intensity_MedianIntensity_DNA', k), median, 1e-15, `median of ${k}`);
+    close(get(m, 'Intensity_UpperQuartileIntensity_DNA', k), cp(v, 0.75), 1e-15, `upper quartile of ${k}`);
+    close(get(m, 'Intensity_MADIntensity_DNA', k), cp(dev, 0.5), 1e-15, `MAD of ${k}`);
+  }
+});
