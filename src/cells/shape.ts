@@ -41,11 +41,15 @@ export function indexObjects(img: LabelImage): ObjectPixels {
   // window's pixels a = (y-1, x-1), b = (y-1, x), c = (y, x-1), d = (y, x), a label scores +1 where
   // it holds only a, -1 where it holds b and c but neither a nor d, -1 where it holds a, b, c but not d.
   for (let y = 0; y <= h; y++) {
-    const row = y * w;
+    const cur = y < h ? y * w : -1;
+    const up = y > 0 ? (y - 1) * w : -1;
+    let a = 0;
+    let c = 0;
     for (let x = 0; x <= w; x++) {
-      const d = y < h && x < w ? labels[row + x]! : 0;
+      const b = up >= 0 && x < w ? labels[up + x]! : 0;
+      const d = cur >= 0 && x < w ? labels[cur + x]! : 0;
       if (d !== 0) {
-        if (d < 0 || d > count || !Number.isInteger(d)) {
+        if (d < 0 || d > count) {
           throw new MorphoprofError(
             'BAD_ARGUMENT',
             `Label image pixel (x ${x}, y ${y}) holds ${d}, outside 0..${count} (the label image's count)`,
@@ -54,14 +58,13 @@ export function indexObjects(img: LabelImage): ObjectPixels {
         }
         start[d]!++;
       }
-      const b = y > 0 && x < w ? labels[row - w + x]! : 0;
-      const c = y < h && x > 0 ? labels[row + x - 1]! : 0;
-      const a = y > 0 && x > 0 ? labels[row - w + x - 1]! : 0;
       if (a !== 0 && d !== a) {
         if (b !== a && c !== a) euler[a - 1]!++;
         else if (b === a && c === a) euler[a - 1]!--;
       }
       if (b !== 0 && b === c && a !== b && d !== b) euler[b - 1]!--;
+      a = b;
+      c = d;
     }
   }
   for (let k = 1; k <= count; k++) start[k]! += start[k - 1]!;

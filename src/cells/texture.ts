@@ -38,12 +38,17 @@ export const TEXTURE_DIRECTIONS: ReadonlyArray<readonly [number, number]> = [
  * levels, `rescale_intensity` to 0..levels-1 truncated to an integer.
  */
 export function grayLevel(v: number, levels: number): number {
-  const t = v * 255;
-  let g = Math.round(t);
-  if (g - t === 0.5 && g % 2 !== 0) g--; // numpy.rint rounds halves to even
-  if (!(g > 0)) g = 0;
-  else if (g > 255) g = 255;
+  const g = toUbyte(v);
   return levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+}
+
+/** numpy.rint(v x 255) clipped to 0..255 (round half to even). */
+function toUbyte(v: number): number {
+  const t = v * 255;
+  if (!(t > 0)) return 0;
+  if (t >= 255) return 255;
+  const g = (t + 0.5) | 0;
+  return g - t === 0.5 && (g & 1) === 1 ? g - 1 : g;
 }
 
 const KEYS = 65536; // gray levels <= 256: key = low x size + high < 256 x 256
@@ -135,7 +140,7 @@ export function measureTexture(
     const i1 = start[k]!;
     let maxGray = 0;
     for (let i = i0; i < i1; i++) {
-      const g = lut[grayLevel(values[i]!, 256)]!;
+      const g = lut[toUbyte(values[i]!)]!;
       gray[pixel[i]!] = g;
       if (g > maxGray) maxGray = g;
     }
@@ -155,28 +160,32 @@ export function measureTexture(
       if ((bits & 1) !== 0) {
         const b = gray[p + s0]!;
         if (b !== 0) {
-          const key = a < b ? a * size + b : b * size + a;
+          const lo = Math.min(a, b);
+          const key = lo * size + a + b - lo;
           if (cnt[key]!++ === 0) tch[n0++] = key;
         }
       }
       if ((bits & 2) !== 0) {
         const b = gray[p + s1]!;
         if (b !== 0) {
-          const key = KEYS + (a < b ? a * size + b : b * size + a);
+          const lo = Math.min(a, b);
+          const key = KEYS + lo * size + a + b - lo;
           if (cnt[key]!++ === 0) tch[KEYS + n1++] = key - KEYS;
         }
       }
       if ((bits & 4) !== 0) {
         const b = gray[p + s2]!;
         if (b !== 0) {
-          const key = 2 * KEYS + (a < b ? a * size + b : b * size + a);
+          const lo = Math.min(a, b);
+          const key = 2 * KEYS + lo * size + a + b - lo;
           if (cnt[key]!++ === 0) tch[2 * KEYS + n2++] = key - 2 * KEYS;
         }
       }
       if ((bits & 8) !== 0) {
         const b = gray[p + s3]!;
         if (b !== 0) {
-          const key = 3 * KEYS + (a < b ? a * size + b : b * size + a);
+          const lo = Math.min(a, b);
+          const key = 3 * KEYS + lo * size + a + b - lo;
           if (cnt[key]!++ === 0) tch[3 * KEYS + n3++] = key - 3 * KEYS;
         }
       }
