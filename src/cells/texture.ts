@@ -162,7 +162,10 @@ export function measureTexture(
         if (b !== 0) {
           const lo = Math.min(a, b);
           const key = lo * size + a + b - lo;
-          if (cnt[key]!++ === 0) tch[n0++] = key;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[n0] = key;
+          n0 += (c - 1) >>> 31; // branch-free: advance on a first count
         }
       }
       if ((bits & 2) !== 0) {
@@ -170,7 +173,10 @@ export function measureTexture(
         if (b !== 0) {
           const lo = Math.min(a, b);
           const key = KEYS + lo * size + a + b - lo;
-          if (cnt[key]!++ === 0) tch[KEYS + n1++] = key - KEYS;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[KEYS + n1] = key - KEYS;
+          n1 += (c - 1) >>> 31;
         }
       }
       if ((bits & 4) !== 0) {
@@ -178,7 +184,10 @@ export function measureTexture(
         if (b !== 0) {
           const lo = Math.min(a, b);
           const key = 2 * KEYS + lo * size + a + b - lo;
-          if (cnt[key]!++ === 0) tch[2 * KEYS + n2++] = key - 2 * KEYS;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[2 * KEYS + n2] = key - 2 * KEYS;
+          n2 += (c - 1) >>> 31;
         }
       }
       if ((bits & 8) !== 0) {
@@ -186,7 +195,10 @@ export function measureTexture(
         if (b !== 0) {
           const lo = Math.min(a, b);
           const key = 3 * KEYS + lo * size + a + b - lo;
-          if (cnt[key]!++ === 0) tch[3 * KEYS + n3++] = key - 3 * KEYS;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[3 * KEYS + n3] = key - 3 * KEYS;
+          n3 += (c - 1) >>> 31;
         }
       }
     }
