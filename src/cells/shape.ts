@@ -141,6 +141,9 @@ function onBorder(labels: Int32Array, border: Uint8Array, q: number, k: number):
   return labels[q] === k && border[q] === 1 ? 1 : 0;
 }
 
+/** Border flags by pixel, reused between calls (grown as needed). */
+let borderScratch = new Uint8Array(0);
+
 /** Scratch for one object's hulls, grown as needed. */
 class HullScratch {
   // per level (row of pixel centres, or half-row of the pixel-edge midpoints): min and max x
@@ -262,8 +265,11 @@ function feret(s: HullScratch, n: number): [number, number] {
  * `centre` (x, y per object). An object without pixels gets zeros.
  */
 export function measureShape(index: ObjectPixels, out: Float64Array, stride: number, offset: number, centre: Float64Array): void {
-  const { width: w, height: h, count, labels, start, pixel, x: xs, euler } = index;
-  const border = new Uint8Array(w * h);
+  const { width: w, height: h, count, labels, start, pixel, x: xs, edge, euler } = index;
+  // stale values from earlier calls are harmless: a neighbour's flag is read only when it carries
+  // label k, and then this call has written it
+  if (borderScratch.length < w * h) borderScratch = new Uint8Array(w * h);
+  const border = borderScratch;
   const s = new HullScratch();
   for (let k = 1; k <= count; k++) {
     const o = (k - 1) * stride + offset;
@@ -311,11 +317,8 @@ export function measureShape(index: ObjectPixels, out: Float64Array, stride: num
       if (x > xmax) xmax = x;
       if (x < lo[dy]!) lo[dy] = x;
       if (x > hi[dy]!) hi[dy] = x;
-      border[p] =
-        x === 0 || x === w - 1 || y === 0 || y === h - 1 ||
-        labels[p - 1] !== k || labels[p + 1] !== k || labels[p - w] !== k || labels[p + w] !== k
-          ? 1
-          : 0;
+      // an edge pixel (another label next to it inside the image) or one on the image's border
+      border[p] = edge[i]! | (x === 0 || x === w - 1 || y === 0 || y === h - 1 ? 1 : 0);
     }
     // perimeter: Benkrid-Crookes weights of the border pixels' 8-neighbourhood codes
     let perimeter = 0;

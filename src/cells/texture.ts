@@ -54,7 +54,7 @@ function toUbyte(v: number): number {
 const KEYS = 65536; // gray levels <= 256: key = low x size + high < 256 x 256
 /** Co-occurrence counts, one table per direction, all zero between objects. */
 let counts: Int32Array | undefined;
-/** Keys touched per direction (segment d x KEYS). */
+/** Pairs (a << 8 | b) first counted, per direction (segment d x KEYS). */
 let touched: Int32Array | undefined;
 /** c x log2(c) for small integer counts. */
 let clog2: Float64Array | undefined;
@@ -164,7 +164,7 @@ export function measureTexture(
           const key = lo * size + a + b - lo;
           const c = cnt[key]!;
           cnt[key] = c + 1;
-          tch[n0] = key;
+          tch[n0] = (lo << 8) | (a + b - lo);
           n0 += (c - 1) >>> 31; // branch-free: advance on a first count
         }
       }
@@ -175,7 +175,7 @@ export function measureTexture(
           const key = KEYS + lo * size + a + b - lo;
           const c = cnt[key]!;
           cnt[key] = c + 1;
-          tch[KEYS + n1] = key - KEYS;
+          tch[KEYS + n1] = (lo << 8) | (a + b - lo);
           n1 += (c - 1) >>> 31;
         }
       }
@@ -186,7 +186,7 @@ export function measureTexture(
           const key = 2 * KEYS + lo * size + a + b - lo;
           const c = cnt[key]!;
           cnt[key] = c + 1;
-          tch[2 * KEYS + n2] = key - 2 * KEYS;
+          tch[2 * KEYS + n2] = (lo << 8) | (a + b - lo);
           n2 += (c - 1) >>> 31;
         }
       }
@@ -197,7 +197,7 @@ export function measureTexture(
           const key = 3 * KEYS + lo * size + a + b - lo;
           const c = cnt[key]!;
           cnt[key] = c + 1;
-          tch[3 * KEYS + n3] = key - 3 * KEYS;
+          tch[3 * KEYS + n3] = (lo << 8) | (a + b - lo);
           n3 += (c - 1) >>> 31;
         }
       }
@@ -224,11 +224,12 @@ export function measureTexture(
       let idm = 0;
       let hsum = 0;
       for (let j = 0; j < m; j++) {
-        const key = tch[base + j]!;
-        const c = cnt[base + key]!;
-        cnt[base + key] = 0;
-        const a = (key / size) | 0;
-        const b = key - a * size;
+        const ab = tch[base + j]!;
+        const a = ab >> 8;
+        const b = ab & 255;
+        const key = base + a * size + b;
+        const c = cnt[key]!;
+        cnt[key] = 0;
         pairs += c;
         if (a === b) {
           const c2 = 2 * c;
