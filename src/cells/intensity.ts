@@ -131,7 +131,11 @@ function quantileOf(ranks: Int32Array, at: Float64Array, t: number, n: number, f
  * buckets that hold the wanted ranks, and quickselect finishes inside those few values.
  */
 class OrderStatistics {
-  private counts = new Int32Array(256);
+  /** Bucket counts of the current values (filled by the caller after prepare, or by select). */
+  counts = new Int32Array(256);
+  /** Index of the last bucket; value v goes to min(last, floor((v - lo) x scale)). */
+  last = 0;
+  scale = 0;
   private slotOf = new Int32Array(256).fill(-1);
   private scratch = new Float64Array(256);
   private readonly slotBucket = new Int32Array(8);
@@ -139,31 +143,38 @@ class OrderStatistics {
   private readonly slotFill = new Int32Array(8);
   private readonly local = new Int32Array(8);
 
-  /**
-   * `at[j]` = the value of rank `ranks[j]` (sorted ascending, < n) among values[i0 .. i0+n), or among
-   * |values - centre| when `deviations`; `lo`/`hi` bound those values.
-   */
-  select(values: Float64Array, i0: number, n: number, deviations: boolean, centre: number, lo: number, hi: number, ranks: Int32Array, t: number, at: Float64Array): void {
-    if (!(hi > lo)) {
-      for (let j = 0; j < t; j++) at[j] = lo;
-      return;
-    }
+  /** Zeroed buckets for n values in lo..hi (hi > lo); returns the scale. */
+  prepare(n: number, lo: number, hi: number): number {
     const buckets = Math.max(1, n >> 2);
     if (this.counts.length < buckets) {
       this.counts = new Int32Array(Math.max(buckets, 2 * this.counts.length));
       this.slotOf = new Int32Array(this.counts.length).fill(-1);
     }
-    const { counts, slotOf, slotBucket, slotStart, slotFill, local } = this;
-    const scale = buckets / (hi - lo);
-    const last = buckets - 1;
-    counts.fill(0, 0, buckets);
+    this.counts.fill(0, 0, buckets);
+    this.last = buckets - 1;
+    this.scale = buckets / (hi - lo);
+    return this.scale;
+  }
+
+  /**
+   * `at[j]` = the value of rank `ranks[j]` (sorted ascending, < n) among values[i0 .. i0+n), or among
+   * |values - centre| when `deviations`; `lo`/`hi` bound those values. `counted`: the caller has
+   * already filled the buckets after prepare(n, lo, hi).
+   */
+  select(values: Float64Array, i0: number, n: number, deviations: boolean, centre: number, lo: number, hi: number, ranks: Int32Array, t: number, at: Float64Array, counted = false): void {
+    if (!(hi > lo)) {
+      for (let j = 0; j < t; j++) at[j] = lo;
+      return;
+    }
+    if (!counted) this.prepare(n, lo, hi);
+    const { counts, slotOf, slotBucket, slotStart, slotFill, local, scale, last } = this;
     const i1 = i0 + n;
-    if (deviations) {
+    if (!counted && deviations) {
       for (let i = i0; i < i1; i++) {
         const b = ((Math.abs(values[i]! - centre) - lo) * scale) | 0;
         counts[b > last ? last : b]!++;
       }
-    } else {
+    } else if (!counted) {
       for (let i = i0; i < i1; i++) {
         const b = ((values[i]! - lo) * scale) | 0;
         counts[b > last ? last : b]!++;
@@ -238,9 +249,9 @@ export function measureIntensity(index: ObjectPixels, values: Float64Array, out:
     let min = Infinity;
     let max = -Infinity;
     let sx = 0;
-    let sy = 0;
+    let sp = 0;
     let sxv = 0;
-    let syv = 0;
+    let spv = 0;
     let en = 0;
     let esum = 0;
     let emin = Infinity;
@@ -248,14 +259,14 @@ export function measureIntensity(index: ObjectPixels, values: Float64Array, out:
     for (let i = i0; i < i1; i++) {
       const v = values[i]!;
       const x = xs[i]!;
-      const y = (pixel[i]! - x) / w;
+      const p = pixel[i]!;
       sum += v;
       if (v < min) min = v;
       if (v > max) max = v;
       sx += x;
-      sy += y;
+      sp += p;
       sxv += x * v;
-      syv += y * v;
+      spv += p * v;
       if (edge[i] === 1) {
         en++;
         esum += v;
@@ -265,19 +276,30 @@ export function measureIntensity(index: ObjectPixels, values: Float64Array, out:
     }
     const mean = sum / n;
     const emean = en > 0 ? esum / en : 0;
+    // second pass: squared deviations, and the values into the quartile buckets
     let ss = 0;
     let ess = 0;
+    const spread = max > min;
+    const scale = spread ? stats.prepare(n, min, max) : 0;
+    const { counts, last } = stats;
     for (let i = i0; i < i1; i++) {
       const v = values[i]!;
       ss += (v - mean) * (v - mean);
       if (edge[i] === 1) ess += (v - emean) * (v - emean);
+      if (spread) {
+        const b = ((v - min) * scale) | 0;
+        counts[b > last ? last : b]!++;
+      }
     }
     // mass displacement: centre of the object vs centre of its intensity (0 when it has none)
+    // (rows from pixel indices: y = (p - x) / w, so sums of y are (sums of p - sums of x) / w)
+    const sy = (sp - sx) / w;
+    const syv = (spv - sxv) / w;
     const displacement = sum > 0 ? Math.hypot(sx / n - sxv / sum, sy / n - syv / sum) : 0;
     let t = quantileRanks(n, 0.25, ranks, 0);
     t = quantileRanks(n, 0.5, ranks, t);
     t = quantileRanks(n, 0.75, ranks, t);
-    stats.select(values, i0, n, false, 0, min, max, ranks, t, at);
+    stats.select(values, i0, n, false, 0, min, max, ranks, t, at, true);
     const lowerQuartile = quantileOf(ranks, at, t, n, 0.25);
     const median = quantileOf(ranks, at, t, n, 0.5);
     const upperQuartile = quantileOf(ranks, at, t, n, 0.75);
