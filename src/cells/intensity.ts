@@ -5,6 +5,7 @@
  */
 import type { Plane } from './types.js';
 import type { ObjectPixels } from './shape.js';
+import { grayOf, type GrayLevels } from './texture.js';
 
 /** MeasureObjectIntensity's features, CellProfiler's names and order (the stain is appended). */
 export const INTENSITY_FEATURES = [
@@ -32,15 +33,33 @@ export function intensityScale(plane: Plane): number {
   return 1;
 }
 
-/** The stain's value at every object pixel, in `index` order (one gather per stain). */
-export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Array): Float64Array {
-  const { pixel } = index;
+/**
+ * The stain's value at every object pixel, in `index` order (one gather per stain); with `gray`,
+ * also the texture's gray levels of those pixels and each object's largest one, in the same pass.
+ */
+export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Array, gray?: GrayLevels): Float64Array {
+  const { pixel, start, count } = index;
   const n = pixel.length;
   const out = into && into.length >= n ? into : new Float64Array(n);
   const data = plane.data;
   const scale = intensityScale(plane);
-  if (scale === 1) for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]!;
-  else for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]! * scale;
+  if (!gray) {
+    for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]! * scale;
+    return out;
+  }
+  const { image, max, lut } = gray;
+  for (let k = 1; k <= count; k++) {
+    let m = 0;
+    for (let i = start[k - 1]!; i < start[k]!; i++) {
+      const p = pixel[i]!;
+      const v = data[p]! * scale;
+      out[i] = v;
+      const g = grayOf(v, lut);
+      image[p] = g;
+      if (g > m) m = g;
+    }
+    max[k - 1] = m;
+  }
   return out;
 }
 

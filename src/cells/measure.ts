@@ -10,7 +10,7 @@
 import { MorphoprofError, invalidParameter } from '../errors.js';
 import { INTENSITY_FEATURES, gatherValues, measureIntensity } from './intensity.js';
 import { SHAPE_FEATURES, indexObjects, measureShape } from './shape.js';
-import { HARALICK_FEATURES, measureTexture, neighbourMask } from './texture.js';
+import { HARALICK_FEATURES, grayLevelsFor, measureTexture, neighbourMask, type GrayLevels } from './texture.js';
 import type { LabelImage, ObjectMeasurements, Plane } from './types.js';
 
 export interface MeasureOptions {
@@ -113,7 +113,7 @@ export function measureObjects(labels: LabelImage, images: Record<string, Plane>
   }
   let col = 2 + SHAPE_FEATURES.length;
   let pixelValues: Float64Array | undefined;
-  let gray: Uint8Array | undefined;
+  let gray: GrayLevels | undefined;
   const texturesAt = new Map<string, number>();
   let tcol = col + stains.length * INTENSITY_FEATURES.length;
   for (const stain of textured) {
@@ -122,14 +122,14 @@ export function measureObjects(labels: LabelImage, images: Record<string, Plane>
   }
   const neighbours = textured.length > 0 ? scales.map((s) => neighbourMask(index, s)) : [];
   for (const stain of stains) {
-    pixelValues = gatherValues(index, images[stain]!, pixelValues);
+    const at = texturesAt.get(stain);
+    if (at !== undefined) gray = grayLevelsFor(index, levels, gray);
+    pixelValues = gatherValues(index, images[stain]!, pixelValues, at === undefined ? undefined : gray);
     measureIntensity(index, pixelValues, values, stride, col);
     col += INTENSITY_FEATURES.length;
-    const at = texturesAt.get(stain);
     if (at === undefined) continue;
     for (let s = 0; s < scales.length; s++) {
-      const at1 = at + s * 4 * HARALICK_FEATURES.length;
-      gray = measureTexture(index, pixelValues, scales[s]!, levels, values, stride, at1, gray, neighbours[s]);
+      measureTexture(index, gray!, scales[s]!, values, stride, at + s * 4 * HARALICK_FEATURES.length, neighbours[s]);
     }
   }
   return { columns, values, count };

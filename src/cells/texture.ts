@@ -97,24 +97,49 @@ export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array
 }
 
 /**
+ * A stain's gray levels at the object pixels of one label image (other pixels are stale and never
+ * read: a neighbour is read only after its label was checked), and each object's largest level.
+ * Filled by gatherValues (one pass with the intensities).
+ */
+export interface GrayLevels {
+  image: Uint8Array;
+  /** Largest gray level of object k at k-1. */
+  max: Uint8Array;
+  /** 8-bit value -> gray level (identity for 256 levels). */
+  lut: Uint8Array;
+}
+
+/** Containers for gray levels of an index's objects (reusing `scratch` when it is large enough). */
+export function grayLevelsFor(index: ObjectPixels, levels: number, scratch?: GrayLevels): GrayLevels {
+  const size = index.width * index.height;
+  const image = scratch && scratch.image.length >= size ? scratch.image : new Uint8Array(size);
+  const lut = new Uint8Array(256);
+  for (let g = 0; g < 256; g++) lut[g] = levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+  return { image, max: new Uint8Array(index.count), lut };
+}
+
+/** The gray level of an intensity through a lut of grayLevelsFor (for gatherValues' loop). */
+export function grayOf(v: number, lut: Uint8Array): number {
+  return lut[toUbyte(v)]!;
+}
+
+/**
  * Texture features of every object for one stain and one distance into `out` (row k-1 of
  * `stride` values; for direction d, features at `offset + d x 13` in HARALICK_FEATURES order).
- * `values` from gatherValues (0..1). An object with no pair of nonzero pixels at that distance
- * (too small, or all its pixels round to gray level 0) gets zeros, as CellProfiler records it.
- * `neighbours` (from neighbourMask for this distance) can be passed to share it between stains.
+ * `gray` from gatherValues. An object with no pair of nonzero pixels at that distance (too small,
+ * or all its pixels round to gray level 0) gets zeros, as CellProfiler records it. `neighbours`
+ * (from neighbourMask for this distance) can be passed to share it between stains.
  */
 export function measureTexture(
   index: ObjectPixels,
-  values: Float64Array,
+  grayLevels: GrayLevels,
   distance: number,
-  levels: number,
   out: Float64Array,
   stride: number,
   offset: number,
-  grayScratch?: Uint8Array,
   neighbours?: Uint8Array,
-): Uint8Array {
-  const { width: w, height: h, count, start, pixel } = index;
+): void {
+  const { width: w, count, start, pixel } = index;
   counts ??= new Int32Array(4 * KEYS);
   touched ??= new Int32Array(4 * KEYS);
   if (!clog2) {
@@ -123,10 +148,7 @@ export function measureTexture(
   }
   const cnt = counts;
   const tch = touched;
-  // gray levels at the object pixels only (a neighbour is read only after its label was checked)
-  const gray = grayScratch && grayScratch.length >= w * h ? grayScratch : new Uint8Array(w * h);
-  const lut = new Uint8Array(256);
-  for (let g = 0; g < 256; g++) lut[g] = levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+  const gray = grayLevels.image;
   const mask = neighbours ?? neighbourMask(index, distance);
   const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
   const px = new Float64Array(256);
@@ -138,12 +160,7 @@ export function measureTexture(
     const o = (k - 1) * stride + offset;
     const i0 = start[k - 1]!;
     const i1 = start[k]!;
-    let maxGray = 0;
-    for (let i = i0; i < i1; i++) {
-      const g = lut[toUbyte(values[i]!)]!;
-      gray[pixel[i]!] = g;
-      if (g > maxGray) maxGray = g;
-    }
+    const maxGray = grayLevels.max[k - 1]!;
     // pair (a, b), a <= b, counted at a x size + b in its direction's table: compact keys keep a
     // small object's tables in cache
     const size = maxGray + 1;
@@ -310,5 +327,4 @@ export function measureTexture(
       out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
     }
   }
-  return gray;
 }
