@@ -38,7 +38,11 @@ export const TEXTURE_DIRECTIONS: ReadonlyArray<readonly [number, number]> = [
  * levels, `rescale_intensity` to 0..levels-1 truncated to an integer.
  */
 export function grayLevel(v: number, levels: number): number {
-  const g = toUbyte(v);
+  return binned(toUbyte(v), levels);
+}
+
+/** scikit-image `rescale_intensity(g, in_range=(0, 255), out_range=(0, levels - 1))` cast to an integer. */
+function binned(g: number, levels: number): number {
   return levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
 }
 
@@ -114,7 +118,7 @@ export function grayLevelsFor(index: ObjectPixels, levels: number, scratch?: Gra
   const size = index.width * index.height;
   const image = scratch && scratch.image.length >= size ? scratch.image : new Uint8Array(size);
   const lut = new Uint8Array(256);
-  for (let g = 0; g < 256; g++) lut[g] = levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+  for (let g = 0; g < 256; g++) lut[g] = binned(g, levels);
   return { image, max: new Uint8Array(index.count), lut };
 }
 
@@ -126,7 +130,7 @@ export function grayOf(v: number, lut: Uint8Array): number {
 /**
  * Texture features of every object for one stain and one distance into `out` (row k-1 of
  * `stride` values; for direction d, features at `offset + d x 13` in HARALICK_FEATURES order).
- * `gray` from gatherValues. An object with no pair of nonzero pixels at that distance (too small,
+ * `grayLevels` from gatherValues. An object with no pair of nonzero pixels at that distance (too small,
  * or all its pixels round to gray level 0) gets zeros, as CellProfiler records it. `neighbours`
  * (from neighbourMask for this distance) can be passed to share it between stains.
  */
@@ -161,8 +165,8 @@ export function measureTexture(
     const i0 = start[k - 1]!;
     const i1 = start[k]!;
     const maxGray = grayLevels.max[k - 1]!;
-    // pair (a, b), a <= b, counted at a x size + b in its direction's table: compact keys keep a
-    // small object's tables in cache
+    // pair (a, b), a <= b, counted at a x size + b in its direction's table (compact keys keep a
+    // small object's tables in cache); the four directions are written out for speed
     const size = maxGray + 1;
     let n0 = 0;
     let n1 = 0;
