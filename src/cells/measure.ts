@@ -92,7 +92,7 @@ function checkInputs(labels: LabelImage, images: Record<string, Plane>, opts: Me
  * Measure every object 1..labels.count of a label image on the given stains (planes of the label
  * image's size: Float32 intensities scaled 0..1 as CellProfiler sees them, or Uint16/Uint8 data,
  * which is divided by 65535/255). Rows are objects 1..count; an object number without pixels gets
- * a row of zeros (AreaShape_Area 0). Never NaN.
+ * a row of zeros (AreaShape_Area 0). Never NaN for finite intensities.
  */
 export function measureObjects(labels: LabelImage, images: Record<string, Plane>, opts: MeasureOptions = {}): ObjectMeasurements {
   checkInputs(labels, images, opts);
