@@ -50,7 +50,8 @@ export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Ar
   const { image, max, lut } = gray;
   for (let k = 1; k <= count; k++) {
     let m = 0;
-    for (let i = start[k - 1]!; i < start[k]!; i++) {
+    const i1 = start[k]!;
+    for (let i = start[k - 1]!; i < i1; i++) {
       const p = pixel[i]!;
       const v = data[p]! * scale;
       out[i] = v;

@@ -82,7 +82,8 @@ export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array
   const dw = distance * w;
   const size = w * h;
   for (let k = 1; k <= count; k++) {
-    for (let i = start[k - 1]!; i < start[k]!; i++) {
+    const i1 = start[k]!;
+    for (let i = start[k - 1]!; i < i1; i++) {
       const p = pixel[i]!;
       const x = xs[i]!;
       const right = x + distance < w;
