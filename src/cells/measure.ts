@@ -1,51 +1,136 @@
 /**
- * INTERIM stand-in (lead's placeholder so the cells stage can be built and tested): location,
- * bounding box, area and mean intensity. The real MeasureObjectSizeShape / Intensity / Texture
- * implementation replaces this file.
+ * Classical per-object measurements (CellProfiler's MeasureObjectSizeShape, MeasureObjectIntensity
+ * and MeasureTexture) of one label image on one or more stains: one row per object, CellProfiler's
+ * column names without the object prefix. Portable TypeScript on typed arrays (runs in a browser).
+ * Definitions and where they differ from CellProfiler: docs/classical-features.md.
+ *
+ *   const m = measureObjects(nuclei, { DNA: dna, Tubulin: tubulin, Actin: actin });
+ *   m.columns[0] === 'Location_Center_X'; m.values[(k - 1) * m.columns.length + j] is object k's column j
  */
+import { MorphoprofError, invalidParameter } from '../errors.js';
+import { INTENSITY_FEATURES, gatherValues, measureIntensity } from './intensity.js';
+import { SHAPE_FEATURES, indexObjects, measureShape } from './shape.js';
+import { HARALICK_FEATURES, grayLevelsFor, measureTexture, neighbourMask, type GrayLevels } from './texture.js';
 import type { LabelImage, ObjectMeasurements, Plane } from './types.js';
 
-export function measureObjects(labels: LabelImage, images: Record<string, Plane>): ObjectMeasurements {
+export interface MeasureOptions {
+  /** Stains whose texture is measured (default: every stain given; [] for none). */
+  textureStains?: readonly string[];
+  /** Co-occurrence distances in pixels (default [3], CellProfiler's default scale). */
+  textureScales?: readonly number[];
+  /** Gray levels of the co-occurrence matrices, 2..256 (default 256, CellProfiler 4's default). */
+  grayLevels?: number;
+}
+
+export const DEFAULT_MEASURE_OPTIONS: Readonly<Required<Omit<MeasureOptions, 'textureStains'>>> = Object.freeze({
+  textureScales: Object.freeze([3]),
+  grayLevels: 256,
+});
+
+/** The columns measureObjects writes for these stains and options, in order. */
+export function measurementColumns(stains: readonly string[], opts: MeasureOptions = {}): string[] {
+  const scales = opts.textureScales ?? DEFAULT_MEASURE_OPTIONS.textureScales;
+  const levels = opts.grayLevels ?? DEFAULT_MEASURE_OPTIONS.grayLevels;
+  const textured = opts.textureStains ?? stains;
+  const columns = ['Location_Center_X', 'Location_Center_Y', ...SHAPE_FEATURES.map((f) => `AreaShape_${f}`)];
+  for (const stain of stains) for (const f of INTENSITY_FEATURES) columns.push(`Intensity_${f}_${stain}`);
+  for (const stain of textured) {
+    for (const scale of scales) {
+      for (let dir = 0; dir < 4; dir++) {
+        for (const f of HARALICK_FEATURES) columns.push(`Texture_${f}_${stain}_${scale}_0${dir}_${levels}`);
+      }
+    }
+  }
+  return columns;
+}
+
+function checkInputs(labels: LabelImage, images: Record<string, Plane>, opts: MeasureOptions): void {
+  const { width, height, count } = labels;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw invalidParameter('labels.width/height', 'positive integers', [width, height]);
+  }
+  if (!(labels.labels instanceof Int32Array) || labels.labels.length !== width * height) {
+    throw new MorphoprofError(
+      'BAD_ARGUMENT',
+      `Label image of ${width}x${height} needs an Int32Array of ${width * height} labels, got ${labels.labels?.length ?? 'none'}`,
+      'pass the labels row-major, one Int32 per pixel',
+    );
+  }
+  if (!Number.isInteger(count) || count < 0) throw invalidParameter('labels.count', 'an integer >= 0', count);
+  for (const [stain, plane] of Object.entries(images)) {
+    if (stain === '') throw invalidParameter('stain name', 'a non-empty name such as DNA', stain);
+    if (plane.width !== width || plane.height !== height || plane.data.length !== width * height) {
+      throw new MorphoprofError(
+        'BAD_ARGUMENT',
+        `Image of stain ${stain} is ${plane.width}x${plane.height} (${plane.data.length} values) but the label image is ${width}x${height}`,
+        'measure objects on the images they were found in (same width and height)',
+      );
+    }
+  }
+  if (opts.textureStains && new Set(opts.textureStains).size !== opts.textureStains.length) {
+    throw invalidParameter('textureStains', 'distinct stain names', opts.textureStains);
+  }
+  for (const stain of opts.textureStains ?? []) {
+    if (!(stain in images)) {
+      throw new MorphoprofError(
+        'BAD_ARGUMENT',
+        `Texture stain ${stain} is not among the images given (${Object.keys(images).join(', ') || 'none'})`,
+        'name texture stains exactly as the keys of the images',
+      );
+    }
+  }
+  const scales = opts.textureScales ?? DEFAULT_MEASURE_OPTIONS.textureScales;
+  for (const s of scales) {
+    if (!Number.isInteger(s) || s < 1) throw invalidParameter('textureScales', 'positive integer distances in pixels', scales);
+  }
+  if (new Set(scales).size !== scales.length) throw invalidParameter('textureScales', 'distinct distances', scales);
+  const levels = opts.grayLevels ?? DEFAULT_MEASURE_OPTIONS.grayLevels;
+  if (!Number.isInteger(levels) || levels < 2 || levels > 256) throw invalidParameter('grayLevels', 'an integer in 2..256', levels);
+}
+
+/**
+ * Measure every object 1..labels.count of a label image on the given stains (planes of the label
+ * image's size: Float32 intensities scaled 0..1 as CellProfiler sees them, or Uint16/Uint8 data,
+ * which is divided by 65535/255). Rows are objects 1..count; an object number without pixels gets
+ * a row of zeros (AreaShape_Area 0). Never NaN for finite intensities.
+ */
+export function measureObjects(labels: LabelImage, images: Record<string, Plane>, opts: MeasureOptions = {}): ObjectMeasurements {
+  checkInputs(labels, images, opts);
   const stains = Object.keys(images);
-  const columns = [
-    'Location_Center_X', 'Location_Center_Y', 'AreaShape_Area',
-    'AreaShape_BoundingBoxMinimum_X', 'AreaShape_BoundingBoxMinimum_Y', 'AreaShape_BoundingBoxMaximum_X', 'AreaShape_BoundingBoxMaximum_Y',
-    ...stains.map((s) => `Intensity_MeanIntensity_${s}`),
-  ];
-  const n = labels.count;
-  const k = columns.length;
-  const values = new Float64Array(n * k);
-  const minX = new Float64Array(n + 1).fill(Infinity);
-  const minY = new Float64Array(n + 1).fill(Infinity);
-  const maxX = new Float64Array(n + 1).fill(-1);
-  const maxY = new Float64Array(n + 1).fill(-1);
-  const { width: w } = labels;
-  for (let i = 0; i < labels.labels.length; i++) {
-    const l = labels.labels[i]!;
-    if (!l) continue;
-    const x = i % w;
-    const y = (i - x) / w;
-    const r = (l - 1) * k;
-    values[r] += x;
-    values[r + 1] += y;
-    values[r + 2] += 1;
-    minX[l] = Math.min(minX[l]!, x);
-    minY[l] = Math.min(minY[l]!, y);
-    maxX[l] = Math.max(maxX[l]!, x + 1);
-    maxY[l] = Math.max(maxY[l]!, y + 1);
-    stains.forEach((s, c) => (values[r + 7 + c] += images[s]!.data[i]!));
+  const textured = opts.textureStains ?? stains;
+  const scales = opts.textureScales ?? DEFAULT_MEASURE_OPTIONS.textureScales;
+  const levels = opts.grayLevels ?? DEFAULT_MEASURE_OPTIONS.grayLevels;
+  const columns = measurementColumns(stains, opts);
+  const stride = columns.length;
+  const count = labels.count;
+  const values = new Float64Array(count * stride);
+  const index = indexObjects(labels);
+  const centre = new Float64Array(2 * count);
+  measureShape(index, values, stride, 2, centre);
+  for (let k = 0; k < count; k++) {
+    values[k * stride] = centre[2 * k]!;
+    values[k * stride + 1] = centre[2 * k + 1]!;
   }
-  for (let l = 1; l <= n; l++) {
-    const r = (l - 1) * k;
-    const a = values[r + 2]!;
-    if (a === 0) continue;
-    values[r] /= a;
-    values[r + 1] /= a;
-    values[r + 3] = minX[l]!;
-    values[r + 4] = minY[l]!;
-    values[r + 5] = maxX[l]!;
-    values[r + 6] = maxY[l]!;
-    for (let c = 0; c < stains.length; c++) values[r + 7 + c] /= a;
+  let col = 2 + SHAPE_FEATURES.length;
+  let pixelValues: Float64Array | undefined;
+  let gray: GrayLevels | undefined;
+  const texturesAt = new Map<string, number>();
+  let tcol = col + stains.length * INTENSITY_FEATURES.length;
+  for (const stain of textured) {
+    texturesAt.set(stain, tcol);
+    tcol += scales.length * 4 * HARALICK_FEATURES.length;
   }
-  return { columns, values, count: n };
+  const neighbours = textured.length > 0 ? scales.map((s) => neighbourMask(index, s)) : [];
+  for (const stain of stains) {
+    const at = texturesAt.get(stain);
+    if (at !== undefined) gray = grayLevelsFor(index, levels, gray);
+    pixelValues = gatherValues(index, images[stain]!, pixelValues, at === undefined ? undefined : gray);
+    measureIntensity(index, pixelValues, values, stride, col);
+    col += INTENSITY_FEATURES.length;
+    if (at === undefined) continue;
+    for (let s = 0; s < scales.length; s++) {
+      measureTexture(index, gray!, scales[s]!, values, stride, at + s * 4 * HARALICK_FEATURES.length, neighbours[s]);
+    }
+  }
+  return { columns, values, count };
 }

@@ -1,0 +1,335 @@
+/**
+ * Haralick texture features per object, as CellProfiler's MeasureTexture computes them with
+ * mahotas: intensities to 8-bit (`img_as_ubyte`: round(v x 255)), optionally binned to fewer gray
+ * levels, zero pixels ignored, one symmetric co-occurrence matrix per direction at a given
+ * distance inside the object, and mahotas' 13 features of each matrix. The matrices are sparse:
+ * one reused count table per direction, cleared entry by entry after each object.
+ */
+import type { ObjectPixels } from './shape.js';
+
+/** The 13 Haralick features, CellProfiler's names and mahotas' order. */
+export const HARALICK_FEATURES = [
+  'AngularSecondMoment',
+  'Contrast',
+  'Correlation',
+  'Variance',
+  'InverseDifferenceMoment',
+  'SumAverage',
+  'SumVariance',
+  'SumEntropy',
+  'Entropy',
+  'DifferenceVariance',
+  'DifferenceEntropy',
+  'InfoMeas1',
+  'InfoMeas2',
+] as const;
+
+/** mahotas' four 2-D directions (dy, dx): 0 horizontal, 1 diagonal down-right, 2 vertical, 3 diagonal down-left. */
+export const TEXTURE_DIRECTIONS: ReadonlyArray<readonly [number, number]> = [
+  [0, 1],
+  [1, 1],
+  [1, 0],
+  [1, -1],
+];
+
+/**
+ * Gray level of a 0..1 intensity as CellProfiler's MeasureTexture makes it: scikit-image's
+ * `img_as_ubyte` (round half to even of v x 255, clipped to 0..255), then, for fewer than 256
+ * levels, `rescale_intensity` to 0..levels-1 truncated to an integer.
+ */
+export function grayLevel(v: number, levels: number): number {
+  return binned(toUbyte(v), levels);
+}
+
+/** scikit-image `rescale_intensity(g, in_range=(0, 255), out_range=(0, levels - 1))` cast to an integer. */
+function binned(g: number, levels: number): number {
+  return levels === 256 ? g : Math.trunc((g / 255) * (levels - 1));
+}
+
+/** numpy.rint(v x 255) clipped to 0..255 (round half to even). */
+function toUbyte(v: number): number {
+  const t = v * 255;
+  if (!(t > 0)) return 0;
+  if (t >= 255) return 255;
+  const g = (t + 0.5) | 0;
+  return g - t === 0.5 && (g & 1) === 1 ? g - 1 : g;
+}
+
+const KEYS = 65536; // gray levels <= 256: key = low x size + high < 256 x 256
+/** Co-occurrence counts, one table per direction, all zero between objects. */
+let counts: Int32Array | undefined;
+/** Pairs (a << 8 | b) first counted, per direction (segment d x KEYS). */
+let touched: Int32Array | undefined;
+/** c x log2(c) for small integer counts. */
+let clog2: Float64Array | undefined;
+
+function xlog2x(c: number): number {
+  return c < KEYS ? clog2![c]! : c * Math.log2(c);
+}
+
+/** Entropy (bits) of counts c_k summing to t: log2 t - sum(c log2 c) / t. */
+function entropyOf(sumClogC: number, t: number): number {
+  return Math.log2(t) - sumClogC / t;
+}
+
+/**
+ * Which of the four co-occurrence partners at `distance` lie in the same object, per object pixel
+ * (bit d for TEXTURE_DIRECTIONS[d]); depends on the label image only, so it is shared by stains.
+ */
+export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array {
+  const { width: w, height: h, labels, start, pixel, x: xs, count } = index;
+  const mask = new Uint8Array(pixel.length);
+  const dw = distance * w;
+  const size = w * h;
+  for (let k = 1; k <= count; k++) {
+    const i1 = start[k]!;
+    for (let i = start[k - 1]!; i < i1; i++) {
+      const p = pixel[i]!;
+      const x = xs[i]!;
+      const right = x + distance < w;
+      const down = p + dw < size;
+      let bits = 0;
+      if (right && labels[p + distance] === k) bits |= 1;
+      if (down) {
+        if (right && labels[p + dw + distance] === k) bits |= 2;
+        if (labels[p + dw] === k) bits |= 4;
+        if (x - distance >= 0 && labels[p + dw - distance] === k) bits |= 8;
+      }
+      mask[i] = bits;
+    }
+  }
+  return mask;
+}
+
+/**
+ * A stain's gray levels at the object pixels of one label image (other pixels are stale and never
+ * read: a neighbour is read only after its label was checked), and each object's largest level.
+ * Filled by gatherValues (one pass with the intensities).
+ */
+export interface GrayLevels {
+  image: Uint8Array;
+  /** Largest gray level of object k at k-1. */
+  max: Uint8Array;
+  /** 8-bit value -> gray level (identity for 256 levels). */
+  lut: Uint8Array;
+}
+
+/** Containers for gray levels of an index's objects (reusing `scratch` when it is large enough). */
+export function grayLevelsFor(index: ObjectPixels, levels: number, scratch?: GrayLevels): GrayLevels {
+  const size = index.width * index.height;
+  const image = scratch && scratch.image.length >= size ? scratch.image : new Uint8Array(size);
+  const lut = new Uint8Array(256);
+  for (let g = 0; g < 256; g++) lut[g] = binned(g, levels);
+  return { image, max: new Uint8Array(index.count), lut };
+}
+
+/** The gray level of an intensity through a lut of grayLevelsFor (for gatherValues' loop). */
+export function grayOf(v: number, lut: Uint8Array): number {
+  return lut[toUbyte(v)]!;
+}
+
+/**
+ * Texture features of every object for one stain and one distance into `out` (row k-1 of
+ * `stride` values; for direction d, features at `offset + d x 13` in HARALICK_FEATURES order).
+ * `grayLevels` from gatherValues. An object with no pair of nonzero pixels at that distance (too small,
+ * or all its pixels round to gray level 0) gets zeros, as CellProfiler records it. `neighbours`
+ * (from neighbourMask for this distance) can be passed to share it between stains.
+ */
+export function measureTexture(
+  index: ObjectPixels,
+  grayLevels: GrayLevels,
+  distance: number,
+  out: Float64Array,
+  stride: number,
+  offset: number,
+  neighbours?: Uint8Array,
+): void {
+  const { width: w, count, start, pixel } = index;
+  counts ??= new Int32Array(4 * KEYS);
+  touched ??= new Int32Array(4 * KEYS);
+  if (!clog2) {
+    clog2 = new Float64Array(KEYS);
+    for (let c = 1; c < KEYS; c++) clog2[c] = c * Math.log2(c);
+  }
+  const cnt = counts;
+  const tch = touched;
+  const gray = grayLevels.image;
+  const mask = neighbours ?? neighbourMask(index, distance);
+  const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
+  const px = new Float64Array(256);
+  const plus = new Float64Array(512);
+  const minus = new Float64Array(256);
+  const nt = new Int32Array(4);
+  const nf = HARALICK_FEATURES.length;
+  for (let k = 1; k <= count; k++) {
+    const o = (k - 1) * stride + offset;
+    const i0 = start[k - 1]!;
+    const i1 = start[k]!;
+    const maxGray = grayLevels.max[k - 1]!;
+    // pair (a, b), a <= b, counted at a x size + b in its direction's table (compact keys keep a
+    // small object's tables in cache); the four directions are written out for speed
+    const size = maxGray + 1;
+    let n0 = 0;
+    let n1 = 0;
+    let n2 = 0;
+    let n3 = 0;
+    for (let i = i0; i < i1; i++) {
+      const bits = mask[i]!;
+      if (bits === 0) continue;
+      const p = pixel[i]!;
+      const a = gray[p]!;
+      if (a === 0) continue;
+      if ((bits & 1) !== 0) {
+        const b = gray[p + s0]!;
+        if (b !== 0) {
+          const lo = Math.min(a, b);
+          const key = lo * size + a + b - lo;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[n0] = (lo << 8) | (a + b - lo);
+          n0 += (c - 1) >>> 31; // branch-free: advance on a first count
+        }
+      }
+      if ((bits & 2) !== 0) {
+        const b = gray[p + s1]!;
+        if (b !== 0) {
+          const lo = Math.min(a, b);
+          const key = KEYS + lo * size + a + b - lo;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[KEYS + n1] = (lo << 8) | (a + b - lo);
+          n1 += (c - 1) >>> 31;
+        }
+      }
+      if ((bits & 4) !== 0) {
+        const b = gray[p + s2]!;
+        if (b !== 0) {
+          const lo = Math.min(a, b);
+          const key = 2 * KEYS + lo * size + a + b - lo;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[2 * KEYS + n2] = (lo << 8) | (a + b - lo);
+          n2 += (c - 1) >>> 31;
+        }
+      }
+      if ((bits & 8) !== 0) {
+        const b = gray[p + s3]!;
+        if (b !== 0) {
+          const lo = Math.min(a, b);
+          const key = 3 * KEYS + lo * size + a + b - lo;
+          const c = cnt[key]!;
+          cnt[key] = c + 1;
+          tch[3 * KEYS + n3] = (lo << 8) | (a + b - lo);
+          n3 += (c - 1) >>> 31;
+        }
+      }
+    }
+    nt[0] = n0;
+    nt[1] = n1;
+    nt[2] = n2;
+    nt[3] = n3;
+    // mahotas sizes its matrices by the largest gray level in the object's crop (size above);
+    // only the difference variance depends on that size
+    for (let dir = 0; dir < 4; dir++) {
+      const base = dir * KEYS;
+      const od = o + dir * nf;
+      const m = nt[dir]!;
+      if (m === 0) {
+        for (let f = 0; f < nf; f++) out[od + f] = 0;
+        continue;
+      }
+      // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
+      let pairs = 0;
+      let asm = 0;
+      let contrast = 0;
+      let sij = 0;
+      let idm = 0;
+      let hsum = 0;
+      for (let j = 0; j < m; j++) {
+        const ab = tch[base + j]!;
+        const a = ab >> 8;
+        const b = ab & 255;
+        const key = base + a * size + b;
+        const c = cnt[key]!;
+        cnt[key] = 0;
+        pairs += c;
+        if (a === b) {
+          const c2 = 2 * c;
+          asm += c2 * c2;
+          sij += c2 * a * a;
+          idm += c2;
+          px[a]! += c2;
+          plus[2 * a]! += c2;
+          minus[0]! += c2;
+          hsum += xlog2x(c2);
+        } else {
+          const diff = b - a;
+          asm += 2 * c * c;
+          contrast += 2 * c * diff * diff;
+          sij += 2 * c * a * b;
+          idm += (2 * c) / (1 + diff * diff);
+          px[a]! += c;
+          px[b]! += c;
+          plus[a + b]! += 2 * c;
+          minus[diff]! += 2 * c;
+          hsum += 2 * xlog2x(c);
+        }
+      }
+      const t = 2 * pairs;
+      let ux = 0;
+      let exx = 0;
+      let hxsum = 0;
+      let hmsum = 0;
+      // numpy's var() of the difference distribution as a vector of `size` entries (mean 1/size)
+      const mMean = 1 / size;
+      let mDev = 0;
+      for (let g = 0; g < size; g++) {
+        const c = px[g]!;
+        if (c !== 0) {
+          ux += g * c;
+          exx += g * g * c;
+          hxsum += xlog2x(c);
+          px[g] = 0;
+        }
+        const e = minus[g]!;
+        mDev += (e / t - mMean) * (e / t - mMean);
+        if (e !== 0) {
+          hmsum += xlog2x(e);
+          minus[g] = 0;
+        }
+      }
+      let sa = 0;
+      let sss = 0;
+      let hpsum = 0;
+      for (let g = 0; g < 2 * size; g++) {
+        const c = plus[g]!;
+        if (c === 0) continue;
+        sa += g * c;
+        sss += g * g * c;
+        hpsum += xlog2x(c);
+        plus[g] = 0;
+      }
+      ux /= t;
+      const vx = exx / t - ux * ux;
+      const sx = Math.sqrt(Math.max(0, vx));
+      const entropy = entropyOf(hsum, t);
+      const hx = entropyOf(hxsum, t);
+      const sumAverage = sa / t;
+      // HXY1 = HXY2 = HX + HY = 2 HX for a symmetric matrix (px = py)
+      const hxy = 2 * hx;
+      out[od] = asm / (t * t);
+      out[od + 1] = contrast / t;
+      out[od + 2] = sx === 0 ? 1 : (sij / t - ux * ux) / (sx * sx);
+      out[od + 3] = vx;
+      out[od + 4] = idm / t;
+      out[od + 5] = sumAverage;
+      out[od + 6] = sss / t - sumAverage * sumAverage;
+      out[od + 7] = entropyOf(hpsum, t);
+      out[od + 8] = entropy;
+      out[od + 9] = mDev / size;
+      out[od + 10] = entropyOf(hmsum, t);
+      out[od + 11] = hx === 0 ? entropy - hxy : (entropy - hxy) / hx;
+      out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
+    }
+  }
+}
