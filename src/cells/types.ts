@@ -5,7 +5,11 @@
  * run in the browser host.
  */
 
-/** One greyscale image: row-major, `width * height` values, in the file's intensity units. */
+/**
+ * One greyscale image: row-major, `width * height` values. Integer planes are in the file's units;
+ * float planes are on CellProfiler's scale, 0..1 (the file's value / 65535 or / 255), which is how
+ * the cells stage reads a field (src/cells/read.ts) and what `measureObjects` reports intensities in.
+ */
 export interface Plane {
   data: Float32Array | Uint16Array | Uint8Array;
   width: number;
