@@ -31,43 +31,52 @@ const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRo
 screen.fields = screen.fields.slice(0, Number(values.fields));
 console.log(`bench screen: ${screen.fields.length} fields x ${screen.channels.length} stains of 1280x1024 16-bit; ${threads} worker threads on ${os.availableParallelism()} cores`);
 
-// 1. single-thread cost of each step, on the first 10 fields
+// CPU time of this process (all its threads), in ms: the fair measure on a shared machine
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+// 1. single-thread cost of each step, on the first 10 fields (CPU ms: only this thread works here)
 const settings = cellSettings(screen.channels);
 const steps = { read: 0, nuclei: 0, cells: 0, measure: 0 };
 let nuclei = 0;
 const sample = screen.fields.slice(0, 10);
 for (const f of sample) {
-  let t = performance.now();
+  let t = cpu();
   const planes = await readPlanes(f, screen.channels, null);
-  steps.read += performance.now() - t;
-  t = performance.now();
+  steps.read += cpu() - t;
+  t = cpu();
   const nucleusLabels = segmentNuclei(planes[settings.nucleiChannel]!, settings.nuclei);
-  steps.nuclei += performance.now() - t;
+  steps.nuclei += cpu() - t;
   nuclei += nucleusLabels.count;
-  t = performance.now();
+  t = cpu();
   const cellLabels = segmentCells(nucleusLabels, planes[settings.cellChannel!]!, settings.cells);
-  steps.cells += performance.now() - t;
-  t = performance.now();
+  steps.cells += cpu() - t;
+  t = cpu();
   const images = Object.fromEntries(settings.measureChannels.map((c) => [c, planes[c]!]));
   measureObjects(nucleusLabels, images);
   measureObjects(cellLabels, images);
   measureObjects(cytoplasm(nucleusLabels, cellLabels), images);
-  steps.measure += performance.now() - t;
+  steps.measure += cpu() - t;
 }
 const per = (ms: number) => (ms / sample.length).toFixed(0);
 console.log(
-  `one thread, per field (${(nuclei / sample.length).toFixed(0)} nuclei): read 3 stains ${per(steps.read)} ms, nuclei ${per(steps.nuclei)} ms, ` +
+  `one thread, CPU ms per field (${(nuclei / sample.length).toFixed(0)} nuclei): read 3 stains ${per(steps.read)} ms, nuclei ${per(steps.nuclei)} ms, ` +
     `cells ${per(steps.cells)} ms, measure nuclei+cells+cytoplasm x 3 stains ${per(steps.measure)} ms; ` +
     `all of it ${per(steps.read + steps.nuclei + steps.cells + steps.measure)} ms`,
 );
 
 // 2. end to end, as `run --features classical` does it (worker threads, shards committed)
 const t0 = performance.now();
+const c0 = cpu();
 const r = await cellScreen({ screen, out: path.join(root, 'classical'), mode: 'classical', threads, progress: false });
 const seconds = (performance.now() - t0) / 1000;
+const cpuPerField = (cpu() - c0) / 1000 / r.fieldsEmbedded;
 const rate = r.fieldsEmbedded / seconds;
-console.log(`classical end to end: ${r.fieldsEmbedded} fields in ${seconds.toFixed(1)} s = ${rate.toFixed(2)} fields/s (${r.objects} nuclei, ${r.featureDim} features per field); ${(1000 * r.secondsPerField).toFixed(0)} ms of one thread per field`);
-console.log(`projected for all of BBBC021 (13,200 fields) on this machine: ${(13200 / rate / 60).toFixed(1)} min (CellProfiler, per the paper: more than 10 h on a cluster)`);
+const idleRate = os.availableParallelism() / cpuPerField;
+console.log(`classical end to end: ${r.fieldsEmbedded} fields in ${seconds.toFixed(1)} s wall = ${rate.toFixed(2)} fields/s (${r.objects} nuclei, ${r.featureDim} features per field); ${cpuPerField.toFixed(3)} CPU-s per field (all threads) = ${idleRate.toFixed(2)} fields/s on ${os.availableParallelism()} idle cores`);
+console.log(`projected for all of BBBC021 (13,200 fields) on this machine: ${(13200 / rate / 60).toFixed(1)} min at the measured wall rate, ${(13200 / idleRate / 60).toFixed(1)} min from CPU time (CellProfiler, per the paper: more than 10 h on a cluster)`);
 
 // 3. segmentation only, and detection F1 against where synth drew the nuclei
 const t1 = performance.now();
