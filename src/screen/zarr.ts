@@ -94,6 +94,7 @@ export async function zarrFields(
       continue;
     }
     (used.get(plate) ?? used.set(plate, new Set()).get(plate)!).add(wellPath);
+    if (fieldPaths.length === 0) dropped(`well ${wellPath} of OME-Zarr plate ${plate.dir} lists no field`);
     fieldPaths.forEach((fp, k) => {
       const dir = path.join(plate.dir, wellPath, fp);
       const images = Object.fromEntries(channels.map((ch) => [ch, formatImageRef({ file: dir, select: { kind: 'zarr', channel: ch } })]));
