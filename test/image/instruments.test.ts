@@ -12,6 +12,8 @@ import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { embedScreen, type EmbedResult } from '../../src/embed/embed.js';
+import { computeIllumination } from '../../src/illum/compute.js';
+import { functionStem } from '../../src/illum/manifest.js';
 import { readImage, readImageResized } from '../../src/image/index.js';
 import { loadScreen } from '../../src/screen/index.js';
 import type { Screen } from '../../src/screen/types.js';
@@ -151,6 +153,20 @@ describe('multi-channel files and OME-Zarr plates give the features of one file 
       assertBitwiseEqual(await featuresOf(`out-${kind}`), reference, kind);
     });
   }
+
+  it('illumination functions read through the same sources: equal, file for file, to those of one file per stain', async () => {
+    const npys = async (kind: string) => {
+      const { screen } = await loadScreen(tables[kind]!);
+      const out = path.join(dir, `illum-${kind}`);
+      await computeIllumination({ screen, out, warn: () => {} });
+      return PLATES.flatMap((p) => STAINS.map((s) => readFileSync(path.join(out, `${functionStem(p, s)}.npy`))));
+    };
+    const want = await npys('single');
+    for (const kind of ['multi', 'ome', 'zarr3']) {
+      const got = await npys(kind);
+      got.forEach((g, i) => assert.ok(g.equals(want[i]!), `${kind}: function ${i} equal`));
+    }
+  });
 
   it('bad multi-channel files: too few pages, an OME-TIFF without the stain: those fields skipped with a reason naming the file, the run goes on', async () => {
     const [short, unnamed] = [fields[0]!, fields[5]!];
