@@ -4,7 +4,10 @@ import { parse } from 'csv-parse/sync';
 import { MorphoprofError } from '../errors.js';
 import { formatImageRef } from '../image/source.js';
 import { type Field, type Screen, fieldKey, treatmentKey } from './types.js';
+import { readWell } from './wells.js';
 import { findZarrPlates, zarrFields, type PlateRow } from './zarr.js';
+
+export { normalizeWell, rowLetters, wellFromRowColumn } from './wells.js';
 
 /**
  * A non-fatal issue found while reading a screen: the row it names was dropped, or (no row) a
@@ -90,35 +93,6 @@ export function detectLayout(header: readonly string[]): ScreenLayout | null {
   const lower = header.map((h) => h.toLowerCase());
   if (lower.some((h) => h.startsWith('image_filename_'))) return 'bbbc021';
   if (lower.some((h) => h.startsWith('filename_'))) return 'loaddata';
-  return null;
-}
-
-/** Row letters of a 1-based row number: 1 -> A, 26 -> Z, 27 -> AA, 32 -> AF (1536-well plates). */
-export function rowLetters(n: number): string {
-  let s = '';
-  for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) s = String.fromCharCode(65 + ((k - 1) % 26)) + s;
-  return s;
-}
-
-/**
- * A plate position's canonical name, or null when `raw` names none: `A1`, `a01`, `A001` -> `A01`;
- * 1536-well `AF48` -> `AF48`; Harmony/Opera Phenix `r02c05` -> `B05` (rows and columns 1-based).
- */
-export function normalizeWell(raw: string): string | null {
-  const t = raw.trim();
-  const m = /^([A-Za-z]{1,2})0*(\d{1,3})$/.exec(t);
-  if (m) return Number(m[2]) < 1 ? null : `${m[1]!.toUpperCase()}${m[2]!.padStart(2, '0')}`;
-  const rc = /^r0*(\d{1,3})c0*(\d{1,3})$/i.exec(t);
-  return rc ? wellFromRowColumn(rc[1]!, rc[2]!) : null;
-}
-
-/** Canonical well of a row (letter `B` or number `2`) and a column (`5`): `B05`; null when they name no position. */
-export function wellFromRowColumn(row: string, column: string): string | null {
-  const r = row.trim();
-  const c = column.trim();
-  if (!/^\d{1,3}$/.test(c) || Number(c) < 1) return null;
-  if (/^[A-Za-z]{1,2}$/.test(r)) return `${r.toUpperCase()}${c.replace(/^0+/, '').padStart(2, '0')}`;
-  if (/^\d{1,3}$/.test(r) && Number(r) >= 1) return `${rowLetters(Number(r))}${c.replace(/^0+/, '').padStart(2, '0')}`;
   return null;
 }
 
@@ -326,13 +300,10 @@ export async function loadScreen(opts: LoadScreenOptions): Promise<{ screen: Scr
 
     const plate = cell(col.plate);
     if (plate === '') return bad(name(col.plate), 'empty plate');
-    const rawWell = byRowColumn || cell(wellCol) === '' ? (cell(rowCol) && cell(colCol) ? `${cell(rowCol)}_${cell(colCol)}` : '') : cell(wellCol);
+    const { raw: rawWell, well: canonical } = readWell(cell(wellCol), cell(rowCol), cell(colCol));
     if (rawWell === '') return bad(wellCol >= 0 ? name(wellCol) : name(rowCol), 'empty well');
-    let well = byRowColumn || cell(wellCol) === '' ? wellFromRowColumn(cell(rowCol), cell(colCol)) : normalizeWell(rawWell);
-    if (well === null) {
-      well = rawWell; // a well name is an identifier: kept as given
-      opaque.push({ row, name: rawWell });
-    }
+    if (canonical === null) opaque.push({ row, name: rawWell }); // a well name is an identifier: kept as given
+    const well = canonical ?? rawWell;
     const compound = cell(col.compound);
     if (compound === '') return bad(name(col.compound), 'empty compound');
     const concentration = parseConcentration(cell(col.concentration));
@@ -388,7 +359,7 @@ export async function loadScreen(opts: LoadScreenOptions): Promise<{ screen: Scr
 
   let fields: Field[] = rows;
   let channelNames = channels.map((c) => c.name);
-  if (zarrPlates) ({ fields, channels: channelNames } = await zarrFields(zarrPlates, rows, metadataPath, problems, (r, c) => normalizeWell(`${r}${c}`) ?? wellFromRowColumn(r, c) ?? `${r}${c}`));
+  if (zarrPlates) ({ fields, channels: channelNames } = await zarrFields(zarrPlates, rows, metadataPath, problems));
   await checkScreenLevel(fields, { metadataPath, imagesRoot, controlCompound, moaPath: opts.moa, moaTable }, problems);
   const screen: Screen = { metadataPath, imagesRoot, channels: channelNames, controlCompound, fields };
   return { screen, problems };

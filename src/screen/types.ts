@@ -3,7 +3,7 @@
 /** One field of view (site) of one well: one image file per stain (channel). */
 export interface Field {
   plate: string;
-  /** Well as `A01` (zero-padded column). */
+  /** Well as `A01` (row letters, zero-padded column), or a name that is no plate position, kept as given. */
   well: string;
   site: number;
   compound: string;
@@ -13,7 +13,11 @@ export interface Field {
   moa: string | null;
   /** Batch (BBBC021: the week, e.g. `Week1`), or null when unknown. */
   batch: string | null;
-  /** Absolute path of the image file of each channel, keyed by channel name. */
+  /**
+   * Each channel's image, keyed by channel name: the absolute path of its file, or an image
+   * reference to a page or channel of a multi-channel file or OME-Zarr field (src/image/source.ts).
+   * Read it with withImagePixels / readImage / readImageResized (src/image), which take both.
+   */
   images: Record<string, string>;
   /** 1-based data row of the metadata table this field came from (for error messages). */
   row: number;

@@ -11,6 +11,7 @@ import { formatImageRef } from '../image/source.js';
 import { readZarrAttrs, readZarrField, readZarrPlate, readZarrWell, type ZarrPlate } from '../image/zarr.js';
 import type { Problem } from './load.js';
 import type { Field } from './types.js';
+import { wellFromRowColumn } from './wells.js';
 
 /** A platemap row, shaped as a field without images or site. */
 export type PlateRow = Field;
@@ -50,16 +51,12 @@ export function resolveImages(images: string): string {
   return images.includes(',') ? images.split(',').map((p) => p.trim()).filter(Boolean).map((p) => path.resolve(p)).join(',') : path.resolve(images);
 }
 
-/** The canonical name of a Zarr well (`B` + `3` -> `B03`) as the platemap's wells are normalised. */
-type WellNamer = (row: string, column: string) => string;
-
 /** Fields of the platemap rows, from the plates' wells; rows without a well in a plate are reported and dropped. */
 export async function zarrFields(
   plateDirs: string[],
   rows: PlateRow[],
   metadataPath: string,
   problems: Problem[],
-  wellName: WellNamer,
 ): Promise<{ fields: Field[]; channels: string[] }> {
   const plates = new Map<string, ZarrPlate>();
   for (const dir of plateDirs) {
@@ -72,6 +69,8 @@ export async function zarrFields(
   }
   const channels = await channelNames([...new Set(plates.values())]);
   const wells = new Map<ZarrPlate, Map<string, string>>();
+  // a Zarr well `B/3` by the name the platemap's wells are normalised to: B03
+  const wellName = (row: string, column: string) => wellFromRowColumn(row, column) ?? `${row}${column}`;
   for (const plate of new Set(plates.values())) wells.set(plate, new Map(plate.wells.map((w) => [wellName(w.row, w.column), w.path])));
   const used = new Map<ZarrPlate, Set<string>>();
   const fields: Field[] = [];
@@ -95,6 +94,7 @@ export async function zarrFields(
       continue;
     }
     (used.get(plate) ?? used.set(plate, new Set()).get(plate)!).add(wellPath);
+    if (fieldPaths.length === 0) dropped(`well ${wellPath} of OME-Zarr plate ${plate.dir} lists no field`);
     fieldPaths.forEach((fp, k) => {
       const dir = path.join(plate.dir, wellPath, fp);
       const images = Object.fromEntries(channels.map((ch) => [ch, formatImageRef({ file: dir, select: { kind: 'zarr', channel: ch } })]));

@@ -12,11 +12,13 @@ import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { embedScreen, type EmbedResult } from '../../src/embed/embed.js';
-import { readImage } from '../../src/image/index.js';
+import { computeIllumination } from '../../src/illum/compute.js';
+import { functionStem } from '../../src/illum/manifest.js';
+import { readImage, readImageResized } from '../../src/image/index.js';
 import { loadScreen } from '../../src/screen/index.js';
 import type { Screen } from '../../src/screen/types.js';
 import { readProfiles } from '../../src/table/index.js';
-import { tempDir } from '../helpers.js';
+import { sharedData, skipMessage, tempDir } from '../helpers.js';
 import { fieldPixels, multiPageTiff, omeXml, tinyModel, writeZarrPlateV2, writeZarrPlateV3 } from './fixtures.js';
 
 const W = 64;
@@ -152,6 +154,20 @@ describe('multi-channel files and OME-Zarr plates give the features of one file 
     });
   }
 
+  it('illumination functions read through the same sources: equal, file for file, to those of one file per stain', async () => {
+    const npys = async (kind: string) => {
+      const { screen } = await loadScreen(tables[kind]!);
+      const out = path.join(dir, `illum-${kind}`);
+      await computeIllumination({ screen, out, warn: () => {} });
+      return PLATES.flatMap((p) => STAINS.map((s) => readFileSync(path.join(out, `${functionStem(p, s)}.npy`))));
+    };
+    const want = await npys('single');
+    for (const kind of ['multi', 'ome', 'zarr3']) {
+      const got = await npys(kind);
+      got.forEach((g, i) => assert.ok(g.equals(want[i]!), `${kind}: function ${i} equal`));
+    }
+  });
+
   it('bad multi-channel files: too few pages, an OME-TIFF without the stain: those fields skipped with a reason naming the file, the run goes on', async () => {
     const [short, unnamed] = [fields[0]!, fields[5]!];
     const shortFile = path.join(dir, 'multi', `${stem(short)}.tif`);
@@ -190,5 +206,29 @@ describe('multi-channel files and OME-Zarr plates give the features of one file 
     const chunk = errs.find((e) => e.Metadata_Well === 'B02')!;
     assert.equal(chunk.Channel, 'Tubulin');
     assert.match(chunk.Reason!, /OME-Zarr plate .*P2\.zarr, well B\/2, field 1, channel Tubulin: chunk .*P2\.zarr\/B\/2\/1\/0\/1\/2\/0 is missing/);
+  });
+});
+
+describe('real BBBC021 images as the pages of one file and the channels of an OME-Zarr field', () => {
+  const root = sharedData('bbbc021', 'images');
+  it('every source reads the original pixels, bitwise, and downsamples them alike', { skip: root ? false : skipMessage('bbbc021/images') }, async () => {
+    const index = parse(readFileSync(path.join(root!, 'INDEX.csv')), { columns: true }) as Array<Record<string, string>>;
+    const originals = index.slice(0, 3).map((r) => path.join(root!, '..', r.path!));
+    const images = await Promise.all(originals.map((f) => readImage(f)));
+    const [w, h] = [images[0]!.width, images[0]!.height];
+    const pages = images.map((i) => i.data as Uint16Array);
+    const real = tempDir('morphoprof-real-sources-');
+    const names = ['DNA', 'Actin', 'Tubulin'];
+    writeFileSync(path.join(real, 'field.ome.tif'), multiPageTiff(pages, w, h, { description: omeXml(names, w, h) }));
+    writeZarrPlateV2({ dir: path.join(real, 'p.zarr'), name: 'p', channels: names, width: w, height: h, chunkRows: 256, wells: [{ row: 'A', column: '1', fields: [pages] }] });
+    for (const [k, original] of originals.entries()) {
+      const refs = [`${path.join(real, 'field.ome.tif')}#page=${k}`, `${path.join(real, 'field.ome.tif')}#channel=${names[k]}`, `${path.join(real, 'p.zarr', 'A', '1', '0')}#zarr=${names[k]}`];
+      const want = await readImageResized(original, 224, 224);
+      for (const ref of refs) {
+        assert.deepEqual((await readImage(ref)).data, images[k]!.data, `${ref}: the pixels of ${original}`);
+        const got = await readImageResized(ref, 224, 224);
+        assert.ok(Buffer.from(got.data.buffer).equals(Buffer.from(want.data.buffer)), `${ref}: downsampled bitwise alike`);
+      }
+    }
   });
 });
