@@ -12,7 +12,7 @@ import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
 import { writeReport } from './report/index.js';
 import { buildProfiles } from './profiles/index.js';
-import { loadScreen } from './screen/index.js';
+import { loadScreen, resolveImages } from './screen/index.js';
 import { writeProfiles, type ProfileTable } from './table/index.js';
 import type { Screen } from './screen/types.js';
 import type { ProgressCallback } from './util/progress.js';
@@ -128,7 +128,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         morphoprof: '0.1.0',
         settings: {
           metadata: path.resolve(opts.metadata),
-          images: path.resolve(opts.images),
+          images: resolveImages(opts.images),
           moa: opts.moa ? path.resolve(opts.moa) : null,
           ...embed.settings,
           ...(classical ? { features: 'classical', keepCells: opts.keepCells === true } : { batchSize: opts.batchSize ?? 8 }),
