@@ -268,8 +268,8 @@ export function segmentCells(nuclei: LabelImage, plane: Plane, opts: Partial<Cel
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = labels[i] !== 0 || (ok && (smooth[i] as number) > t) ? 1 : 0;
   if (o.fillHoles) fillMaskHoles(mask, w, h);
+  // the mask's holes are filled, so every pixel a cell encloses is reached: no second fill needed
   propagate(raw, labels, mask, w, h, o.regularization);
-  if (o.fillHoles) fillLabelHoles(labels, w, h);
   return { labels, width: w, height: h, count: nuclei.count };
 }
 
