@@ -98,9 +98,10 @@ function boxedDifferenceRow(image: Float32Array, w: number, h: number, r: number
  * Step costs for the four stored directions, in whole units of `quantum`, interleaved per pixel
  * (costs[4 p + k], k as DIRECTIONS): round(sqrt(g^2 + lambda^2) / quantum), where g(p) is the sum
  * over the 3x3 neighbourhood of p of |image(q) - image(q + d)|, the intensity part of a step from
- * p to p + d (and back). One sweep down the image, three rows per direction in a ring.
+ * p to p + d (and back), for the pixels p whose `state` is not 0 (the others are never left or
+ * entered). One sweep down the image, three rows per direction in a ring.
  */
-function stepCosts(image: Float32Array, w: number, h: number, lambda: number, quantum: number): Uint16Array {
+function stepCosts(image: Float32Array, w: number, h: number, lambda: number, quantum: number, state: Uint8Array): Uint16Array {
   const costs = new Uint16Array(4 * w * h);
   const a = new Float32Array(w);
   const lambda2 = lambda * lambda;
@@ -124,7 +125,9 @@ function stepCosts(image: Float32Array, w: number, h: number, lambda: number, qu
       const cur = r[1] as Float32Array;
       const next = r[2] as Float32Array;
       let o = 4 * y * w + k;
+      const row = y * w;
       for (let x = 0; x < w; x++, o += 4) {
+        if (state[row + x] === 0) continue; // a step from outside the mask is never taken
         const g = (prev[x] as number) + (cur[x] as number) + (next[x] as number);
         const c = (Math.sqrt(g * g + lambda2) * inv + 0.5) | 0;
         costs[o] = c > 65535 ? 65535 : c;
@@ -162,7 +165,10 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
   let quantum = lambda > 0 ? lambda / 8 : maxStep / 1024;
   if (!(quantum > 0)) quantum = 1;
   if (maxStep / quantum > MAX_UNITS) quantum = maxStep / MAX_UNITS;
-  const costs = stepCosts(image, w, h, lambda, quantum);
+  // state: 0 outside the mask, 1 open, 2 done
+  const state = new Uint8Array(n);
+  for (let i = 0; i < n; i++) state[i] = mask[i] || labels[i] !== 0 ? 1 : 0;
+  const costs = stepCosts(image, w, h, lambda, quantum, state);
   const buckets = Math.min(MAX_UNITS, Math.ceil(maxStep / quantum)) + 2;
   const head = new Int32Array(buckets).fill(-1);
   // queue entries: pixel and next entry in the same bucket (a pixel may enter more than once; the
@@ -173,9 +179,6 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
   let entries = 0;
   let pending = 0;
   const dist = new Int32Array(n);
-  // state: 0 outside the mask, 1 open, 2 done
-  const state = new Uint8Array(n);
-  for (let i = 0; i < n; i++) state[i] = mask[i] || labels[i] !== 0 ? 1 : 0;
   const push = (j: number, d: number): void => {
     if (entries === cap) {
       cap *= 2;
