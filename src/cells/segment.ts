@@ -161,26 +161,28 @@ function combinedMarker(blurred: Float32Array, dist: Float32Array, mask: Uint8Ar
   return out;
 }
 
-function componentsOf(mask: Uint8Array, w: number, h: number): { labels: Int32Array; count: number } {
-  const labels = new Int32Array(w * h);
-  return { labels, count: labelComponents(mask, w, h, labels) };
+/** The clumps (8-connected components) of a mask and their bounding boxes (inclusive). */
+interface Clumps {
+  labels: Int32Array;
+  count: number;
+  x0: Int32Array;
+  x1: Int32Array;
+  y0: Int32Array;
+  y1: Int32Array;
+  /** Pixels of the largest bounding box. */
+  largest: number;
 }
 
-/**
- * Seeded watershed of each clump (connected component) on its own, in its bounding box: seeds are
- * the maxima of `marker` at least `spacing` apart (every clump has at least its highest point),
- * flooded in decreasing `marker`. Working clump by clump keeps the queue's pixels in cache.
- * Writes labels 1..k (not yet renumbered) and returns k.
- */
-function watershedByClump(marker: Float32Array, comp: { labels: Int32Array; count: number }, w: number, h: number, spacing: number, labels: Int32Array): number {
-  const { labels: cl, count } = comp;
+function clumpsOf(mask: Uint8Array, w: number, h: number): Clumps {
+  const labels = new Int32Array(w * h);
+  const count = labelComponents(mask, w, h, labels);
   const x0 = new Int32Array(count + 1).fill(w);
   const x1 = new Int32Array(count + 1).fill(-1);
   const y0 = new Int32Array(count + 1).fill(h);
   const y1 = new Int32Array(count + 1).fill(-1);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const c = cl[y * w + x] as number;
+      const c = labels[y * w + x] as number;
       if (c === 0) continue;
       if (x < (x0[c] as number)) x0[c] = x;
       if (x > (x1[c] as number)) x1[c] = x;
@@ -190,6 +192,46 @@ function watershedByClump(marker: Float32Array, comp: { labels: Int32Array; coun
   }
   let largest = 0;
   for (let c = 1; c <= count; c++) largest = Math.max(largest, ((x1[c] as number) - (x0[c] as number) + 1) * ((y1[c] as number) - (y0[c] as number) + 1));
+  return { labels, count, x0, x1, y0, y1, largest };
+}
+
+/**
+ * Euclidean distance transform of the mask computed clump by clump in its bounding box (the
+ * nearest pixel outside a clump is background or beyond the box, so this equals the transform of
+ * the whole mask, at the cost of the boxes instead of the field).
+ */
+function distanceByClump(comp: Clumps, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h);
+  const { labels: cl, count, x0, x1, y0, y1, largest } = comp;
+  const inside = new Uint8Array(largest);
+  const local = new Float32Array(largest);
+  for (let c = 1; c <= count; c++) {
+    const bx = x0[c] as number;
+    const by = y0[c] as number;
+    const bw = (x1[c] as number) - bx + 1;
+    const bh = (y1[c] as number) - by + 1;
+    const m = inside.subarray(0, bw * bh);
+    for (let y = 0; y < bh; y++) {
+      const g = (by + y) * w + bx;
+      for (let x = 0; x < bw; x++) m[y * bw + x] = cl[g + x] === c ? 1 : 0;
+    }
+    const d = distanceTransform(m, bw, bh, local.subarray(0, bw * bh));
+    for (let y = 0; y < bh; y++) {
+      const g = (by + y) * w + bx;
+      for (let x = 0; x < bw; x++) if (m[y * bw + x]) out[g + x] = d[y * bw + x] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * Seeded watershed of each clump (connected component) on its own, in its bounding box: seeds are
+ * the maxima of `marker` at least `spacing` apart (every clump has at least its highest point),
+ * flooded in decreasing `marker`. Working clump by clump keeps the queue's pixels in cache.
+ * Writes labels 1..k (not yet renumbered) and returns k.
+ */
+function watershedByClump(marker: Float32Array, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
+  const { labels: cl, count, x0, x1, y0, y1, largest } = comp;
   const lMarker = new Float32Array(largest);
   const lCost = new Float32Array(largest);
   const lMask = new Uint8Array(largest);
@@ -238,11 +280,10 @@ function watershedByClump(marker: Float32Array, comp: { labels: Int32Array; coun
 function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: NucleiOptions, labels: Int32Array, tmp: Float32Array, t: number): number {
   const n = w * h;
   const minD = Math.max(o.diameter[0], 1);
-  const dist = distanceTransform(mask, w, h);
+  const comp = clumpsOf(mask, w, h);
+  const dist = distanceByClump(comp, w, h);
   let R = 0;
-  let comp: { labels: Int32Array; count: number } | null = null;
   if (o.autoScale) {
-    comp = componentsOf(mask, w, h);
     R = typicalRadius(dist, comp.labels, comp.count);
     if (R > 0) R = Math.min(Math.max(R, o.diameter[0] / 2), Math.max(o.diameter[1] / 2, 1));
   }
@@ -258,7 +299,7 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
     marker = intensity ? gaussianBlur(raw, w, h, minD / 3.5, new Float32Array(n), tmp) : new Float32Array(dist);
     spacing = minD / 1.5;
   }
-  const count = watershedByClump(marker, comp ?? componentsOf(mask, w, h), w, h, spacing, labels);
+  const count = watershedByClump(marker, comp, w, h, spacing, labels);
   if (blurred) {
     const m = combinedMarker(blurred, dist, mask, R, t, intensity ? AUTO_SCALE.mergeIntensityWeight : 0, marker);
     mergeShallow(labels, count, m, w, h, AUTO_SCALE.mergeDepth);
