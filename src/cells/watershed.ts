@@ -80,9 +80,17 @@ const DIRECTIONS: ReadonlyArray<readonly [number, number]> = [
 function boxedDifferenceRow(image: Float32Array, w: number, h: number, r: number, dx: number, dy: number, a: Float32Array, dst: Float32Array): void {
   const row = r * w;
   const row2 = (r + dy >= h ? h - 1 : r + dy) * w;
-  for (let x = 0; x < w; x++) {
-    const x2 = x + dx < 0 || x + dx >= w ? x : x + dx;
-    const d = (image[row + x] as number) - (image[row2 + x2] as number);
+  // the partner of x is x + dx, except at an edge where it would leave the image (then x itself)
+  const from = dx < 0 ? 1 : 0;
+  const to = dx > 0 ? w - 1 : w;
+  const q = row2 + dx;
+  for (let x = from; x < to; x++) {
+    const d = (image[row + x] as number) - (image[q + x] as number);
+    a[x] = d < 0 ? -d : d;
+  }
+  if (dx !== 0) {
+    const x = dx < 0 ? 0 : w - 1;
+    const d = (image[row + x] as number) - (image[row2 + x] as number);
     a[x] = d < 0 ? -d : d;
   }
   if (w === 1) {
