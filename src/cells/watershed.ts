@@ -179,32 +179,37 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
   const costs = stepCosts(image, w, h, lambda, quantum, state);
   const buckets = Math.min(MAX_UNITS, Math.ceil(maxStep / quantum)) + 2;
   const head = new Int32Array(buckets).fill(-1);
-  // queue entries: pixel and next entry in the same bucket (a pixel may enter more than once; the
-  // entry of its smallest cost comes out first, and later ones find it done)
+  // queue entries: pixel, the label it would take, next entry in the same bucket (a pixel may
+  // enter more than once; the entry of its smallest cost comes out first, and later ones find it
+  // done). Labels are written when a pixel comes out, so a relaxation writes only the entry.
   let cap = Math.max(1024, n);
-  let entPixel = new Int32Array(cap);
-  let entNext = new Int32Array(cap);
+  let entPixel: Int32Array = new Int32Array(cap);
+  let entLabel: Int32Array = new Int32Array(cap);
+  let entNext: Int32Array = new Int32Array(cap);
   let entries = 0;
   let pending = 0;
   const dist = new Int32Array(n);
-  const push = (j: number, d: number): void => {
+  const grow = (a: Int32Array): Int32Array => {
+    const b = new Int32Array(cap);
+    b.set(a);
+    return b;
+  };
+  const push = (j: number, d: number, lab: number): void => {
     if (entries === cap) {
       cap *= 2;
-      const p = new Int32Array(cap);
-      p.set(entPixel);
-      entPixel = p;
-      const q = new Int32Array(cap);
-      q.set(entNext);
-      entNext = q;
+      entPixel = grow(entPixel);
+      entLabel = grow(entLabel);
+      entNext = grow(entNext);
     }
     const b = d % buckets;
     entPixel[entries] = j;
+    entLabel[entries] = lab;
     entNext[entries] = head[b] as number;
     head[b] = entries++;
     pending++;
   };
   for (let i = 0; i < n; i++) {
-    if (labels[i] !== 0) push(i, 0);
+    if (labels[i] !== 0) push(i, 0, labels[i] as number);
     else dist[i] = 0x7fffffff;
   }
   const relax = (j: number, step: number, d0: number, lab: number): void => {
@@ -212,8 +217,7 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
     const d = d0 + step;
     if (d < (dist[j] as number)) {
       dist[j] = d;
-      labels[j] = lab;
-      push(j, d);
+      push(j, d, lab);
     }
   };
   let cur = 0;
@@ -229,7 +233,8 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
     if (state[i] !== 1) continue;
     state[i] = 2;
     const di = dist[i] as number;
-    const lab = labels[i] as number;
+    const lab = entLabel[e] as number;
+    labels[i] = lab;
     const x = i % w;
     const hasW = x > 0;
     const hasE = x < w - 1;
