@@ -124,18 +124,6 @@ export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: num
   return out;
 }
 
-/** Smallest and largest finite value (NaN skipped); [0, 0] when there is none. */
-export function finiteRange(a: ArrayLike<number>): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i] as number;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return lo <= hi && Number.isFinite(lo) && Number.isFinite(hi) ? [lo, hi] : [0, 0];
-}
-
 /** Replace NaN and infinities by `value` in place (so that no NaN reaches a threshold). */
 export function replaceNonFinite(a: Float32Array, value = 0): void {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i] as number)) a[i] = value;

@@ -161,6 +161,112 @@ function combinedMarker(blurred: Float32Array, dist: Float32Array, mask: Uint8Ar
   return out;
 }
 
+/** The clumps (8-connected components) of a mask and their bounding boxes (inclusive). */
+interface Clumps {
+  labels: Int32Array;
+  count: number;
+  x0: Int32Array;
+  x1: Int32Array;
+  y0: Int32Array;
+  y1: Int32Array;
+  /** Pixels of the largest bounding box. */
+  largest: number;
+}
+
+function clumpsOf(mask: Uint8Array, w: number, h: number): Clumps {
+  const labels = new Int32Array(w * h);
+  const count = labelComponents(mask, w, h, labels);
+  const x0 = new Int32Array(count + 1).fill(w);
+  const x1 = new Int32Array(count + 1).fill(-1);
+  const y0 = new Int32Array(count + 1).fill(h);
+  const y1 = new Int32Array(count + 1).fill(-1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const c = labels[y * w + x] as number;
+      if (c === 0) continue;
+      if (x < (x0[c] as number)) x0[c] = x;
+      if (x > (x1[c] as number)) x1[c] = x;
+      if (y < (y0[c] as number)) y0[c] = y;
+      if (y > (y1[c] as number)) y1[c] = y;
+    }
+  }
+  let largest = 0;
+  for (let c = 1; c <= count; c++) largest = Math.max(largest, ((x1[c] as number) - (x0[c] as number) + 1) * ((y1[c] as number) - (y0[c] as number) + 1));
+  return { labels, count, x0, x1, y0, y1, largest };
+}
+
+/**
+ * Euclidean distance transform of the mask computed clump by clump in its bounding box (the
+ * nearest pixel outside a clump is background or beyond the box, so this equals the transform of
+ * the whole mask, at the cost of the boxes instead of the field).
+ */
+function distanceByClump(comp: Clumps, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h);
+  const { labels: cl, count, x0, x1, y0, y1, largest } = comp;
+  const inside = new Uint8Array(largest);
+  const local = new Float32Array(largest);
+  for (let c = 1; c <= count; c++) {
+    const bx = x0[c] as number;
+    const by = y0[c] as number;
+    const bw = (x1[c] as number) - bx + 1;
+    const bh = (y1[c] as number) - by + 1;
+    const m = inside.subarray(0, bw * bh);
+    for (let y = 0; y < bh; y++) {
+      const g = (by + y) * w + bx;
+      for (let x = 0; x < bw; x++) m[y * bw + x] = cl[g + x] === c ? 1 : 0;
+    }
+    const d = distanceTransform(m, bw, bh, local.subarray(0, bw * bh));
+    for (let y = 0; y < bh; y++) {
+      const g = (by + y) * w + bx;
+      for (let x = 0; x < bw; x++) if (m[y * bw + x]) out[g + x] = d[y * bw + x] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * Seeded watershed of each clump (connected component) on its own, in its bounding box: seeds are
+ * the maxima of `marker` at least `spacing` apart (every clump has at least its highest point),
+ * flooded in decreasing `marker`. Working clump by clump keeps the queue's pixels in cache.
+ * Writes labels 1..k (not yet renumbered) and returns k.
+ */
+function watershedByClump(marker: Float32Array, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
+  const { labels: cl, count, x0, x1, y0, y1, largest } = comp;
+  const lMarker = new Float32Array(largest);
+  const lCost = new Float32Array(largest);
+  const lMask = new Uint8Array(largest);
+  const lLabels = new Int32Array(largest);
+  let next = 0;
+  for (let c = 1; c <= count; c++) {
+    const bx = x0[c] as number;
+    const by = y0[c] as number;
+    const bw = (x1[c] as number) - bx + 1;
+    const bh = (y1[c] as number) - by + 1;
+    const size = bw * bh;
+    const m = lMarker.subarray(0, size);
+    const cost = lCost.subarray(0, size);
+    const inside = lMask.subarray(0, size);
+    const seeds = lLabels.subarray(0, size);
+    for (let y = 0; y < bh; y++) {
+      const g = (by + y) * w + bx;
+      for (let x = 0; x < bw; x++) {
+        const v = marker[g + x] as number;
+        m[y * bw + x] = v;
+        cost[y * bw + x] = -v;
+        inside[y * bw + x] = cl[g + x] === c ? 1 : 0;
+      }
+    }
+    const found = suppressedMaxima(m, inside, bw, bh, spacing, seeds).count;
+    watershed(cost, seeds, inside, bw, bh);
+    for (let y = 0; y < bh; y++) {
+      const g = (by + y) * w + bx;
+      for (let x = 0; x < bw; x++) if (inside[y * bw + x]) labels[g + x] = next + (seeds[y * bw + x] as number);
+    }
+    next += found;
+  }
+  return next;
+}
+
 /**
  * Split clumps by a seeded watershed; returns the number of labels used (not yet renumbered).
  *
@@ -174,11 +280,11 @@ function combinedMarker(blurred: Float32Array, dist: Float32Array, mask: Uint8Ar
 function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: NucleiOptions, labels: Int32Array, tmp: Float32Array, t: number): number {
   const n = w * h;
   const minD = Math.max(o.diameter[0], 1);
-  const dist = distanceTransform(mask, w, h);
+  const comp = clumpsOf(mask, w, h);
+  const dist = distanceByClump(comp, w, h);
   let R = 0;
   if (o.autoScale) {
-    const comp = new Int32Array(n);
-    R = typicalRadius(dist, comp, labelComponents(mask, w, h, comp));
+    R = typicalRadius(dist, comp.labels, comp.count);
     if (R > 0) R = Math.min(Math.max(R, o.diameter[0] / 2), Math.max(o.diameter[1] / 2, 1));
   }
   const intensity = o.declump === 'intensity';
@@ -193,24 +299,7 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
     marker = intensity ? gaussianBlur(raw, w, h, minD / 3.5, new Float32Array(n), tmp) : new Float32Array(dist);
     spacing = minD / 1.5;
   }
-  let { count } = suppressedMaxima(marker, mask, w, h, spacing, labels);
-  for (let i = 0; i < n; i++) marker[i] = -(marker[i] as number);
-  watershed(marker, labels, mask, w, h);
-  // clumps without a seed (their maximum suppressed by a neighbour's) become objects of their own
-  const rest = new Uint8Array(n);
-  let any = false;
-  for (let i = 0; i < n; i++) {
-    if (mask[i] && labels[i] === 0) {
-      rest[i] = 1;
-      any = true;
-    }
-  }
-  if (any) {
-    const extra = new Int32Array(n);
-    const k = labelComponents(rest, w, h, extra);
-    for (let i = 0; i < n; i++) if (extra[i] !== 0) labels[i] = count + (extra[i] as number);
-    count += k;
-  }
+  const count = watershedByClump(marker, comp, w, h, spacing, labels);
   if (blurred) {
     const m = combinedMarker(blurred, dist, mask, R, t, intensity ? AUTO_SCALE.mergeIntensityWeight : 0, marker);
     mergeShallow(labels, count, m, w, h, AUTO_SCALE.mergeDepth);
@@ -268,8 +357,8 @@ export function segmentCells(nuclei: LabelImage, plane: Plane, opts: Partial<Cel
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = labels[i] !== 0 || (ok && (smooth[i] as number) > t) ? 1 : 0;
   if (o.fillHoles) fillMaskHoles(mask, w, h);
+  // the mask's holes are filled, so every pixel a cell encloses is reached: no second fill needed
   propagate(raw, labels, mask, w, h, o.regularization);
-  if (o.fillHoles) fillLabelHoles(labels, w, h);
   return { labels, width: w, height: h, count: nuclei.count };
 }
 

@@ -139,13 +139,13 @@ export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 
 
 /**
  * Robust noise level of an image: 1.4826 x median |difference of horizontal neighbours| / sqrt 2,
- * on up to ~65k sampled pairs. Structure (edges) is a small fraction of pairs, so this measures
+ * on ~16k pairs sampled evenly. Structure (edges) is a small fraction of pairs, so this measures
  * the pixel noise, not the contrast. 0 for a flat or quantized-flat background.
  */
 export function noiseSigma(a: Float32Array, w: number, h: number): number {
   const pairs = (w - 1) * h;
   if (pairs <= 0) return 0;
-  const stride = Math.max(1, Math.floor(pairs / 65536));
+  const stride = Math.max(1, Math.floor(pairs / 16384));
   const sample = new Float32Array(Math.ceil(pairs / stride));
   let k = 0;
   for (let p = 0; p < pairs; p += stride) {

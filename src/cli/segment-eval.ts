@@ -23,7 +23,7 @@ export function register(program: Command): void {
   program
     .command('segment-eval')
     .description('accuracy of nucleus segmentation on annotated images (INDEX.csv with image,labels): F1 at IoU > 0.5 and mean IoU, per image size and overall')
-    .option('--dir <folder>', 'folder of annotated images (default: ../shared/data/nuclei/dsb2018-fluorescence beside the checkout)', DEFAULT_DIR)
+    .option('--dir <folder>', 'folder of annotated images (INDEX.csv with columns image,labels); default: ../shared/data/nuclei/dsb2018-fluorescence beside the checkout', DEFAULT_DIR)
     .option('--diameter <min,max>', 'nucleus diameter range in px; objects outside are dropped', diameterRange, EVAL_DIAMETER)
     .addOption(new Option('--threshold <method>', 'global threshold').choices(['li', 'otsu']).default('otsu'))
     .addOption(new Option('--declump <method>', 'how touching nuclei are split').choices(['intensity', 'shape', 'none']).default('intensity'))

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MorphoprofError } from '../../src/errors.js';
+import { distanceTransform } from '../../src/cells/distance.js';
+import { fillLabelHoles, labelComponents } from '../../src/cells/label.js';
 import { matchObjects } from '../../src/cells/match.js';
 import { cytoplasm, defaultNucleiOptions, segmentCells, segmentNuclei } from '../../src/cells/segment.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
@@ -222,5 +224,48 @@ describe('matchObjects', () => {
 
   it('refuses label images of different sizes', () => {
     assert.throws(() => matchObjects(label(20, 10, []), label(10, 10, [])), /20x10/);
+  });
+});
+
+describe('building blocks', () => {
+  it('distance transform equals brute force (edges count as background)', () => {
+    const w = 37;
+    const h = 23;
+    const mask = new Uint8Array(w * h);
+    let s = 11;
+    for (let i = 0; i < mask.length; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      mask[i] = (s >>> 16) % 7 === 0 ? 0 : 1;
+    }
+    const d = distanceTransform(mask, w, h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let best = Math.min(x + 1, y + 1, w - x, h - y) ** 2;
+        if (!mask[y * w + x]) best = 0;
+        else for (let v = 0; v < h; v++) for (let u = 0; u < w; u++) if (!mask[v * w + u]) best = Math.min(best, (u - x) ** 2 + (v - y) ** 2);
+        assert.ok(Math.abs(d[y * w + x]! - Math.sqrt(best)) < 1e-5, `(${x}, ${y}): ${d[y * w + x]} vs ${Math.sqrt(best)}`);
+      }
+    }
+  });
+
+  it('labels 8- or 4-connected components in raster order', () => {
+    // two diagonal pixels and a separate bar
+    const mask = Uint8Array.from([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]);
+    const labels = new Int32Array(12);
+    assert.equal(labelComponents(mask, 4, 3, labels, 8), 2);
+    assert.deepEqual(Array.from(labels), [1, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 2]);
+    assert.equal(labelComponents(mask, 4, 3, labels, 4), 3);
+    assert.deepEqual(Array.from(labels), [1, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 3]);
+  });
+
+  it('fills a hole inside one object but not a gap enclosed by two', () => {
+    // object 1 is a ring around (2, 2); objects 2 and 3 together enclose (7, 2)
+    const w = 10;
+    const rows = ['1111122333', '1010122033', '1111122333', '0000000000'];
+    const labels = Int32Array.from(rows.join(''), (c) => Number(c));
+    fillLabelHoles(labels, w, 4);
+    assert.equal(labels[1 * w + 1], 1);
+    assert.equal(labels[1 * w + 3], 1);
+    assert.equal(labels[1 * w + 7], 0);
   });
 });
