@@ -1,0 +1,205 @@
+/**
+ * Fleet hardening (issue 15), on real redis-servers and worker processes with a tiny ONNX model:
+ *  - confinement and forged jobs: a worker allowed two directories refuses screens whose queue
+ *    file, images folder, images or model lie outside them (through a symbolic link too), malformed
+ *    or edited queue files, and jobs forged in Redis (bad data, bad JSON, foreign queue files, a
+ *    forged screen); each goes to the failed set with its reason, and the same worker completes a
+ *    good screen, bitwise equal to a single-machine run;
+ *  - Redis with an ACL user (URL from MORPHOPROF_REDIS) and with TLS (certificates made here by
+ *    openssl): a screen runs through each; a wrong password or a missing CA gives a clear message;
+ *    the password appears in no output and no written file;
+ *  - losing Redis mid-run (SIGKILL while a job is in hand), without persistence (restarted empty,
+ *    submitted again) and with AOF: every field once, equal to a single-machine run;
+ *  - SIGTERM while Redis is away: with no job in hand the worker exits at once; with one, it finishes
+ *    and commits the job, then exits without waiting for Redis.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { checkFieldFiles } from '../../src/embed/embed.js';
+import { planShards, type Shard } from '../../src/embed/store.js';
+import { runPipeline } from '../../src/pipeline.js';
+import { queueNames, sha256File } from '../../src/queue/config.js';
+import { queueStatus } from '../../src/queue/status.js';
+import { submitScreen } from '../../src/queue/submit.js';
+import { loadScreen } from '../../src/screen/index.js';
+import { fieldKey } from '../../src/screen/types.js';
+import { synthesizeScreen, type SynthResult } from '../../src/synth/index.js';
+import { tempDir } from '../helpers.js';
+import {
+  assertSameFeatures,
+  CliProcess,
+  freePort,
+  haveRedis,
+  makeCertificates,
+  readCsv,
+  runQueueCli,
+  startRedis,
+  status,
+  tinyModel,
+  type RedisServer,
+} from './support.js';
+
+const SHARD = 4;
+const fastLease = { MORPHOPROF_LOCK_MS: '4000', MORPHOPROF_STALLED_MS: '1000' };
+const noRedis = 'redis-server is not installed (apt-get install redis-server); skipped';
+const tinySettings = { inputSize: 32, preprocess: 'caffe' as const, output: 'features' };
+
+let root: string;
+let data: string;
+let runs: string;
+let model: string;
+let screen: SynthResult;
+let plan: Shard[];
+/** the single-machine run every queued run is compared with */
+let reference: string;
+
+function submitArgs(out: string, extra: string[] = []): string[] {
+  return ['queue', 'submit', '--metadata', screen.imageTable, '--images', screen.imagesRoot, '--moa', screen.moaTable, '--out', out, '--job-size', String(SHARD), '--model', model, '--input-size', '32', '--preprocess', 'caffe', '--output', 'features', ...extra];
+}
+
+function submitCli(out: string, extra: string[], env: Record<string, string> = {}) {
+  const r = runQueueCli(submitArgs(out, extra), env);
+  assert.equal(r.status, 0, r.stderr);
+  const m = r.stdout.match(/screen (\w+): (\d+) jobs .*?, (\d+) added now/);
+  assert.ok(m, r.stdout);
+  return { screenId: m[1]!, added: Number(m[3]), output: r.stdout + r.stderr };
+}
+
+/** In-process submit (cheaper than the CLI where the CLI is not the point). */
+function submitHere(redis: string, opts: { out: string; metadata?: string; images?: string; model?: string }) {
+  return submitScreen({ metadata: screen.imageTable, images: screen.imagesRoot, moa: screen.moaTable, shardSize: SHARD, model, ...tinySettings, attempts: 2, backoffMs: 100, ...opts, redis });
+}
+
+const jobRe = (id: string, shard: string, what: string) => new RegExp(`^${id}\\.${shard}: ${what}`);
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
+  before(async () => {
+    root = tempDir('morphoprof-fleet-');
+    data = path.join(root, 'data');
+    runs = path.join(root, 'runs');
+    mkdirSync(runs);
+    screen = await synthesizeScreen({ out: path.join(data, 'screen'), seed: 7, plates: 1, width: 160, height: 128, sites: 1, controls: 2, doses: 1 });
+    model = tinyModel(path.join(data, 'tiny.onnx'));
+    reference = path.join(root, 'single');
+    await runPipeline({ metadata: screen.imageTable, images: screen.imagesRoot, moa: screen.moaTable, out: reference, shardSize: SHARD, model, ...tinySettings, progress: false, log: () => {} });
+    const { screen: loaded } = await loadScreen({ metadata: screen.imageTable, images: screen.imagesRoot });
+    plan = planShards(checkFieldFiles(loaded).present, SHARD);
+  });
+  after(() => CliProcess.killAll());
+
+  test('confinement: jobs leading outside the roots, malformed, edited or forged fail with their reason; the worker goes on', async () => {
+    const redis = await startRedis(await freePort());
+    const elsewhere = path.join(root, 'elsewhere');
+    try {
+      const good = await submitHere(redis.url, { out: path.join(runs, 'good') });
+      // the run directory (and so the queue file) outside the roots
+      const away = await submitHere(redis.url, { out: path.join(elsewhere, 'run') });
+      // images reached through a link inside a root that points outside
+      const other = await synthesizeScreen({ out: path.join(elsewhere, 'screen'), seed: 8, plates: 1, width: 160, height: 128, sites: 1, controls: 2, doses: 1 });
+      const otherTable = path.join(data, 'other.csv');
+      copyFileSync(other.imageTable, otherTable);
+      symlinkSync(other.imagesRoot, path.join(data, 'linked-images'));
+      const linked = await submitHere(redis.url, { out: path.join(runs, 'linked'), metadata: otherTable, images: path.join(data, 'linked-images') });
+      // one image of the table escapes the images folder with ../
+      const rows = readCsv(screen.imageTable);
+      const header = Object.keys(rows[0]!);
+      const target = path.join(other.imagesRoot, readCsv(other.imageTable)[0]!.Image_PathName_DAPI!, readCsv(other.imageTable)[0]!.Image_FileName_DAPI!);
+      rows[0]!.Image_PathName_DAPI = path.relative(screen.imagesRoot, path.dirname(target));
+      rows[0]!.Image_FileName_DAPI = path.basename(target);
+      const escapeTable = path.join(data, 'escape.csv');
+      writeFileSync(escapeTable, [header.join(','), ...rows.map((r) => header.map((h) => r[h]).join(','))].join('\n') + '\n');
+      const escape = await submitHere(redis.url, { out: path.join(runs, 'escape'), metadata: escapeTable });
+      // a "model" that is not ONNX, inside a root
+      const notOnnx = path.join(data, 'not-a-model.onnx');
+      writeFileSync(notOnnx, 'this is not a network\n');
+      const badModel = await submitHere(redis.url, { out: path.join(runs, 'bad-model'), model: notOnnx });
+      // queue files changed after submit: edited (still well-formed) and malformed
+      const edited = await submitHere(redis.url, { out: path.join(runs, 'edited') });
+      const q = JSON.parse(readFileSync(edited.queueFile, 'utf8'));
+      writeFileSync(edited.queueFile, JSON.stringify({ ...q, batchSize: 2 }, null, 2) + '\n');
+      const malformed = await submitHere(redis.url, { out: path.join(runs, 'malformed') });
+      writeFileSync(malformed.queueFile, JSON.stringify({ morphoprof: 1, screenId: malformed.screenId, images: 'relative/path' }));
+
+      // jobs forged in Redis: in the good screen's queue, and a whole forged screen
+      const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+      const embedName = queueNames(good.screenId).embed;
+      const embedQueue = new Queue(embedName, { connection: client });
+      const sha = await sha256File(good.queueFile);
+      const fields = plan[0]!.fields.map(fieldKey);
+      await embedQueue.add('embed', { kind: 'embed', screenId: good.screenId, queueFile: '/etc/morphoprof/queue.json', queueSha256: sha, shard: plan[0]!.id, fields }, { jobId: 'forged-foreign-queue-file' });
+      await embedQueue.add('embed', { kind: 'embed', fields: 42 }, { jobId: 'forged-malformed' });
+      await embedQueue.add('embed', { kind: 'illum', screenId: good.screenId, queueFile: good.queueFile, queueSha256: sha, plate: '../../etc', channel: 'DAPI' }, { jobId: 'forged-plate' });
+      // as BullMQ stores a job, but its data is not JSON
+      await client.hset(`bull:${embedName}:forged-not-json`, { name: 'embed', data: '{"kind": "embed", not json', opts: '{"attempts":1}', timestamp: String(Date.now()), delay: '0', priority: '0' });
+      await client.lpush(`bull:${embedName}:wait`, 'forged-not-json');
+      await client.zadd(`bull:${embedName}:marker`, 0, '0');
+      const forgedId = 'deadbeefdeadbeef';
+      await client.sadd('morphoprof:screens', forgedId, 'not-a-screen');
+      await client.hset(`morphoprof:screen:${forgedId}`, { queueFile: '/etc/morphoprof/queue.json' });
+      const forgedQueue = new Queue(queueNames(forgedId).embed, { connection: client });
+      await forgedQueue.add('embed', { kind: 'embed', screenId: forgedId, queueFile: '/etc/morphoprof/queue.json', queueSha256: sha, shard: 'x-0000', fields: ['a/b/s1'] }, { jobId: `${forgedId}.x-0000` });
+      await embedQueue.close();
+      await forgedQueue.close();
+      await client.quit();
+
+      const worker = new CliProcess(['worker', '--redis', redis.url, '--root', data, '--root', runs, '--once'], fastLease);
+      assert.equal(await worker.exit(120_000), 0, worker.lines.join('\n'));
+      const log = worker.lines.join('\n');
+      assert.doesNotMatch(log, /\n\s+at |Unhandled|TypeError|SyntaxError: Unexpected/, 'no stack traces: the worker handled every refusal');
+      assert.match(log, /ignoring "not-a-screen"/);
+
+      const statuses = new Map((await queueStatus({ redis: redis.url })).map((s) => [s.screenId, s]));
+      const reasons = (id: string) => statuses.get(id)!.failures.map((f) => `${f.id}: ${f.reason}`).sort();
+      const allFail = (id: string, pattern: RegExp, n = plan.length) => {
+        const s = statuses.get(id)!;
+        assert.equal(s.failed, n, JSON.stringify(s));
+        assert.equal(s.done, 0);
+        for (const f of s.failures) {
+          assert.match(f.reason, pattern);
+          assert.equal(f.attempts, 1, `${f.id}: a refusal is not retried`);
+        }
+      };
+      allFail(away.screenId, /queue file .*elsewhere\/run\/queue\.json lies outside the directories this worker may use/);
+      allFail(linked.screenId, /images folder .*linked-images lies outside/);
+      allFail(badModel.screenId, /not-a-model\.onnx: it is not a valid ONNX model/);
+      allFail(edited.screenId, /queue\.json changed after job .* was submitted/);
+      allFail(malformed.screenId, /queue\.json is malformed \(.*(metadata|images)/);
+      allFail(forgedId, /\/etc\/morphoprof\/queue\.json lies outside/, 1);
+      assert.equal(statuses.get(escape.screenId)!.failed, 1);
+      assert.equal(statuses.get(escape.screenId)!.done, plan.length - 1);
+      assert.match(reasons(escape.screenId)[0]!, new RegExp(`^${escape.screenId}\\.${plan[0]!.id}: image DAPI of field .* lies outside`));
+      // the good screen: its own jobs done, every forged one failed with its reason
+      const g = statuses.get(good.screenId)!;
+      assert.equal(g.done, plan.length, JSON.stringify(g));
+      const expected: Array<[string, RegExp]> = [
+        ['forged-foreign-queue-file', /names the queue file \/etc\/morphoprof\/queue\.json, but screen \w+ was submitted with /],
+        ['forged-malformed', /the data of job forged-malformed is malformed \(/],
+        ['forged-not-json', /forged-not-json.*(JSON|malformed)/],
+        ['forged-plate', /plate "\.\.\/\.\.\/etc" and stain "DAPI" of this illumination job are not in /],
+      ];
+      const failures = g.failures;
+      assert.equal(failures.length, expected.length, reasons(good.screenId).join('\n'));
+      for (const [id, pattern] of expected) assert.match(failures.find((f) => f.id === id)?.reason ?? `(${id} not failed)`, pattern);
+      // nothing was written outside the roots, and the good screen equals the single-machine run
+      assert.deepEqual(readdirSync(path.join(elsewhere, 'run')).filter((f) => f !== 'queue.json' && f !== 'features'), []);
+      assert.ok(!existsSync(path.join(elsewhere, 'run', 'features')) || readdirSync(path.join(elsewhere, 'run', 'features')).every((f) => !f.endsWith('.parquet')));
+      const c = runQueueCli(['queue', 'collect', '--out', path.join(runs, 'good')]);
+      assert.equal(c.status, 0, c.stderr);
+      await assertSameFeatures(path.join(runs, 'good'), reference);
+    } finally {
+      await redis.stop();
+    }
+  });
+});
