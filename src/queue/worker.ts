@@ -347,6 +347,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     }
   }
 
+  /** A queue handle whose connection errors are left to the client's reconnect messages (BullMQ prints them otherwise). */
+  function quietQueue(queueName: string): Queue {
+    return new Queue(queueName, { connection: client }).on('error', () => {});
+  }
+
   /** The entry of a screen named in Redis, or null for names that are not screen ids. */
   async function screenEntry(id: string): Promise<ScreenEntry | null> {
     const known = screens.get(id);
@@ -364,7 +369,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
       queueFile,
       config: null,
       refused: null,
-      queues: { illum: new Queue(names.illum, { connection: client }), embed: new Queue(names.embed, { connection: client }) },
+      queues: { illum: quietQueue(names.illum), embed: quietQueue(names.embed) },
       workers: [],
       context: null,
       running: 0,
@@ -412,12 +417,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
    * Redis was away is completed by whoever takes it next ("already committed, nothing to do").
    */
   async function shutDown(): Promise<void> {
+    // closing stops the fetching of new jobs at once; a graceful close then waits for BullMQ to record the running ones
+    const closing = Promise.allSettled([...screens.values()].flatMap((e) => e.workers.map((w) => w.close())));
     await Promise.allSettled([...inflight]);
     const up = client.status === 'ready';
-    const closing = Promise.allSettled(
-      [...screens.values()].flatMap((e) => [...e.workers.map((w) => w.close(!up)), e.queues.illum.close(), e.queues.embed.close()]),
-    );
-    if (up) await Promise.race([closing, sleep(10_000)]);
+    if (up) await Promise.race([Promise.allSettled([closing, ...[...screens.values()].flatMap((e) => [e.queues.illum.close(), e.queues.embed.close()])]), sleep(10_000)]);
     for (const entry of screens.values()) if (entry.context) await (await entry.context.catch(() => null))?.dispose();
     if (up) await Promise.race([client.quit().catch(() => {}), sleep(2000)]);
     client.disconnect();
@@ -437,7 +441,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    if (stop.signal.aborted) say(`worker ${name}: stopping; ${inflight.size ? `finishing the running job(s)${client.status === 'ready' ? '' : ' without waiting for Redis'}` : 'no job running'}`);
+    if (stop.signal.aborted) say(`worker ${name}: stopping; ${inflight.size ? 'finishing the running job(s)' : 'no job running'}`);
     await shutDown();
   }
   if (fatal) throw fatal;

@@ -202,4 +202,126 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       await redis.stop();
     }
   });
+
+  test('Redis with an ACL user, and with TLS: a screen through each; wrong password or CA refused clearly; the password never shown', async () => {
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    const user = { name: 'fleet', password };
+    const certs = makeCertificates(path.join(root, 'tls'));
+    const acl = await startRedis(await freePort(), undefined, { user });
+    const tls = await startRedis(await freePort(), undefined, { user, tls: certs });
+    const outputs: string[] = [];
+    const outs: string[] = [];
+    try {
+      for (const [kind, redis] of [['acl', acl], ['tls', tls]] as const) {
+        const out = path.join(runs, `secure-${kind}`);
+        outs.push(out);
+        // the ACL run takes its URL from the environment (no password in the process list); the TLS run from --redis
+        const env: Record<string, string> = kind === 'acl' ? { MORPHOPROF_REDIS: redis.url } : {};
+        const redisArgs = kind === 'acl' ? [] : ['--redis', redis.url, '--redis-ca', certs.ca];
+        const submitted = submitCli(out, redisArgs, env);
+        outputs.push(submitted.output);
+        assert.match(submitted.output, kind === 'acl' ? /worker --redis \$MORPHOPROF_REDIS/ : /worker --redis rediss:\/\/fleet:\*\*\*@127\.0\.0\.1/);
+        const worker = new CliProcess(['worker', ...redisArgs, '--root', root, '--once'], { ...fastLease, ...env });
+        assert.equal(await worker.exit(60_000), 0, worker.lines.join('\n'));
+        outputs.push(worker.lines.join('\n'));
+        assert.match(worker.lines[0]!, /waiting for jobs on redis(s?):\/\/fleet:\*\*\*@127\.0\.0\.1/);
+        const s = status(kind === 'acl' ? null : redis.url, out, env, kind === 'acl' ? [] : ['--redis-ca', certs.ca]);
+        outputs.push(JSON.stringify(s));
+        assert.equal(s.done, plan.length);
+        const c = runQueueCli(['queue', 'collect', '--out', out]);
+        assert.equal(c.status, 0, c.stderr);
+        await assertSameFeatures(out, reference);
+
+        // refusals: a wrong password (short command and worker), and for TLS a CA not given
+        const wrong = redis.url.replace(password, 'not-the-password');
+        const w1 = runQueueCli(['queue', 'status', '--redis', wrong, ...(kind === 'tls' ? ['--redis-ca', certs.ca] : [])]);
+        assert.equal(w1.status, 1, w1.stderr);
+        assert.match(w1.stderr, /Redis at redis(s?):\/\/fleet:\*\*\*@127\.0\.0\.1:\d+\/? refused the user or password \(WRONGPASS\)/);
+        assert.doesNotMatch(w1.stderr, /not-the-password/);
+        const w2 = new CliProcess(['worker', '--redis', wrong, '--root', root, ...(kind === 'tls' ? ['--redis-ca', certs.ca] : [])]);
+        assert.equal(await w2.exit(30_000), 1, w2.lines.join('\n'));
+        assert.match(w2.lines.join('\n'), /refused the user or password/);
+        assert.doesNotMatch(w2.lines.join('\n'), /not-the-password/);
+        outputs.push(w1.stdout, w1.stderr);
+        if (kind === 'tls') {
+          const noCa = runQueueCli(['queue', 'status', '--redis', redis.url]);
+          assert.equal(noCa.status, 1, noCa.stderr);
+          assert.match(noCa.stderr, /the TLS connection failed \(SELF_SIGNED_CERT_IN_CHAIN\)[^]*--redis-ca/);
+          const plain = runQueueCli(['queue', 'status', '--redis', redis.url.replace('rediss:', 'redis:'), '--redis-ca', certs.ca]);
+          assert.equal(plain.status, 1);
+          assert.match(plain.stderr, /--redis-ca given, but redis:\/\/fleet:\*\*\*@.* does not use TLS/);
+          const w3 = new CliProcess(['worker', '--redis', redis.url, '--root', root]);
+          assert.equal(await w3.exit(30_000), 1, w3.lines.join('\n'));
+          assert.match(w3.lines.join('\n'), /TLS connection failed/);
+          outputs.push(noCa.stdout, noCa.stderr, plain.stdout, plain.stderr, w3.lines.join('\n'));
+        }
+      }
+      for (const o of outputs) assert.ok(!o.includes(password), `the password is shown:\n${o}`);
+      for (const out of outs) for (const f of filesUnder(out)) assert.ok(!readFileSync(f).includes(password), `the password is in ${f}`);
+    } finally {
+      await acl.stop();
+      await tls.stop();
+    }
+  });
+
+  test('losing Redis mid-run (SIGKILL with a job in hand), without persistence and with AOF: every field once, as a single run', async () => {
+    for (const mode of ['no persistence', 'AOF'] as const) {
+      const port = await freePort();
+      const dir = mode === 'AOF' ? path.join(root, 'redis-aof') : undefined;
+      if (dir) mkdirSync(dir);
+      let redis: RedisServer = await startRedis(port, dir, { appendonly: mode === 'AOF' });
+      const out = path.join(runs, `lost-${mode === 'AOF' ? 'aof' : 'none'}`);
+      try {
+        const { screenId } = submitCli(out, ['--redis', redis.url]);
+        const worker = new CliProcess(['worker', '--redis', redis.url, '--root', root, '--once'], fastLease);
+        // frozen while it holds the second job (the first is committed): Redis dies under it
+        await worker.waitFor(jobRe(screenId, plan[1]!.id, 'started'), 60_000);
+        worker.proc.kill('SIGSTOP');
+        await redis.kill();
+        redis = await startRedis(port, dir, { appendonly: mode === 'AOF' });
+        const again = submitCli(out, ['--redis', redis.url]);
+        assert.equal(again.added, mode === 'AOF' ? 0 : plan.length, `${mode}: jobs added by the second submit`);
+        worker.proc.kill('SIGCONT');
+        assert.equal(await worker.exit(60_000), 0, worker.lines.join('\n'));
+        const log = worker.lines.join('\n');
+        assert.match(log, new RegExp(`${screenId}\\.${plan[1]!.id}: ${SHARD} fields committed`), 'the job in hand was finished');
+        if (mode === 'no persistence') assert.match(log, new RegExp(`${screenId}\\.${plan[0]!.id}: already committed`), 'the job committed before the loss is not embedded again');
+        const s = status(redis.url, out);
+        assert.equal(s.done, plan.length, `${mode}: ${JSON.stringify(s)}`);
+        assert.equal(s.failed, 0);
+        const c = runQueueCli(['queue', 'collect', '--out', out]);
+        assert.equal(c.status, 0, c.stderr);
+        await assertSameFeatures(out, reference);
+      } finally {
+        await redis.stop();
+      }
+    }
+  });
+
+  test('SIGTERM while Redis is away: no job in hand, the worker exits at once; a job in hand is finished and committed first', async () => {
+    // no job: Redis was never there
+    const idle = new CliProcess(['worker', '--redis', `redis://127.0.0.1:${await freePort()}`, '--root', root]);
+    await idle.waitFor(/unreachable \(ECONNREFUSED\); retrying in/, 30_000);
+    idle.proc.kill('SIGTERM');
+    assert.equal(await idle.exit(10_000), 0, idle.lines.join('\n'));
+    assert.match(idle.lines.join('\n'), /stopping; no job running/);
+
+    // a job in hand: frozen while it holds the first job, Redis dies, SIGTERM, then it runs on
+    const redis = await startRedis(await freePort());
+    const out = path.join(runs, 'sigterm');
+    const { screenId } = submitCli(out, ['--redis', redis.url]);
+    const busy = new CliProcess(['worker', '--redis', redis.url, '--root', root], fastLease);
+    await busy.waitFor(jobRe(screenId, plan[0]!.id, 'started'), 60_000);
+    busy.proc.kill('SIGSTOP');
+    await redis.kill();
+    busy.proc.kill('SIGTERM');
+    busy.proc.kill('SIGCONT');
+    assert.equal(await busy.exit(20_000), 0, busy.lines.join('\n'));
+    const log = busy.lines.join('\n');
+    assert.match(log, new RegExp(`${screenId}\\.${plan[0]!.id}: ${SHARD} fields committed`));
+    assert.match(log, /stopping; finishing the running job\(s\)/);
+    assert.equal(busy.lines.filter((l) => / started /.test(l)).length, 1, log);
+    const receipt = JSON.parse(readFileSync(path.join(out, 'features', `${plan[0]!.id}.json`), 'utf8'));
+    assert.deepEqual(receipt.fields, plan[0]!.fields.map(fieldKey));
+  });
 });

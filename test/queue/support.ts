@@ -216,8 +216,9 @@ export async function assertSameFeatures(out: string, reference: string): Promis
   for (const [k, v] of want) assert.ok(Buffer.from(got.get(k)!.buffer).equals(Buffer.from(v.buffer)), `features of ${k} differ from the single-machine run`);
 }
 
-export function status(redis: string, out: string, env: Record<string, string> = {}, extra: string[] = []): ScreenStatus {
-  const r = runQueueCli(['queue', 'status', '--redis', redis, '--out', out, '--json', ...extra], env);
+/** `queue status --json` of one screen; `redis` null: the URL comes from MORPHOPROF_REDIS in `env`. */
+export function status(redis: string | null, out: string, env: Record<string, string> = {}, extra: string[] = []): ScreenStatus {
+  const r = runQueueCli(['queue', 'status', ...(redis ? ['--redis', redis] : []), '--out', out, '--json', ...extra], env);
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as ScreenStatus[])[0]!;
 }
