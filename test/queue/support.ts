@@ -132,6 +132,8 @@ export class CliProcess {
   }
   readonly proc: ChildProcess;
   readonly lines: string[] = [];
+  /** when each line arrived (ms since the epoch) */
+  readonly times: number[] = [];
   readonly exited: Promise<number | null>;
   private listeners: Array<() => void> = [];
   constructor(args: string[], env: Record<string, string> = {}) {
@@ -141,6 +143,8 @@ export class CliProcess {
       const parts = (rest + d.toString()).split('\n');
       rest = parts.pop()!;
       this.lines.push(...parts);
+      const now = Date.now();
+      for (const _ of parts) this.times.push(now);
       for (const l of this.listeners) l();
     });
     this.proc.stdout!.resume();
@@ -180,16 +184,24 @@ export class CliProcess {
   }
 }
 
-/** image [N, 3, 32, 32] -> Conv 3x3 (8 filters) -> Relu -> GAP -> features [N, 8]: embeds in microseconds. */
-export function tinyModel(file: string): string {
+/**
+ * image [N, 3, S, S] -> (Conv 3x3 -> Relu) x layers -> GAP -> features [N, width]. The default
+ * (S = 32, one layer of 8 filters) embeds in microseconds; wider and deeper ones cost real CPU.
+ */
+export function tinyModel(file: string, opts: { size?: number; width?: number; layers?: number } = {}): string {
+  const { size = 32, width = 8, layers = 1 } = opts;
   const g = new OnnxGraphBuilder();
-  const w = g.float('w', [8, 3, 3, 3], randomArray(8 * 27, -0.5, 0.5, 3));
-  const b = g.float('b', [8], randomArray(8, -0.1, 0.1, 4));
-  g.node('Conv', ['image', w, b], 'conv', { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
-  g.node('Relu', ['conv'], 'map');
-  g.node('GlobalAveragePool', ['map'], 'pooled');
+  let x = 'image';
+  for (let l = 0, inCh = 3; l < layers; l++, inCh = width) {
+    const w = g.float(`w${l}`, [width, inCh, 3, 3], randomArray(width * inCh * 9, -0.5, 0.5, 3 + l));
+    const b = g.float(`b${l}`, [width], randomArray(width, -0.1, 0.1, 4 + l));
+    g.node('Conv', [x, w, b], `conv${l}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+    g.node('Relu', [`conv${l}`], `map${l}`);
+    x = `map${l}`;
+  }
+  g.node('GlobalAveragePool', [x], 'pooled');
   g.node('Flatten', ['pooled'], 'features', { axis: 1 });
-  writeFileSync(file, g.toBytes({ name: 'tiny', inputs: [{ name: 'image', dims: [null, 3, 32, 32] }], outputs: [{ name: 'features', dims: [null, 8] }] }));
+  writeFileSync(file, g.toBytes({ name: 'tiny', inputs: [{ name: 'image', dims: [null, 3, size, size] }], outputs: [{ name: 'features', dims: [null, width] }] }));
   return file;
 }
 
