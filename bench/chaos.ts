@@ -144,6 +144,8 @@ for (;;) {
   await sleep(1000);
 }
 const drained = Date.now();
+// (a worker restarted a moment ago may not have its signal handlers yet)
+for (const w of workers) await w.waitFor(/waiting for jobs/, 60_000);
 for (const w of workers) w.proc.kill('SIGTERM');
 for (const w of workers) assert.equal(await w.exit(60_000), 0, w.lines.join('\n'));
 await redis.stop();

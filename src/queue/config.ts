@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { errorMessage, MorphoprofError } from '../errors.js';
 import type { EmbedSettings } from '../embed/embedder.js';
@@ -225,4 +226,12 @@ export async function ensureReachable(client: Redis, url: string): Promise<void>
       new MorphoprofError('BAD_ARGUMENT', `Cannot reach Redis at ${redactUrl(url)}: ${last || errorMessage(err)}`, 'Start redis-server (or check the host and port in --redis, e.g. redis://host:6379)')
     );
   }
+}
+
+/**
+ * A BullMQ queue handle whose connection errors are left to the client's reconnect messages and to
+ * the calls that fail (without a listener BullMQ prints each one with its stack).
+ */
+export function quietQueue(name: string, client: Redis): Queue {
+  return new Queue(name, { connection: client }).on('error', () => {});
 }

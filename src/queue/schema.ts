@@ -14,11 +14,11 @@ const absolutePath = z
   .refine((p) => path.isAbsolute(p) && !p.includes('\0'), 'must be an absolute path');
 const screenId = z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 hexadecimal digits');
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hexadecimal');
-/** names that end up in file names (shard ids, layers): no separators, no `..` */
+/** names that end up in file names (shard ids, layers): no separators, not `.` or `..` */
 const safeName = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be letters, digits, `_`, `.` or `-`')
-  .refine((s) => !s.includes('..'), 'must not contain `..`');
+  .refine((s) => s !== '.' && s !== '..', 'must not be `.` or `..`');
 const label = z.string().min(1).max(1000);
 const count = z.number().int().nonnegative();
 

@@ -1,6 +1,6 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { connectRedis, ensureReachable, queueFileOf, queueNames, readQueueConfig, SCREENS_KEY, screenKey } from './config.js';
+import { connectRedis, ensureReachable, queueFileOf, queueNames, quietQueue, readQueueConfig, SCREENS_KEY, screenKey } from './config.js';
 import { jobCounts } from './submit.js';
 
 export interface ScreenStatus {
@@ -49,8 +49,8 @@ export async function queueStatus(opts: { redis: string; redisCa?: string; out?:
     const statuses: ScreenStatus[] = [];
     for (const id of ids) {
       const names = queueNames(id);
-      const illum = new Queue(names.illum, { connection: client });
-      const embed = new Queue(names.embed, { connection: client });
+      const illum = quietQueue(names.illum, client);
+      const embed = quietQueue(names.embed, client);
       try {
         const c = await jobCounts([illum, embed]);
         const info = await client.hgetall(screenKey(id));
@@ -120,7 +120,7 @@ export async function retryFailed(opts: { redis: string; redisCa?: string; scree
   const client = connectRedis(opts.redis, { ca: opts.redisCa });
   await ensureReachable(client, opts.redis);
   const names = queueNames(opts.screenId);
-  const queues = [new Queue(names.illum, { connection: client }), new Queue(names.embed, { connection: client })];
+  const queues = [quietQueue(names.illum, client), quietQueue(names.embed, client)];
   try {
     let n = 0;
     for (const q of queues) {

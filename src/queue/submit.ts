@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { checkFieldFiles, embedSettings, nothingValidMessage } from '../embed/embed.js';
 import type { EmbedSettings } from '../embed/embedder.js';
 import { writeErrorTable } from '../embed/field-errors.js';
@@ -15,6 +15,7 @@ import {
   illumJobId,
   queueFileOf,
   queueNames,
+  quietQueue,
   readQueueConfig,
   SCREENS_KEY,
   screenIdOf,
@@ -147,8 +148,8 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
   const client = connectRedis(opts.redis, { say: log, ca: opts.redisCa });
   await ensureReachable(client, opts.redis);
   const names = queueNames(screenId);
-  const illumQueue = new Queue(names.illum, { connection: client });
-  const embedQueue = new Queue(names.embed, { connection: client });
+  const illumQueue = quietQueue(names.illum, client);
+  const embedQueue = quietQueue(names.embed, client);
   try {
     const jobOpts = { attempts: config.attempts, backoff: { type: 'exponential', delay: config.backoffMs } };
     const before = await jobCounts([illumQueue, embedQueue]);

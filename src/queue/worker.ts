@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, UnrecoverableError, Worker, type Job, type JobJson } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type JobJson, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { calibrationFields, checkFieldFiles } from '../embed/embed.js';
 import { FieldEmbedder } from '../embed/embedder.js';
@@ -14,6 +14,7 @@ import {
   checkJobData,
   connectRedis,
   queueNames,
+  quietQueue,
   readQueueFile,
   redactUrl,
   SCREENS_KEY,
@@ -347,11 +348,6 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     }
   }
 
-  /** A queue handle whose connection errors are left to the client's reconnect messages (BullMQ prints them otherwise). */
-  function quietQueue(queueName: string): Queue {
-    return new Queue(queueName, { connection: client }).on('error', () => {});
-  }
-
   /** The entry of a screen named in Redis, or null for names that are not screen ids. */
   async function screenEntry(id: string): Promise<ScreenEntry | null> {
     const known = screens.get(id);
@@ -369,7 +365,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
       queueFile,
       config: null,
       refused: null,
-      queues: { illum: quietQueue(names.illum), embed: quietQueue(names.embed) },
+      queues: { illum: quietQueue(names.illum, client), embed: quietQueue(names.embed, client) },
       workers: [],
       context: null,
       running: 0,

@@ -150,6 +150,14 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       await client.hset(`morphoprof:screen:${forgedId}`, { queueFile: '/etc/morphoprof/queue.json' });
       const forgedQueue = new Queue(queueNames(forgedId).embed, { connection: client });
       await forgedQueue.add('embed', { kind: 'embed', screenId: forgedId, queueFile: '/etc/morphoprof/queue.json', queueSha256: sha, shard: 'x-0000', fields: ['a/b/s1'] }, { jobId: `${forgedId}.x-0000` });
+      // a queue file inside the roots that is not there (not mounted here?): retried, then failed
+      const missingId = 'feedfacefeedface';
+      const missingFile = path.join(runs, 'gone', 'queue.json');
+      await client.sadd('morphoprof:screens', missingId);
+      await client.hset(`morphoprof:screen:${missingId}`, { queueFile: missingFile });
+      const missingQueue = new Queue(queueNames(missingId).embed, { connection: client });
+      await missingQueue.add('embed', { kind: 'embed', screenId: missingId, queueFile: missingFile, queueSha256: sha, shard: 'x-0000', fields: ['a/b/s1'] }, { jobId: `${missingId}.x-0000`, attempts: 2, backoff: { type: 'fixed', delay: 100 } });
+      await missingQueue.close();
       await embedQueue.close();
       await forgedQueue.close();
       await client.quit();
@@ -177,6 +185,10 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       allFail(edited.screenId, /queue\.json changed after job .* was submitted/);
       allFail(malformed.screenId, /queue\.json is malformed \(.*(metadata|images)/);
       allFail(forgedId, /\/etc\/morphoprof\/queue\.json lies outside/, 1);
+      const missing = statuses.get(missingId)!;
+      assert.equal(missing.failed, 1, JSON.stringify(missing));
+      assert.match(missing.failures[0]!.reason, /No queued run at .*gone\/queue\.json/);
+      assert.equal(missing.failures[0]!.attempts, 2, 'a missing queue file is retried (a mount may come back)');
       assert.equal(statuses.get(escape.screenId)!.failed, 1);
       assert.equal(statuses.get(escape.screenId)!.done, plan.length - 1);
       assert.match(reasons(escape.screenId)[0]!, new RegExp(`^${escape.screenId}\\.${plan[0]!.id}: image DAPI of field .* lies outside`));
