@@ -243,11 +243,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
 
   async function illumJob(entry: ScreenEntry, data: IllumJobData): Promise<string> {
     const ctx = await context(entry);
+    const illum = ctx.config.illumAuto ? ctx.config.settings.illum : null;
+    if (!illum) throw new UnrecoverableError(`screen ${entry.id} was submitted without --illum auto: it has no illumination jobs`);
     const fields = ctx.screen.fields.filter((f) => f.plate === data.plate);
     if (fields.length === 0 || !ctx.screen.channels.includes(data.channel))
       throw new UnrecoverableError(`plate ${JSON.stringify(data.plate)} and stain ${JSON.stringify(data.channel)} of this illumination job are not in ${ctx.config.metadata}`);
     checkImages(ctx, fields);
-    await computeIllumination({ screen: ctx.screen, out: ctx.config.settings.illum!, plates: [data.plate], channels: [data.channel], warn: (m) => say(`warning: ${m}`) });
+    await computeIllumination({ screen: ctx.screen, out: illum, plates: [data.plate], channels: [data.channel], warn: (m) => say(`warning: ${m}`) });
     return `illumination of ${data.plate} ${data.channel} done`;
   }
 

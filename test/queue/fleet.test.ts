@@ -140,7 +140,7 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       const fields = plan[0]!.fields.map(fieldKey);
       await embedQueue.add('embed', { kind: 'embed', screenId: good.screenId, queueFile: '/etc/morphoprof/queue.json', queueSha256: sha, shard: plan[0]!.id, fields }, { jobId: 'forged-foreign-queue-file' });
       await embedQueue.add('embed', { kind: 'embed', fields: 42 }, { jobId: 'forged-malformed' });
-      await embedQueue.add('embed', { kind: 'illum', screenId: good.screenId, queueFile: good.queueFile, queueSha256: sha, plate: '../../etc', channel: 'DAPI' }, { jobId: 'forged-plate' });
+      await embedQueue.add('embed', { kind: 'illum', screenId: good.screenId, queueFile: good.queueFile, queueSha256: sha, plate: '../../etc', channel: 'DAPI' }, { jobId: 'forged-illum' });
       // as BullMQ stores a job, but its data is not JSON
       await client.hset(`bull:${embedName}:forged-not-json`, { name: 'embed', data: '{"kind": "embed", not json', opts: '{"attempts":1}', timestamp: String(Date.now()), delay: '0', priority: '0' });
       await client.lpush(`bull:${embedName}:wait`, 'forged-not-json');
@@ -199,7 +199,7 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
         ['forged-foreign-queue-file', /names the queue file \/etc\/morphoprof\/queue\.json, but screen \w+ was submitted with /],
         ['forged-malformed', /the data of job forged-malformed is malformed \(/],
         ['forged-not-json', /forged-not-json.*(JSON|malformed)/],
-        ['forged-plate', /plate "\.\.\/\.\.\/etc" and stain "DAPI" of this illumination job are not in /],
+        ['forged-illum', /screen \w+ was submitted without --illum auto: it has no illumination jobs/],
       ];
       const failures = g.failures;
       assert.equal(failures.length, expected.length, reasons(good.screenId).join('\n'));
