@@ -133,12 +133,15 @@ export async function writeQueueConfig(file: string, config: QueueConfig): Promi
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
+    if (u.password) {
+      u.password = '***';
+      return u.toString();
+    }
   } catch {
-    // not a URL: hide whatever sits between `//` or `:` and the last `@`
-    return url.replace(/^([^/]*\/\/)?([^@]*)@/, (_m, scheme: string | undefined, cred: string) => `${scheme ?? ''}${cred.includes(':') ? `${cred.slice(0, cred.indexOf(':'))}:***` : '***'}@`);
+    // not a URL: masked below
   }
+  // whatever sits between the user and the last `@` (also in strings that are not URLs)
+  return url.replace(/^([^/]*\/\/)?(.*)@/, (_m, scheme: string | undefined, cred: string) => `${scheme ?? ''}${cred.includes(':') ? `${cred.slice(0, cred.indexOf(':'))}:***` : cred}@`);
 }
 
 export interface RedisOptions {
