@@ -20,6 +20,10 @@ export function haveRedis(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
 }
 
+export function haveOpenssl(): boolean {
+  return spawnSync('openssl', ['version']).status === 0;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
