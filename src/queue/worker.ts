@@ -334,6 +334,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
         throw new MorphoprofError('BAD_TABLE', `${entry.queueFile} names another run directory (${config.out})`, 'A queue file lives in its own run directory; submit the screen again');
       roots.checkAll([
         ['run directory', config.out],
+        ['feature store', path.join(config.out, 'features')],
         ['metadata table', config.metadata],
         ['MOA table', config.moa],
         ['images folder', config.images],

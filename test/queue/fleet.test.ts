@@ -122,6 +122,11 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       const escapeTable = path.join(data, 'escape.csv');
       writeFileSync(escapeTable, [header.join(','), ...rows.map((r) => header.map((h) => r[h]).join(','))].join('\n') + '\n');
       const escape = await submitHere(redis.url, { out: path.join(runs, 'escape'), metadata: escapeTable });
+      // a run directory inside a root whose feature store is a link to elsewhere
+      mkdirSync(path.join(elsewhere, 'features'));
+      mkdirSync(path.join(runs, 'linked-store'));
+      symlinkSync(path.join(elsewhere, 'features'), path.join(runs, 'linked-store', 'features'));
+      const linkedStore = await submitHere(redis.url, { out: path.join(runs, 'linked-store') });
       // a "model" that is not ONNX, inside a root
       const notOnnx = path.join(data, 'not-a-model.onnx');
       writeFileSync(notOnnx, 'this is not a network\n');
@@ -182,6 +187,7 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       };
       allFail(away.screenId, /queue file .*elsewhere\/run\/queue\.json lies outside the directories this worker may use/);
       allFail(linked.screenId, /images folder .*linked-images lies outside/);
+      allFail(linkedStore.screenId, /feature store .*linked-store\/features lies outside/);
       allFail(badModel.screenId, /not-a-model\.onnx: it is not a valid ONNX model/);
       allFail(edited.screenId, /queue\.json changed after job .* was submitted/);
       allFail(malformed.screenId, /queue\.json is malformed \(.*(metadata|images)/);
@@ -207,7 +213,8 @@ describe('fleet hardening', { skip: haveRedis() ? false : noRedis }, () => {
       for (const [id, pattern] of expected) assert.match(failures.find((f) => f.id === id)?.reason ?? `(${id} not failed)`, pattern);
       // nothing was written outside the roots, and the good screen equals the single-machine run
       assert.deepEqual(readdirSync(path.join(elsewhere, 'run')).filter((f) => f !== 'queue.json' && f !== 'features'), []);
-      assert.ok(!existsSync(path.join(elsewhere, 'run', 'features')) || readdirSync(path.join(elsewhere, 'run', 'features')).every((f) => !f.endsWith('.parquet')));
+      for (const store of [path.join(elsewhere, 'run', 'features'), path.join(elsewhere, 'features')])
+        assert.ok(!existsSync(store) || readdirSync(store).every((f) => !f.endsWith('.parquet') && (f === 'store.json' || !f.endsWith('.json'))), `nothing committed in ${store} (store.json is made by submit)`);
       const c = runQueueCli(['queue', 'collect', '--out', path.join(runs, 'good')]);
       assert.equal(c.status, 0, c.stderr);
       await assertSameFeatures(path.join(runs, 'good'), reference);
