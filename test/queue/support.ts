@@ -171,6 +171,8 @@ export class CliProcess {
         return false;
       };
       const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms; stderr:\n${this.lines.join('\n')}`)), ms);
+      // a wait nobody awaits any more (the losers of a Promise.any) must not hold the test process open
+      timer.unref();
       if (!check()) this.listeners.push(check);
     });
   }
