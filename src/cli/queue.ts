@@ -1,14 +1,24 @@
 import { Option, type Command } from 'commander';
-import { MorphoprofError } from '../errors.js';
+import { errorMessage, MorphoprofError } from '../errors.js';
 import { collectRun } from '../queue/collect.js';
-import { queueFileOf, readQueueConfig } from '../queue/config.js';
+import { queueFileOf, readQueueConfig, redactUrl } from '../queue/config.js';
 import { formatStatus, queueStatus, retryFailed } from '../queue/status.js';
 import { submitScreen } from '../queue/submit.js';
 import { runWorker } from '../queue/worker.js';
 import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
 import { embedOptions, embedSettingsFrom, note, positiveInt, screenArgs, screenOptions } from './common.js';
 
-const redisOption = () => new Option('--redis <url>', 'Redis of the fleet, e.g. redis://host:6379').makeOptionMandatory();
+const redisOption = () =>
+  new Option('--redis <url>', 'Redis of the fleet: redis://host:6379, redis://user:password@host:6379 (ACL user), rediss://... (TLS)').env('MORPHOPROF_REDIS').makeOptionMandatory();
+const redisCaOption = () => new Option('--redis-ca <file>', 'PEM file of the CA that signed the certificate of a rediss:// server').env('MORPHOPROF_REDIS_CA');
+
+/** Both Redis options on a command. */
+function withRedis(cmd: Command): Command {
+  return cmd.addOption(redisOption()).addOption(redisCaOption());
+}
+
+/** The --redis argument as shown in suggested commands: never the password. */
+const shownRedis = (url: string) => (process.env.MORPHOPROF_REDIS === url ? '$MORPHOPROF_REDIS' : redactUrl(url));
 
 async function screenOf(o: { out?: string; screen?: string }): Promise<string> {
   if (o.screen) return o.screen;
@@ -24,7 +34,7 @@ export function register(program: Command): void {
     .description('split a screen into jobs on Redis (illumination per plate and stain, then groups of fields); submitting again adds nothing');
   for (const opt of screenOptions) submit.addOption(opt());
   submit.requiredOption('--out <dir>', 'run directory on a filesystem every worker sees at the same path');
-  submit.addOption(redisOption());
+  withRedis(submit);
   for (const opt of embedOptions) {
     const o = opt();
     if (o.long !== '--shard-size') submit.addOption(o);
@@ -40,37 +50,32 @@ export function register(program: Command): void {
         shardSize: o.jobSize,
         out: o.out,
         redis: o.redis,
+        redisCa: o.redisCa,
         attempts: o.attempts,
         backoffMs: o.backoff,
         log: note,
       });
       const jobs = r.jobs.illum + r.jobs.embed;
       console.log(`screen ${r.screenId}: ${jobs} jobs (${r.jobs.illum} illumination, ${r.jobs.embed} embedding), ${r.added} added now${r.added < jobs ? ', the rest were submitted before' : ''}`);
-      if (r.failed) note(`${r.failed} job(s) of this screen are in the failed set: morphoprof queue retry --redis ${o.redis} --out ${o.out}`);
+      if (r.failed) note(`${r.failed} job(s) of this screen are in the failed set: morphoprof queue retry --redis ${shownRedis(o.redis)} --out ${o.out}`);
       console.log(`queue file: ${r.queueFile}`);
-      console.log(`start workers: morphoprof worker --redis ${o.redis}`);
+      console.log(`start workers: morphoprof worker --redis ${shownRedis(o.redis)} --root <dir holding the images, tables and --out>`);
     });
 
-  queue
-    .command('status')
-    .description('done, running, waiting, delayed and failed jobs (with reasons), rate and ETA')
-    .addOption(redisOption())
+  withRedis(queue.command('status').description('done, running, waiting, delayed and failed jobs (with reasons), rate and ETA'))
     .option('--out <dir>', 'the run directory of one screen')
     .option('--screen <id>', 'one screen id (default: every screen on this Redis)')
     .option('--json', 'print JSON')
-    .action(async (o: { redis: string; out?: string; screen?: string; json?: boolean }) => {
-      const s = await queueStatus({ redis: o.redis, out: o.out, screenId: o.screen });
+    .action(async (o: { redis: string; redisCa?: string; out?: string; screen?: string; json?: boolean }) => {
+      const s = await queueStatus({ redis: o.redis, redisCa: o.redisCa, out: o.out, screenId: o.screen });
       console.log(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
     });
 
-  queue
-    .command('retry')
-    .description("put a screen's failed jobs back in the queue (after fixing what made them fail)")
-    .addOption(redisOption())
+  withRedis(queue.command('retry').description("put a screen's failed jobs back in the queue (after fixing what made them fail)"))
     .option('--out <dir>', 'the run directory of the screen')
     .option('--screen <id>', 'the screen id')
-    .action(async (o: { redis: string; out?: string; screen?: string }) => {
-      const n = await retryFailed({ redis: o.redis, screenId: await screenOf(o) });
+    .action(async (o: { redis: string; redisCa?: string; out?: string; screen?: string }) => {
+      const n = await retryFailed({ redis: o.redis, redisCa: o.redisCa, screenId: await screenOf(o) });
       console.log(`${n} failed job(s) put back in the queue`);
     });
 
@@ -90,35 +95,49 @@ export function register(program: Command): void {
       console.log(`${r.embedded} of ${r.fields} fields embedded, ${r.skipped} skipped (errors.csv); outputs in ${o.out}`);
     });
 
-  program
-    .command('worker')
-    .description('take jobs of every screen submitted to a Redis, embed their fields into the shared run directory; run one per machine')
-    .addOption(redisOption())
+  withRedis(
+    program
+      .command('worker')
+      .description('take jobs of every screen submitted to a Redis, embed their fields into the shared run directory; run one per machine'),
+  )
+    .addOption(
+      new Option('--root <dir>', 'a directory this worker may read and write under (repeatable; default: the current directory); jobs leading elsewhere fail')
+        .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
     .addOption(new Option('--concurrency <n>', 'jobs run at once by this process').default(1).argParser(positiveInt('--concurrency')))
     .option('--once', 'exit when no screen has work left instead of waiting for more')
     .addOption(new Option('--lock-duration <ms>', 'lease of a running job; a dead worker\'s job is taken over after it expires (env MORPHOPROF_LOCK_MS)').argParser(positiveInt('--lock-duration')))
     .addOption(new Option('--stalled-interval <ms>', 'how often expired leases are looked for (env MORPHOPROF_STALLED_MS)').argParser(positiveInt('--stalled-interval')))
-    .action(async (o: { redis: string; concurrency: number; once?: boolean; lockDuration?: number; stalledInterval?: number }) => {
+    .action(async (o: { redis: string; redisCa?: string; root?: string[]; concurrency: number; once?: boolean; lockDuration?: number; stalledInterval?: number }) => {
       const stop = new AbortController();
       const onSignal = (sig: string) => {
         if (stop.signal.aborted) {
           note(`${sig} again: leaving now; the running job returns to the queue when its lease expires`);
           process.exit(130);
         }
-        note(`${sig}: no new jobs; finishing the running one (send ${sig} again to leave at once)`);
+        note(`${sig}: no new jobs; finishing the running one, if any (send ${sig} again to leave at once)`);
         stop.abort();
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
-      const r = await runWorker({
-        redis: o.redis,
-        concurrency: o.concurrency,
-        once: o.once,
-        lockDurationMs: o.lockDuration,
-        stalledIntervalMs: o.stalledInterval,
-        signal: stop.signal,
-        say: note,
-      });
-      note(`worker: ${r.jobs} job(s) done, ${r.failed} failed attempt(s)`);
+      try {
+        const r = await runWorker({
+          redis: o.redis,
+          redisCa: o.redisCa,
+          roots: o.root,
+          concurrency: o.concurrency,
+          once: o.once,
+          lockDurationMs: o.lockDuration,
+          stalledIntervalMs: o.stalledInterval,
+          signal: stop.signal,
+          say: note,
+        });
+        note(`worker: ${r.jobs} job(s) done, ${r.failed} failed attempt(s)`);
+      } catch (err) {
+        note(`morphoprof: ${errorMessage(err)}`);
+        process.exit(1);
+      }
+      // connections BullMQ left retrying an unreachable Redis must not hold the process
+      process.exit(0);
     });
 }

@@ -1,5 +1,6 @@
-import { Queue } from 'bullmq';
-import { connectRedis, ensureReachable, queueFileOf, queueNames, readQueueConfig, SCREENS_KEY, screenKey } from './config.js';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { connectRedis, ensureReachable, queueFileOf, queueNames, quietQueue, readQueueConfig, SCREENS_KEY, screenKey } from './config.js';
 import { jobCounts } from './submit.js';
 
 export interface ScreenStatus {
@@ -20,9 +21,24 @@ export interface ScreenStatus {
   etaSeconds: number | null;
 }
 
+/**
+ * A few fields of the newest jobs in a state, read from their hashes without parsing the job (whose
+ * data may be anything, if it was forged in Redis).
+ */
+async function jobFields(client: Redis, queue: Queue, state: 'failed' | 'completed', n: number): Promise<Array<{ id: string } & Record<string, string | undefined>>> {
+  const ids = await queue.getRanges([state], 0, n - 1);
+  return Promise.all(
+    ids.map(async (id) => {
+      // BullMQ keeps the attempts made as `atm` (older versions: `attemptsMade`)
+      const [failedReason, atm, attemptsMade, finishedOn] = await client.hmget(queue.toKey(id), 'failedReason', 'atm', 'attemptsMade', 'finishedOn');
+      return { id, failedReason: failedReason ?? undefined, attemptsMade: atm ?? attemptsMade ?? undefined, finishedOn: finishedOn ?? undefined };
+    }),
+  );
+}
+
 /** Progress of the queued screens on a Redis (one screen, or all of them). */
-export async function queueStatus(opts: { redis: string; out?: string; screenId?: string }): Promise<ScreenStatus[]> {
-  const client = connectRedis(opts.redis);
+export async function queueStatus(opts: { redis: string; redisCa?: string; out?: string; screenId?: string }): Promise<ScreenStatus[]> {
+  const client = connectRedis(opts.redis, { ca: opts.redisCa });
   await ensureReachable(client, opts.redis);
   try {
     const ids = opts.screenId
@@ -33,15 +49,15 @@ export async function queueStatus(opts: { redis: string; out?: string; screenId?
     const statuses: ScreenStatus[] = [];
     for (const id of ids) {
       const names = queueNames(id);
-      const illum = new Queue(names.illum, { connection: client });
-      const embed = new Queue(names.embed, { connection: client });
+      const illum = quietQueue(names.illum, client);
+      const embed = quietQueue(names.embed, client);
       try {
         const c = await jobCounts([illum, embed]);
         const info = await client.hgetall(screenKey(id));
-        const failedJobs = [...(await illum.getFailed(0, 19)), ...(await embed.getFailed(0, 19))];
+        const failedJobs = [...(await jobFields(client, illum, 'failed', 20)), ...(await jobFields(client, embed, 'failed', 20))];
         // newest first: finishedOn of the last completions gives the current rate
-        const recent = [...(await illum.getCompleted(0, 99)), ...(await embed.getCompleted(0, 99))]
-          .map((j) => j.finishedOn ?? 0)
+        const recent = [...(await jobFields(client, illum, 'completed', 100)), ...(await jobFields(client, embed, 'completed', 100))]
+          .map((j) => Number(j.finishedOn) || 0)
           .filter((t) => t > 0)
           .sort((a, b) => b - a)
           .slice(0, 100);
@@ -58,7 +74,7 @@ export async function queueStatus(opts: { redis: string; out?: string; screenId?
           failed: c.failed ?? 0,
           total: Object.values(c).reduce((a, b) => a + b, 0),
           waitingForIllumination: (await embed.isPaused()) && (await embed.count()) > 0,
-          failures: failedJobs.map((j) => ({ id: String(j.id), attempts: j.attemptsMade, reason: j.failedReason })),
+          failures: failedJobs.map((j) => ({ id: j.id, attempts: Number(j.attemptsMade) || 0, reason: j.failedReason ?? '' })),
           jobsPerMinute: rate,
           etaSeconds: null,
         };
@@ -100,11 +116,11 @@ export function formatStatus(statuses: readonly ScreenStatus[]): string {
 }
 
 /** Put a screen's failed jobs back in the queue (after fixing what made them fail). */
-export async function retryFailed(opts: { redis: string; screenId: string }): Promise<number> {
-  const client = connectRedis(opts.redis);
+export async function retryFailed(opts: { redis: string; redisCa?: string; screenId: string }): Promise<number> {
+  const client = connectRedis(opts.redis, { ca: opts.redisCa });
   await ensureReachable(client, opts.redis);
   const names = queueNames(opts.screenId);
-  const queues = [new Queue(names.illum, { connection: client }), new Queue(names.embed, { connection: client })];
+  const queues = [quietQueue(names.illum, client), quietQueue(names.embed, client)];
   try {
     let n = 0;
     for (const q of queues) {

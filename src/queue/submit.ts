@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { checkFieldFiles, embedSettings, nothingValidMessage } from '../embed/embed.js';
 import type { EmbedSettings } from '../embed/embedder.js';
 import { writeErrorTable } from '../embed/field-errors.js';
@@ -15,6 +15,7 @@ import {
   illumJobId,
   queueFileOf,
   queueNames,
+  quietQueue,
   readQueueConfig,
   SCREENS_KEY,
   screenIdOf,
@@ -35,6 +36,8 @@ export interface SubmitOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   /** Run directory on the filesystem every worker sees at the same path. */
   out: string;
   redis: string;
+  /** CA file of a `rediss://` Redis. */
+  redisCa?: string;
   controlCompound?: string;
   /** Illumination functions folder, or `auto` to compute them with illum jobs (per plate and stain) before embedding. */
   illum?: string;
@@ -81,7 +84,7 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
   const out = path.resolve(opts.out);
   await mkdir(out, { recursive: true });
   const illumAuto = opts.illum === 'auto';
-  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, ...embedOpts } = opts;
+  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, redisCa: _ca, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, ...embedOpts } = opts;
   const settings = embedSettings({ ...embedOpts, illum: illumAuto ? path.join(out, 'illum') : opts.illum });
   const batchSize = opts.batchSize ?? 8;
   const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
@@ -135,28 +138,28 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
   await openStore(config); // refuses an --out whose features were made with another recipe
   const plan = planShards(present, shardSize);
   const plates = [...new Set(present.map((f) => f.plate))];
-  const illumJobs: IllumJobData[] = illumAuto
-    ? plates.flatMap((plate) => screen.channels.map((channel) => ({ kind: 'illum' as const, screenId, queueFile, plate, channel })))
-    : [];
-  config.jobs = { illum: illumJobs.length, embed: plan.length };
+  const illumKeys = illumAuto ? plates.flatMap((plate) => screen.channels.map((channel) => ({ plate, channel }))) : [];
+  config.jobs = { illum: illumKeys.length, embed: plan.length };
   config.plan = plan.map((s) => ({ id: s.id, fields: s.fields.map(fieldKey) }));
   await writeQueueConfig(queueFile, config);
+  const queueSha256 = await sha256File(queueFile);
+  const illumJobs: IllumJobData[] = illumKeys.map((k) => ({ kind: 'illum', screenId, queueFile, queueSha256, ...k }));
 
-  const client = connectRedis(opts.redis, { say: log });
+  const client = connectRedis(opts.redis, { say: log, ca: opts.redisCa });
   await ensureReachable(client, opts.redis);
   const names = queueNames(screenId);
-  const illumQueue = new Queue(names.illum, { connection: client });
-  const embedQueue = new Queue(names.embed, { connection: client });
+  const illumQueue = quietQueue(names.illum, client);
+  const embedQueue = quietQueue(names.embed, client);
   try {
     const jobOpts = { attempts: config.attempts, backoff: { type: 'exponential', delay: config.backoffMs } };
     const before = await jobCounts([illumQueue, embedQueue]);
     await client.sadd(SCREENS_KEY, screenId);
-    await client.hset(screenKey(screenId), { queueFile, out, submittedAt: config.submittedAt });
+    await client.hset(screenKey(screenId), { queueFile, queueSha256, out, submittedAt: config.submittedAt });
     for (let i = 0; i < illumJobs.length; i += 500)
       await illumQueue.addBulk(illumJobs.slice(i, i + 500).map((data) => ({ name: 'illum', data, opts: { ...jobOpts, jobId: illumJobId(screenId, data.plate, data.channel) } })));
     // embedding waits for every illumination function (the embedder loads all of them)
     if (illumJobs.length > 0 && (await illumQueue.getJobCounts('completed')).completed < illumJobs.length) await embedQueue.pause();
-    const embedJobs: EmbedJobData[] = config.plan.map((s) => ({ kind: 'embed', screenId, queueFile, shard: s.id, fields: s.fields }));
+    const embedJobs: EmbedJobData[] = config.plan.map((s) => ({ kind: 'embed', screenId, queueFile, queueSha256, shard: s.id, fields: s.fields }));
     for (let i = 0; i < embedJobs.length; i += 500)
       await embedQueue.addBulk(embedJobs.slice(i, i + 500).map((data) => ({ name: 'embed', data, opts: { ...jobOpts, jobId: embedJobId(screenId, data.shard) } })));
     const after = await jobCounts([illumQueue, embedQueue]);

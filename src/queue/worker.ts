@@ -1,19 +1,43 @@
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type JobJson, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { calibrationFields, checkFieldFiles } from '../embed/embed.js';
 import { FieldEmbedder } from '../embed/embedder.js';
 import type { FeatureStore, Shard } from '../embed/store.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, MorphoprofError } from '../errors.js';
 import { computeIllumination } from '../illum/index.js';
 import { fieldKey, type Field, type Screen } from '../screen/types.js';
-import { connectRedis, queueNames, redactUrl, readQueueConfig, SCREENS_KEY, screenKey, type EmbedJobData, type IllumJobData, type JobData, type QueueConfig } from './config.js';
+import { Roots } from './confine.js';
+import {
+  checkJobData,
+  connectRedis,
+  queueNames,
+  quietQueue,
+  readQueueFile,
+  redactUrl,
+  SCREENS_KEY,
+  screenKey,
+  sha256File,
+  UNPARSABLE_DATA,
+  type EmbedJobData,
+  type IllumJobData,
+  type JobData,
+  type QueueConfig,
+} from './config.js';
 import { loadQueuedScreen, openStore } from './screen.js';
 import { jobCounts } from './submit.js';
 
 export interface WorkerOptions {
   redis: string;
+  /** CA file of a `rediss://` Redis. */
+  redisCa?: string;
+  /**
+   * Directories this worker may read and write under (after links are followed); a job leading
+   * anywhere else goes to the failed set. Default: the current directory only.
+   */
+  roots?: string[];
   /** Jobs this process runs at once (over all screens), default 1. */
   concurrency?: number;
   /** Exit once no screen on this Redis has work left (waiting, delayed or running jobs). */
@@ -32,7 +56,7 @@ export interface WorkerOptions {
   maxStalledCount?: number;
   /** How often the list of screens is read, default 1000 ms. */
   pollMs?: number;
-  /** Stop taking jobs, finish the running ones and return. */
+  /** Stop taking jobs, finish (and commit) the running ones and return, without waiting for an unreachable Redis. */
   signal?: AbortSignal;
   say?: (line: string) => void;
 }
@@ -54,6 +78,21 @@ class Slots {
     const next = this.waiting.shift();
     if (next) next();
     else this.free++;
+  }
+}
+
+/**
+ * A BullMQ worker that survives job data that is not JSON (forged or damaged in Redis): BullMQ would
+ * throw while taking the job, leave it active and take it again after every stalled check, forever.
+ * Here the job is taken with its data replaced by a note, and fails the schema check with its reason.
+ */
+class TolerantWorker extends Worker {
+  protected override createJob(json: JobJson, jobId: string): Job {
+    try {
+      return super.createJob(json, jobId);
+    } catch (err) {
+      return super.createJob({ ...json, data: JSON.stringify({ [UNPARSABLE_DATA]: errorMessage(err) }) }, jobId);
+    }
   }
 }
 
@@ -104,8 +143,14 @@ class ScreenContext {
   }
 }
 
+/** The queues of one screen and what this worker knows of it. */
 interface ScreenEntry {
-  config: QueueConfig;
+  id: string;
+  /** the checked queue file and the SHA-256 of its bytes, or null when the screen is refused */
+  queueFile: string;
+  config: QueueConfig | null;
+  /** why every job of this screen fails here (queue file missing, malformed or leading outside the roots) */
+  refused: Error | null;
   queues: { illum: Queue; embed: Queue };
   workers: Worker[];
   context: Promise<ScreenContext> | null;
@@ -118,9 +163,23 @@ function envMs(name: string): number | undefined {
 }
 
 /**
+ * A refusal that retrying cannot cure goes straight to the failed set (BullMQ's UnrecoverableError);
+ * missing files and other errors are retried with backoff (a mount may come back).
+ */
+function asJobError(err: unknown): Error {
+  if (err instanceof UnrecoverableError) return err;
+  if (err instanceof MorphoprofError && err.code !== 'FILE_NOT_FOUND' && err.code !== 'INTERNAL') return new UnrecoverableError(err.describe());
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+const open = (c: Record<string, number>) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+
+/**
  * A queue worker: takes jobs of every screen submitted to this Redis, embeds their fields and
  * commits them to the shared feature store. Idempotent per job: a shard already committed (by a
- * worker that died after its commit, or by a `run`) is not embedded again.
+ * worker that died after its commit, or by a `run`) is not embedded again. Trusts Redis with
+ * nothing: job data and queue files are checked against their schemas, and every path they lead
+ * to must lie under `roots`.
  */
 export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
   const say = opts.say ?? (() => {});
@@ -128,24 +187,46 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
   const concurrency = opts.concurrency ?? 1;
   const lockDuration = opts.lockDurationMs ?? envMs('MORPHOPROF_LOCK_MS') ?? 30_000;
   const stalledInterval = opts.stalledIntervalMs ?? envMs('MORPHOPROF_STALLED_MS') ?? 30_000;
-  const client = connectRedis(opts.redis, { patient: true, say });
+  const roots = new Roots(opts.roots?.length ? opts.roots : [process.cwd()]);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  if (opts.signal?.aborted) stop.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  let fatal: MorphoprofError | null = null;
+  const client = connectRedis(opts.redis, {
+    patient: true,
+    say,
+    ca: opts.redisCa,
+    onRefused: (err) => {
+      fatal = err;
+      stop.abort();
+    },
+  });
   const slots = new Slots(concurrency);
   const screens = new Map<string, ScreenEntry>();
-  const unreadable = new Set<string>();
+  const ignored = new Set<string>();
+  /** the running jobs' own work (embedding and commit); Redis bookkeeping after it is BullMQ's */
+  const inflight = new Set<Promise<unknown>>();
   const result: WorkerResult = { jobs: 0, failed: 0 };
   let lastWorkerError = '';
 
   const context = (entry: ScreenEntry): Promise<ScreenContext> => {
-    entry.context ??= ScreenContext.open(entry.config, opts.cacheDir).catch((err) => {
+    entry.context ??= ScreenContext.open(entry.config!, opts.cacheDir).catch((err) => {
       entry.context = null;
       throw err;
     });
     return entry.context;
   };
 
+  /** Every image of `fields` must lie under the roots (a table may name `../` paths or links). */
+  function checkImages(ctx: ScreenContext, fields: readonly Field[]): void {
+    for (const f of fields) for (const ch of ctx.screen.channels) if (f.images[ch]) roots.check(`image ${ch} of field ${fieldKey(f)}:`, f.images[ch]!);
+  }
+
   async function embedJob(entry: ScreenEntry, data: EmbedJobData): Promise<string> {
     const ctx = await context(entry);
     const shard = ctx.shard(data);
+    checkImages(ctx, shard.fields);
     const state = await ctx.store.state(shard);
     if (state.committed) return `already committed (${state.receipt.rows} fields), nothing to do`;
     if (state.problem) say(`warning: ${state.problem}; rebuilding it`);
@@ -162,30 +243,55 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
 
   async function illumJob(entry: ScreenEntry, data: IllumJobData): Promise<string> {
     const ctx = await context(entry);
-    await computeIllumination({ screen: ctx.screen, out: ctx.config.settings.illum!, plates: [data.plate], channels: [data.channel], warn: (m) => say(`warning: ${m}`) });
+    const illum = ctx.config.illumAuto ? ctx.config.settings.illum : null;
+    if (!illum) throw new UnrecoverableError(`screen ${entry.id} was submitted without --illum auto: it has no illumination jobs`);
+    const fields = ctx.screen.fields.filter((f) => f.plate === data.plate);
+    if (fields.length === 0 || !ctx.screen.channels.includes(data.channel))
+      throw new UnrecoverableError(`plate ${JSON.stringify(data.plate)} and stain ${JSON.stringify(data.channel)} of this illumination job are not in ${ctx.config.metadata}`);
+    checkImages(ctx, fields);
+    await computeIllumination({ screen: ctx.screen, out: illum, plates: [data.plate], channels: [data.channel], warn: (m) => say(`warning: ${m}`) });
     return `illumination of ${data.plate} ${data.channel} done`;
   }
 
-  const processor = (entry: ScreenEntry) => async (job: Job<JobData>) => {
+  /** The job's data, checked against its schema and against the screen whose queue it sits in. */
+  async function admit(entry: ScreenEntry, job: Job): Promise<JobData> {
+    const data = checkJobData(job.id, job.data);
+    if (data.screenId !== entry.id) throw new UnrecoverableError(`job ${job.id} names screen ${data.screenId} but sits in the queue of screen ${entry.id}`);
+    if (data.queueFile !== entry.queueFile) throw new UnrecoverableError(`job ${job.id} names the queue file ${data.queueFile}, but screen ${entry.id} was submitted with ${entry.queueFile}`);
+    if (entry.refused) throw entry.refused;
+    if ((await sha256File(entry.queueFile)) !== data.queueSha256)
+      throw new MorphoprofError('BAD_TABLE', `${entry.queueFile} changed after job ${job.id} was submitted`, 'Restore the file, or submit the screen again with a new --out');
+    return data;
+  }
+
+  const processor = (entry: ScreenEntry) => async (job: Job<unknown>) => {
     await slots.acquire();
     entry.running++;
     const t0 = performance.now();
+    const work = (async () => {
+      say(`${job.id}: started (attempt ${job.attemptsMade + 1} of ${Math.max(1, job.opts.attempts ?? 1)}) on ${name}`);
+      const data = await admit(entry, job);
+      return data.kind === 'illum' ? await illumJob(entry, data) : await embedJob(entry, data);
+    })();
+    inflight.add(work);
     try {
-      say(`${job.id}: started (attempt ${job.attemptsMade + 1} of ${entry.config.attempts}) on ${name}`);
-      const what = job.data.kind === 'illum' ? await illumJob(entry, job.data) : await embedJob(entry, job.data);
+      const what = await work;
       say(`${job.id}: ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       result.jobs++;
       return what;
+    } catch (err) {
+      throw asJobError(err);
     } finally {
+      inflight.delete(work);
       entry.running--;
       slots.release();
     }
   };
 
   function startWorkers(entry: ScreenEntry): void {
-    const names = queueNames(entry.config.screenId);
+    const names = queueNames(entry.id);
     entry.workers = [names.illum, names.embed].map((queueName) => {
-      const w = new Worker<JobData>(queueName, processor(entry), {
+      const w = new TolerantWorker(queueName, processor(entry), {
         connection: client,
         concurrency,
         lockDuration,
@@ -196,8 +302,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
       w.on('failed', (job, err) => {
         if (!job) return;
         result.failed++;
-        const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-        say(`${job.id}: failed (attempt ${job.attemptsMade} of ${job.opts.attempts ?? 1}): ${errorMessage(err)}${final ? ' — left in the failed set' : ' — will be retried'}`);
+        const attempts = Math.max(1, job.opts.attempts ?? 1);
+        const final = job.attemptsMade >= attempts || err instanceof UnrecoverableError;
+        say(`${job.id}: failed (attempt ${job.attemptsMade} of ${attempts}): ${errorMessage(err)}${final ? ' — left in the failed set' : ' — will be retried'}`);
       });
       w.on('stalled', (jobId) => say(`${jobId}: its worker stopped renewing the lease (killed or lost); back in the queue`));
       w.on('error', (err) => {
@@ -217,32 +324,72 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     entry.context = null;
   }
 
+  /** Read and check a screen's queue file; on failure the screen is kept with the reason its jobs fail. */
+  async function openScreen(entry: Pick<ScreenEntry, 'id' | 'queueFile' | 'config' | 'refused'>): Promise<void> {
+    try {
+      roots.check('queue file', entry.queueFile);
+      const { config } = await readQueueFile(entry.queueFile);
+      if (config.screenId !== entry.id) throw new MorphoprofError('BAD_TABLE', `${entry.queueFile} holds screen ${config.screenId}, not ${entry.id}`, 'Submit the screen again');
+      if (path.dirname(entry.queueFile) !== config.out)
+        throw new MorphoprofError('BAD_TABLE', `${entry.queueFile} names another run directory (${config.out})`, 'A queue file lives in its own run directory; submit the screen again');
+      roots.checkAll([
+        ['run directory', config.out],
+        ['feature store', path.join(config.out, 'features')],
+        ['metadata table', config.metadata],
+        ['MOA table', config.moa],
+        ['images folder', config.images],
+        ['illumination folder', config.settings.illum],
+        ['model', config.settings.model.endsWith('.onnx') ? config.settings.model : null],
+      ]);
+      entry.config = config;
+      entry.refused = null;
+    } catch (err) {
+      const reason = asJobError(err);
+      if (reason.message !== entry.refused?.message) say(`warning: refusing the jobs of screen ${entry.id}: ${reason.message}`);
+      entry.config = null;
+      entry.refused = reason;
+    }
+  }
+
+  /** The entry of a screen named in Redis, or null for names that are not screen ids. */
+  async function screenEntry(id: string): Promise<ScreenEntry | null> {
+    const known = screens.get(id);
+    if (known) return known;
+    if (ignored.has(id)) return null;
+    const queueFile = /^[0-9a-f]{16}$/.test(id) ? await client.hget(screenKey(id), 'queueFile') : null;
+    if (!queueFile || !path.isAbsolute(queueFile)) {
+      ignored.add(id);
+      say(`warning: ignoring ${JSON.stringify(id)} in ${SCREENS_KEY}: not a submitted screen (no screen id or no queue file)`);
+      return null;
+    }
+    const names = queueNames(id);
+    const entry: ScreenEntry = {
+      id,
+      queueFile,
+      config: null,
+      refused: null,
+      queues: { illum: quietQueue(names.illum, client), embed: quietQueue(names.embed, client) },
+      workers: [],
+      context: null,
+      running: 0,
+    };
+    await openScreen(entry);
+    screens.set(id, entry);
+    return entry;
+  }
+
   /** Read the screens, start or stop per-screen workers, open the embedding gate; true when there is work left anywhere. */
   async function poll(): Promise<boolean> {
     let workLeft = false;
     for (const id of await client.smembers(SCREENS_KEY)) {
-      let entry = screens.get(id);
-      if (!entry) {
-        const queueFile = await client.hget(screenKey(id), 'queueFile');
-        if (!queueFile || unreadable.has(id)) continue;
-        let config: QueueConfig;
-        try {
-          config = await readQueueConfig(queueFile);
-        } catch (err) {
-          unreadable.add(id);
-          say(`warning: skipping screen ${id}: ${errorMessage(err)} (is the shared filesystem mounted at the same path here?)`);
-          continue;
-        }
-        const names = queueNames(id);
-        entry = { config, queues: { illum: new Queue(names.illum, { connection: client }), embed: new Queue(names.embed, { connection: client }) }, workers: [], context: null, running: 0 };
-        screens.set(id, entry);
-      }
+      const entry = await screenEntry(id);
+      if (!entry) continue;
       const illum = await jobCounts([entry.queues.illum]);
       const embed = await jobCounts([entry.queues.embed]);
-      const open = (c: Record<string, number>) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
       let embedOpen = open(embed);
+      if (entry.refused && open(illum) + embedOpen > 0 && entry.running === 0) await openScreen(entry); // fixed since?
       if (embedOpen > 0 && (await entry.queues.embed.isPaused())) {
-        if ((illum.completed ?? 0) >= entry.config.jobs.illum) {
+        if (entry.config && (illum.completed ?? 0) >= entry.config.jobs.illum) {
           await entry.queues.embed.resume();
           say(`screen ${id}: illumination done; embedding jobs released`);
         } else if (open(illum) === 0) embedOpen = 0; // illumination failed: nothing can run until it is retried
@@ -250,32 +397,52 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
       const left = open(illum) + embedOpen;
       if (left > 0 || entry.running > 0) {
         workLeft = true;
-        if (entry.workers.length === 0 && !opts.signal?.aborted) startWorkers(entry);
+        if (entry.workers.length === 0 && !stop.signal.aborted) startWorkers(entry);
       } else if (entry.workers.length > 0) await stopWorkers(entry);
     }
     return workLeft;
   }
 
-  say(`worker ${name}: waiting for jobs on ${redactUrl(opts.redis)} (concurrency ${concurrency}, lease ${lockDuration} ms)`);
+  /** `p`, or undefined as soon as the worker is told to stop (a command to an unreachable Redis waits forever). */
+  const stopped = stop.signal.aborted ? Promise.resolve(undefined) : new Promise<undefined>((resolve) => stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+  const unlessStopped = <T>(p: Promise<T>): Promise<T | undefined> => {
+    p.catch(() => {});
+    return Promise.race([p, stopped]);
+  };
+
+  /**
+   * Finish the running jobs' own work (embedding and commit: the shared filesystem, not Redis), then
+   * close the queues: gracefully when Redis answers, at once when it does not. A job committed while
+   * Redis was away is completed by whoever takes it next ("already committed, nothing to do").
+   */
+  async function shutDown(): Promise<void> {
+    // closing stops the fetching of new jobs at once; a graceful close then waits for BullMQ to record the running ones
+    const closing = Promise.allSettled([...screens.values()].flatMap((e) => e.workers.map((w) => w.close())));
+    await Promise.allSettled([...inflight]);
+    const up = client.status === 'ready';
+    if (up) await Promise.race([Promise.allSettled([closing, ...[...screens.values()].flatMap((e) => [e.queues.illum.close(), e.queues.embed.close()])]), sleep(10_000)]);
+    for (const entry of screens.values()) if (entry.context) await (await entry.context.catch(() => null))?.dispose();
+    if (up) await Promise.race([client.quit().catch(() => {}), sleep(2000)]);
+    client.disconnect();
+  }
+
+  say(`worker ${name}: waiting for jobs on ${redactUrl(opts.redis)} (concurrency ${concurrency}, lease ${lockDuration} ms; may use ${roots.dirs.join(', ')})`);
   try {
-    while (!opts.signal?.aborted) {
-      let workLeft = true;
+    while (!stop.signal.aborted) {
+      let workLeft: boolean | undefined = true;
       try {
-        workLeft = await poll();
+        workLeft = await unlessStopped(poll());
       } catch (err) {
         say(`warning: ${errorMessage(err)}; trying again`);
       }
-      if (opts.once && !workLeft) break;
-      await sleep(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => {});
+      if (opts.once && workLeft === false) break;
+      await sleep(opts.pollMs ?? 1000, undefined, { signal: stop.signal }).catch(() => {});
     }
   } finally {
-    if (opts.signal?.aborted) say(`worker ${name}: stopping; finishing the running job(s)`);
-    for (const entry of screens.values()) {
-      await stopWorkers(entry);
-      await entry.queues.illum.close();
-      await entry.queues.embed.close();
-    }
-    await (client as Redis).quit().catch(() => client.disconnect());
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (stop.signal.aborted) say(`worker ${name}: stopping; ${inflight.size ? 'finishing the running job(s)' : 'no job running'}`);
+    await shutDown();
   }
+  if (fatal) throw fatal;
   return result;
 }

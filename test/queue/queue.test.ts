@@ -13,35 +13,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parse } from 'csv-parse/sync';
 import { checkFieldFiles } from '../../src/embed/embed.js';
 import { planShards } from '../../src/embed/store.js';
 import { runPipeline } from '../../src/pipeline.js';
-import type { ScreenStatus } from '../../src/queue/status.js';
 import { loadScreen } from '../../src/screen/index.js';
 import { synthesizeScreen, type SynthResult } from '../../src/synth/index.js';
-import { readProfiles, type ProfileTable } from '../../src/table/index.js';
+import { readProfiles } from '../../src/table/index.js';
 import { tempDir } from '../helpers.js';
-import { CliProcess, freePort, haveRedis, runQueueCli, startRedis, tinyModel, type RedisServer } from './support.js';
+import { byField, CliProcess, freePort, haveRedis, readCsv, runQueueCli, startRedis, status, tinyModel, type RedisServer } from './support.js';
 
 const SHARD = 4;
 /** short leases so a killed worker's job is taken over within seconds */
 const fastLease = { MORPHOPROF_LOCK_MS: '4000', MORPHOPROF_STALLED_MS: '1000' };
 const noRedis = 'redis-server is not installed (apt-get install redis-server); skipped';
-
-function readCsv(file: string): Array<Record<string, string>> {
-  return parse(readFileSync(file), { columns: true }) as Array<Record<string, string>>;
-}
-
-function byField(t: ProfileTable): Map<string, Float32Array> {
-  const m = new Map<string, Float32Array>();
-  t.metadata.forEach((r, i) => {
-    const k = `${r.Metadata_Plate}/${r.Metadata_Well}/${r.Metadata_Site}`;
-    assert.ok(!m.has(k), `field ${k} has features twice`);
-    m.set(k, t.features[i]!);
-  });
-  return m;
-}
 
 function screenArgs(s: SynthResult, out: string, redis: string, extra: string[] = []): string[] {
   return ['queue', 'submit', '--metadata', s.imageTable, '--images', s.imagesRoot, '--moa', s.moaTable, '--out', out, '--redis', redis, '--job-size', String(SHARD), ...extra];
@@ -53,12 +37,6 @@ function submit(args: string[]): { screenId: string; added: number } {
   const m = r.stdout.match(/screen (\w+): (\d+) jobs .*?, (\d+) added now/);
   assert.ok(m, r.stdout);
   return { screenId: m[1]!, added: Number(m[3]) };
-}
-
-function status(redis: string, out: string): ScreenStatus {
-  const r = runQueueCli(['queue', 'status', '--redis', redis, '--out', out, '--json']);
-  assert.equal(r.status, 0, r.stderr);
-  return (JSON.parse(r.stdout) as ScreenStatus[])[0]!;
 }
 
 /** The image file of one field and stain (rows of the synthetic image table). */
@@ -105,7 +83,7 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
     assert.equal(first.added, plan.length);
     assert.equal(submit(args).added, 0, 'submitting the same screen again adds nothing');
 
-    const workers = [0, 1, 2].map(() => new CliProcess(['worker', '--redis', redis!.url, '--once'], fastLease));
+    const workers = [0, 1, 2].map(() => new CliProcess(['worker', '--redis', redis!.url, '--root', root, '--once'], fastLease));
     const trapJob = `${first.screenId}.${trap.id}`;
     const started = new RegExp(`^${trapJob.replace(/\./g, '\\.')}: started .* on \\S+:(\\d+)$`);
     const victimPid = Number((await Promise.any(workers.map((w) => w.waitFor(started, 300_000))))[1]);
@@ -160,7 +138,7 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
     await r2.stop();
     renameSync(gone, `${gone}.away`); // vanished after submit: its job fails on every attempt
 
-    const worker = new CliProcess(['worker', '--redis', r2.url, '--once'], fastLease);
+    const worker = new CliProcess(['worker', '--redis', r2.url, '--root', root, '--once'], fastLease);
     await worker.waitFor(/Redis at .* unreachable \(ECONNREFUSED\); retrying in/, 30_000);
     r2 = await startRedis(port, dir);
     try {
@@ -180,7 +158,7 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
       renameSync(`${gone}.away`, gone);
       const retry = runQueueCli(['queue', 'retry', '--redis', r2.url, '--out', outB]);
       assert.equal(retry.status, 0, retry.stderr);
-      const again = new CliProcess(['worker', '--redis', r2.url, '--once'], fastLease);
+      const again = new CliProcess(['worker', '--redis', r2.url, '--root', root, '--once'], fastLease);
       assert.equal(await again.exit(60_000), 0, again.lines.join('\n'));
       for (const [out, s] of [[outB, b], [outC, c]] as const) {
         assert.equal(status(r2.url, out).done, status(r2.url, out).total);
@@ -203,7 +181,7 @@ describe('queue: workers on a real Redis', { skip: haveRedis() ? false : noRedis
       const { screen: loaded } = await loadScreen({ metadata: c.imageTable, images: c.imagesRoot });
       const first = planShards(checkFieldFiles(loaded).present, SHARD)[0]!;
       const fifo = trapImage(first.fields.at(-1)!.images.Actin!);
-      const polite = new CliProcess(['worker', '--redis', r2.url]);
+      const polite = new CliProcess(['worker', '--redis', r2.url, '--root', root]);
       await polite.waitFor(new RegExp(`^${idD}\\.${first.id}: started`), 60_000);
       polite.proc.kill('SIGTERM');
       await polite.waitFor(/SIGTERM: no new jobs; finishing the running one/, 30_000);
