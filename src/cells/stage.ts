@@ -95,6 +95,11 @@ export function fieldStem(f: Pick<Field, 'plate' | 'well' | 'site'>): string {
   return `${f.plate}_${f.well}_s${f.site}`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+/** What the feature store of classical features records (so `run` and the queue resume each other). */
+export function classicalRecipe(settings: CellSettings, shardSize: number): Record<string, unknown> {
+  return { features: 'classical', ...settings, mode: 'classical', shardSize };
+}
+
 /** A fixed set of worker threads; each call goes to the next free one. */
 class CellPool {
   private readonly free: ThreadClient[] = [];
@@ -171,10 +176,10 @@ export class CellStage {
   static async open(screen: Screen, mode: CellStageMode, given: CellSettingsInput, opts: CellStageOpenOptions): Promise<CellStage> {
     const settings = cellSettings(screen.channels, { ...given, measureChannels: mode === 'segment' ? [] : given.measureChannels });
     if (settings.illum) settings.illum = path.resolve(settings.illum);
-    const recipe = { ...settings, mode, shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
-    const features = mode === 'classical' ? await FeatureStore.open(path.join(opts.out, 'features'), { features: 'classical', ...recipe }) : null;
+    const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
+    const features = mode === 'classical' ? await FeatureStore.open(path.join(opts.out, 'features'), classicalRecipe(settings, shardSize)) : null;
     const keepCells = mode === 'segment' || opts.keepCells === true;
-    const cells = keepCells ? await FeatureStore.open(path.join(opts.out, 'cells'), { objects: true, ...recipe }) : null;
+    const cells = keepCells ? await FeatureStore.open(path.join(opts.out, 'cells'), { objects: true, ...settings, mode, shardSize }) : null;
     return new CellStage(screen, mode, settings, features, cells, opts);
   }
 

@@ -6,7 +6,7 @@ import { formatStatus, queueStatus, retryFailed } from '../queue/status.js';
 import { submitScreen } from '../queue/submit.js';
 import { runWorker } from '../queue/worker.js';
 import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
-import { embedOptions, embedSettingsFrom, note, positiveInt, screenArgs, screenOptions } from './common.js';
+import { cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, positiveInt, screenArgs, screenOptions } from './common.js';
 
 const redisOption = () =>
   new Option('--redis <url>', 'Redis of the fleet: redis://host:6379, redis://user:password@host:6379 (ACL user), rediss://... (TLS)').env('MORPHOPROF_REDIS').makeOptionMandatory();
@@ -39,6 +39,10 @@ export function register(program: Command): void {
     const o = opt();
     if (o.long !== '--shard-size') submit.addOption(o);
   }
+  for (const opt of featureOptions) {
+    const o = opt();
+    if (o.long !== '--threads') submit.addOption(o);
+  }
   submit
     .addOption(new Option('--job-size <n>', 'fields per job (= per committed shard; same as run --shard-size)').default(DEFAULT_SHARD_SIZE).argParser(positiveInt('--job-size')))
     .addOption(new Option('--attempts <n>', 'tries per job before it goes to the failed set').default(3).argParser(positiveInt('--attempts')))
@@ -53,6 +57,9 @@ export function register(program: Command): void {
         redisCa: o.redisCa,
         attempts: o.attempts,
         backoffMs: o.backoff,
+        features: o.features,
+        cells: cellSettingsFrom(o),
+        keepCells: o.keepCells === true,
         log: note,
       });
       const jobs = r.jobs.illum + r.jobs.embed;

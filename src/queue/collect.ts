@@ -42,6 +42,7 @@ export async function collectRun(out: string, log: (line: string) => void = () =
           images: config.images,
           moa: config.moa,
           ...config.settings,
+          ...(config.cells ? { features: 'classical', cells: config.cells.settings, keepCells: config.cells.keepCells } : {}),
           batchSize: config.batchSize,
           shardSize: config.shardSize,
           controlCompound: screen.controlCompound,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { errorMessage, MorphoprofError } from '../errors.js';
+import type { CellSettings } from '../cells/field.js';
 import type { EmbedSettings } from '../embed/embedder.js';
 import { checked, jobDataSchema, queueConfigSchema } from './schema.js';
 
@@ -24,6 +25,8 @@ export interface QueueConfig {
   controlCompound: string;
   /** the embedding recipe (illum is `<out>/illum` when illumination is computed by the queue) */
   settings: EmbedSettings;
+  /** classical features instead of a network (`--features classical`): the cells stage's settings; absent for deep features */
+  cells?: { settings: CellSettings; keepCells: boolean };
   /** fields per inference batch and per job (= shard of the feature store) */
   batchSize: number;
   shardSize: number;

@@ -36,6 +36,30 @@ const settingsSchema = z.object({
   output: label.optional(),
 });
 
+/** The cells stage's settings (src/cells/field.ts CellSettings), for `--features classical`. */
+const cellsSchema = z.object({
+  settings: z.object({
+    nucleiChannel: label,
+    cellChannel: label.nullable(),
+    nuclei: z.object({
+      diameter: z.tuple([z.number().positive().max(10000), z.number().positive().max(10000)]),
+      threshold: z.enum(['li', 'otsu']),
+      thresholdCorrection: z.number().positive().max(100),
+      smoothing: z.number().min(0).max(100),
+      thresholdScale: z.enum(['linear', 'log']).optional(),
+      declump: z.enum(['intensity', 'shape', 'none']),
+      fillHoles: z.boolean(),
+      discardBorder: z.boolean(),
+      autoScale: z.boolean().optional(),
+    }).strict(),
+    cells: z.record(z.string().max(100), z.union([z.number(), z.boolean(), z.string().max(100)])),
+    measureChannels: z.array(label).max(100),
+    aggregate: z.enum(['mean', 'median']),
+    illum: absolutePath.nullable(),
+  }).strict(),
+  keepCells: z.boolean(),
+}).strict();
+
 export const queueConfigSchema = z.object({
   morphoprof: z.literal(1),
   screenId,
@@ -46,6 +70,7 @@ export const queueConfigSchema = z.object({
   moaSha256: sha256.nullable(),
   controlCompound: label,
   settings: settingsSchema,
+  cells: cellsSchema.optional(),
   batchSize: z.number().int().min(1).max(4096),
   shardSize: z.number().int().min(1).max(1_000_000),
   illumAuto: z.boolean(),

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { classicalRecipe } from '../cells/stage.js';
 import { checkFieldFiles } from '../embed/embed.js';
 import { metadataErrors, type FieldError } from '../embed/field-errors.js';
 import { FeatureStore, type Shard } from '../embed/store.js';
@@ -41,5 +42,6 @@ export async function loadQueuedScreen(config: QueueConfig): Promise<QueuedScree
 
 /** The feature store of a queued run (same settings record as `run`, so either can resume the other). */
 export function openStore(config: QueueConfig): Promise<FeatureStore> {
-  return FeatureStore.open(path.join(config.out, 'features'), { ...config.settings, shardSize: config.shardSize });
+  const recipe = config.cells ? classicalRecipe(config.cells.settings, config.shardSize) : { ...config.settings, shardSize: config.shardSize };
+  return FeatureStore.open(path.join(config.out, 'features'), recipe);
 }

@@ -26,7 +26,8 @@ import {
   type IllumJobData,
   type QueueConfig,
 } from './config.js';
-import { loadScreen } from '../screen/index.js';
+import { cellSettings, type CellSettingsInput } from '../cells/field.js';
+import { loadScreen, resolveImages } from '../screen/index.js';
 import { metadataErrors, openStore } from './screen.js';
 
 export interface SubmitOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
@@ -48,6 +49,12 @@ export interface SubmitOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   attempts?: number;
   /** First retry delay in ms, doubled at each retry, default 5000. */
   backoffMs?: number;
+  /** `classical`: nuclei and cells found and measured instead of a network (as `run --features classical`). */
+  features?: 'deep' | 'classical';
+  /** classical: the cells stage's settings (defaults from the screen's stains). */
+  cells?: CellSettingsInput;
+  /** classical: also write one row per object to `<out>/cells/`. */
+  keepCells?: boolean;
   log?: (line: string) => void;
 }
 
@@ -84,20 +91,28 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
   const out = path.resolve(opts.out);
   await mkdir(out, { recursive: true });
   const illumAuto = opts.illum === 'auto';
-  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, redisCa: _ca, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, ...embedOpts } = opts;
+  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, redisCa: _ca, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, features: _f, cells: _cs, keepCells: _k, ...embedOpts } = opts;
   const settings = embedSettings({ ...embedOpts, illum: illumAuto ? path.join(out, 'illum') : opts.illum });
   const batchSize = opts.batchSize ?? 8;
   const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
   const metadata = path.resolve(opts.metadata);
   const moa = opts.moa ? path.resolve(opts.moa) : null;
+  const images = resolveImages(opts.images);
+  const controlCompound = opts.controlCompound ?? 'DMSO';
+  const { screen, problems } = await loadScreen({ metadata, images, moa: moa ?? undefined, controlCompound });
+  const cells =
+    opts.features === 'classical'
+      ? { settings: cellSettings(screen.channels, { ...opts.cells, illum: settings.illum }), keepCells: opts.keepCells === true }
+      : undefined;
   const identity = {
     metadata,
     metadataSha256: await sha256File(metadata),
-    images: path.resolve(opts.images),
+    images,
     moa,
     moaSha256: moa ? await sha256File(moa) : null,
-    controlCompound: opts.controlCompound ?? 'DMSO',
+    controlCompound,
     settings,
+    ...(cells ? { cells } : {}),
     batchSize,
     shardSize,
     illumAuto,
@@ -127,7 +142,6 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
     submittedAt,
   };
 
-  const { screen, problems } = await loadScreen({ metadata, images: identity.images, moa: moa ?? undefined, controlCompound: identity.controlCompound });
   const { present, errors } = checkFieldFiles(screen);
   if (present.length === 0) {
     const errorTable = path.join(out, 'errors.csv');

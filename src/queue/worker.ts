@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, Worker, type Job, type JobJson, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { calibrationFields, checkFieldFiles } from '../embed/embed.js';
+import { CellStage } from '../cells/stage.js';
 import { FieldEmbedder } from '../embed/embedder.js';
 import type { FeatureStore, Shard } from '../embed/store.js';
 import { errorMessage, MorphoprofError } from '../errors.js';
@@ -96,9 +97,10 @@ class TolerantWorker extends Worker {
   }
 }
 
-/** What a worker keeps open per screen: the screen, its store and (lazily) one embedder. */
+/** What a worker keeps open per screen: the screen, its store and (lazily) one embedder or cells stage. */
 class ScreenContext {
   private embedder: Promise<FieldEmbedder> | null = null;
+  private cellStage: Promise<CellStage> | null = null;
   private byId: Map<string, Shard>;
   private constructor(
     readonly config: QueueConfig,
@@ -136,10 +138,23 @@ class ScreenContext {
     return this.embedder;
   }
 
+  /** Classical features (`--features classical`): the same cells stage and stores as `run --features classical`. */
+  cellStageOnce(): Promise<CellStage> {
+    const cells = this.config.cells!;
+    this.cellStage ??= CellStage.open(this.screen, 'classical', cells.settings, { out: this.config.out, keepCells: cells.keepCells, shardSize: this.config.shardSize }).catch((err) => {
+      this.cellStage = null;
+      throw err;
+    });
+    return this.cellStage;
+  }
+
   async dispose(): Promise<void> {
     const e = this.embedder;
     this.embedder = null;
     if (e) await (await e.catch(() => null))?.dispose();
+    const c = this.cellStage;
+    this.cellStage = null;
+    if (c) await (await c.catch(() => null))?.dispose();
   }
 }
 
@@ -234,6 +249,14 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     const missing = checkFieldFiles({ ...ctx.screen, fields: shard.fields }).errors;
     if (missing.length)
       throw new Error(`${missing.length} of ${shard.fields.length} fields have image files missing on ${hostname()} (e.g. ${missing[0]!.reason}); are the images visible at the same path on every machine?`);
+    if (ctx.config.cells) {
+      const stage = await ctx.cellStageOnce();
+      if ((await stage.committed([shard])).done.has(shard.id)) return 'already committed, nothing to do';
+      for (const s of stage.stores) await s.discard(shard.id);
+      const res = await stage.process(shard);
+      const rows = await stage.commit(shard, res);
+      return `${rows} fields measured and committed (${res.objects} nuclei)` + (res.errors.length ? `, ${res.errors.length} skipped (listed in errors.csv by collect)` : '');
+    }
     const embedder = await ctx.embedderOnce();
     await ctx.store.discard(shard.id);
     const { table, errors } = await embedder.embed(shard.fields, ctx.config.batchSize);
@@ -339,6 +362,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
         ['MOA table', config.moa],
         ['images folder', config.images],
         ['illumination folder', config.settings.illum],
+        ['illumination folder of the cells stage', config.cells?.settings.illum ?? null],
+        ['per-object store', config.cells?.keepCells ? path.join(config.out, 'cells') : null],
         ['model', config.settings.model.endsWith('.onnx') ? config.settings.model : null],
       ]);
       entry.config = config;
