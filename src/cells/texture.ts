@@ -145,20 +145,10 @@ export function measureTexture(
   neighbours?: Uint8Array,
 ): void {
   const { width: w, count, start, pixel } = index;
-  counts ??= new Int32Array(4 * KEYS);
-  touched ??= new Int32Array(4 * KEYS);
-  if (!clog2) {
-    clog2 = new Float64Array(KEYS);
-    for (let c = 1; c < KEYS; c++) clog2[c] = c * Math.log2(c);
-  }
-  const cnt = counts;
-  const tch = touched;
+  const { cnt, tch } = cooccurrenceTables();
   const gray = grayLevels.image;
   const mask = neighbours ?? neighbourMask(index, distance);
   const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
-  const px = new Float64Array(256);
-  const plus = new Float64Array(512);
-  const minus = new Float64Array(256);
   const nt = new Int32Array(4);
   const nf = HARALICK_FEATURES.length;
   for (let k = 1; k <= count; k++) {
@@ -230,106 +220,129 @@ export function measureTexture(
     nt[3] = n3;
     // mahotas sizes its matrices by the largest gray level in the object's crop (size above);
     // only the difference variance depends on that size
-    for (let dir = 0; dir < 4; dir++) {
-      const base = dir * KEYS;
-      const od = o + dir * nf;
-      const m = nt[dir]!;
-      if (m === 0) {
-        for (let f = 0; f < nf; f++) out[od + f] = 0;
-        continue;
-      }
-      // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
-      let pairs = 0;
-      let asm = 0;
-      let contrast = 0;
-      let sij = 0;
-      let idm = 0;
-      let hsum = 0;
-      for (let j = 0; j < m; j++) {
-        const ab = tch[base + j]!;
-        const a = ab >> 8;
-        const b = ab & 255;
-        const key = base + a * size + b;
-        const c = cnt[key]!;
-        cnt[key] = 0;
-        pairs += c;
-        if (a === b) {
-          const c2 = 2 * c;
-          asm += c2 * c2;
-          sij += c2 * a * a;
-          idm += c2;
-          px[a]! += c2;
-          plus[2 * a]! += c2;
-          minus[0]! += c2;
-          hsum += xlog2x(c2);
-        } else {
-          const diff = b - a;
-          asm += 2 * c * c;
-          contrast += 2 * c * diff * diff;
-          sij += 2 * c * a * b;
-          idm += (2 * c) / (1 + diff * diff);
-          px[a]! += c;
-          px[b]! += c;
-          plus[a + b]! += 2 * c;
-          minus[diff]! += 2 * c;
-          hsum += 2 * xlog2x(c);
-        }
-      }
-      const t = 2 * pairs;
-      let ux = 0;
-      let exx = 0;
-      let hxsum = 0;
-      let hmsum = 0;
-      // numpy's var() of the difference distribution as a vector of `size` entries (mean 1/size)
-      const mMean = 1 / size;
-      let mDev = 0;
-      for (let g = 0; g < size; g++) {
-        const c = px[g]!;
-        if (c !== 0) {
-          ux += g * c;
-          exx += g * g * c;
-          hxsum += xlog2x(c);
-          px[g] = 0;
-        }
-        const e = minus[g]!;
-        mDev += (e / t - mMean) * (e / t - mMean);
-        if (e !== 0) {
-          hmsum += xlog2x(e);
-          minus[g] = 0;
-        }
-      }
-      let sa = 0;
-      let sss = 0;
-      let hpsum = 0;
-      for (let g = 0; g < 2 * size; g++) {
-        const c = plus[g]!;
-        if (c === 0) continue;
-        sa += g * c;
-        sss += g * g * c;
-        hpsum += xlog2x(c);
-        plus[g] = 0;
-      }
-      ux /= t;
-      const vx = exx / t - ux * ux;
-      const sx = Math.sqrt(Math.max(0, vx));
-      const entropy = entropyOf(hsum, t);
-      const hx = entropyOf(hxsum, t);
-      const sumAverage = sa / t;
-      // HXY1 = HXY2 = HX + HY = 2 HX for a symmetric matrix (px = py)
-      const hxy = 2 * hx;
-      out[od] = asm / (t * t);
-      out[od + 1] = contrast / t;
-      out[od + 2] = sx === 0 ? 1 : (sij / t - ux * ux) / (sx * sx);
-      out[od + 3] = vx;
-      out[od + 4] = idm / t;
-      out[od + 5] = sumAverage;
-      out[od + 6] = sss / t - sumAverage * sumAverage;
-      out[od + 7] = entropyOf(hpsum, t);
-      out[od + 8] = entropy;
-      out[od + 9] = mDev / size;
-      out[od + 10] = entropyOf(hmsum, t);
-      out[od + 11] = hx === 0 ? entropy - hxy : (entropy - hxy) / hx;
-      out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
+    for (let dir = 0; dir < 4; dir++) haralick(cnt, tch, dir * KEYS, nt[dir]!, size, size, out, o + dir * nf);
+  }
+}
+
+/** Co-occurrence count tables (4 directions x KEYS) and first-count lists, allocated on first use. */
+export function cooccurrenceTables(): { cnt: Int32Array; tch: Int32Array } {
+  counts ??= new Int32Array(4 * KEYS);
+  touched ??= new Int32Array(4 * KEYS);
+  if (!clog2) {
+    clog2 = new Float64Array(KEYS);
+    for (let c = 1; c < KEYS; c++) clog2[c] = c * Math.log2(c);
+  }
+  return { cnt: counts, tch: touched };
+}
+
+export const COOCCURRENCE_KEYS = KEYS;
+
+const px = new Float64Array(256);
+const plus = new Float64Array(512);
+const minus = new Float64Array(256);
+
+/**
+ * mahotas' 13 Haralick features of one direction's co-occurrence counts into out[od ..]: the `m`
+ * pairs (a << 8 | b, a <= b) first counted in `tch[base ..]`, their counts at
+ * `cnt[base + a x keySize + b]` (cleared here); `size` = the object's largest gray level + 1.
+ * Zeros when m = 0.
+ */
+export function haralick(cnt: Int32Array, tch: Int32Array, base: number, m: number, keySize: number, size: number, out: Float64Array, od: number): void {
+  const nf = HARALICK_FEATURES.length;
+  if (m === 0) {
+    for (let f = 0; f < nf; f++) out[od + f] = 0;
+    return;
+  }
+  // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
+  let pairs = 0;
+  let asm = 0;
+  let contrast = 0;
+  let sij = 0;
+  let idm = 0;
+  let hsum = 0;
+  for (let j = 0; j < m; j++) {
+    const ab = tch[base + j]!;
+    const a = ab >> 8;
+    const b = ab & 255;
+    const key = base + a * keySize + b;
+    const c = cnt[key]!;
+    cnt[key] = 0;
+    pairs += c;
+    if (a === b) {
+      const c2 = 2 * c;
+      asm += c2 * c2;
+      sij += c2 * a * a;
+      idm += c2;
+      px[a]! += c2;
+      plus[2 * a]! += c2;
+      minus[0]! += c2;
+      hsum += xlog2x(c2);
+    } else {
+      const diff = b - a;
+      asm += 2 * c * c;
+      contrast += 2 * c * diff * diff;
+      sij += 2 * c * a * b;
+      idm += (2 * c) / (1 + diff * diff);
+      px[a]! += c;
+      px[b]! += c;
+      plus[a + b]! += 2 * c;
+      minus[diff]! += 2 * c;
+      hsum += 2 * xlog2x(c);
     }
   }
+  const t = 2 * pairs;
+  let ux = 0;
+  let exx = 0;
+  let hxsum = 0;
+  let hmsum = 0;
+  // numpy's var() of the difference distribution as a vector of `size` entries (mean 1/size)
+  const mMean = 1 / size;
+  let mDev = 0;
+  for (let g = 0; g < size; g++) {
+    const c = px[g]!;
+    if (c !== 0) {
+      ux += g * c;
+      exx += g * g * c;
+      hxsum += xlog2x(c);
+      px[g] = 0;
+    }
+    const e = minus[g]!;
+    mDev += (e / t - mMean) * (e / t - mMean);
+    if (e !== 0) {
+      hmsum += xlog2x(e);
+      minus[g] = 0;
+    }
+  }
+  let sa = 0;
+  let sss = 0;
+  let hpsum = 0;
+  for (let g = 0; g < 2 * size; g++) {
+    const c = plus[g]!;
+    if (c === 0) continue;
+    sa += g * c;
+    sss += g * g * c;
+    hpsum += xlog2x(c);
+    plus[g] = 0;
+  }
+  ux /= t;
+  const vx = exx / t - ux * ux;
+  const sx = Math.sqrt(Math.max(0, vx));
+  const entropy = entropyOf(hsum, t);
+  const hx = entropyOf(hxsum, t);
+  const sumAverage = sa / t;
+  // HXY1 = HXY2 = HX + HY = 2 HX for a symmetric matrix (px = py)
+  const hxy = 2 * hx;
+  out[od] = asm / (t * t);
+  out[od + 1] = contrast / t;
+  out[od + 2] = sx === 0 ? 1 : (sij / t - ux * ux) / (sx * sx);
+  out[od + 3] = vx;
+  out[od + 4] = idm / t;
+  out[od + 5] = sumAverage;
+  out[od + 6] = sss / t - sumAverage * sumAverage;
+  out[od + 7] = entropyOf(hpsum, t);
+  out[od + 8] = entropy;
+  out[od + 9] = mDev / size;
+  out[od + 10] = entropyOf(hmsum, t);
+  out[od + 11] = hx === 0 ? entropy - hxy : (entropy - hxy) / hx;
+  out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
 }
