@@ -269,6 +269,108 @@ static napi_value accumulate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* A typed array argument of the given type (NULL and a thrown TypeError otherwise). */
+static void *typed_arg(napi_env env, napi_value v, napi_typedarray_type want, size_t *n, const char *usage) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL);
+  if (!is_ta || type != want) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  return data ? data : (void *)"";
+}
+
+#define COOC_KEYS 65536
+
+/*
+ * Co-occurrence counting of one object's pixels (src/cells/texture.ts countPairs is the
+ * TypeScript twin; integer counts, so the tables are identical): for entries i0..i1 of `pixel`,
+ * each direction d whose bit is set in mask[i] and whose partner p + shift[d] has a nonzero gray
+ * level, pair (lo, hi) is counted in table d at lo x size + hi, listed in tch on its first count,
+ * nt[d] counting the listed pairs. With `nucleus` (not null), the pair is also counted in table
+ * 4 + d when both pixels are in a nucleus (nucleus != 0) and in table 8 + d when neither is.
+ */
+static napi_value cooccurrence(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "cooccurrence(pixel: Int32Array, i0, i1, mask: Uint8Array, gray: Uint8Array, nucleus: Int32Array | null, "
+                      "shift: Int32Array(4), size, cnt: Int32Array, tch: Int32Array, nt: Int32Array)";
+  if (argc != 11) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t npix, nmask, ngray, nnuc = 0, nshift, ncnt, ntch, nnt;
+  const int32_t *pixel = typed_arg(env, argv[0], napi_int32_array, &npix, usage);
+  if (!pixel) return NULL;
+  const uint8_t *mask = typed_arg(env, argv[3], napi_uint8_array, &nmask, usage);
+  if (!mask) return NULL;
+  const uint8_t *gray = typed_arg(env, argv[4], napi_uint8_array, &ngray, usage);
+  if (!gray) return NULL;
+  napi_valuetype nt_type;
+  napi_typeof(env, argv[5], &nt_type);
+  const int32_t *nucleus = NULL;
+  if (nt_type != napi_null) {
+    nucleus = typed_arg(env, argv[5], napi_int32_array, &nnuc, usage);
+    if (!nucleus) return NULL;
+  }
+  const int32_t *shift = typed_arg(env, argv[6], napi_int32_array, &nshift, usage);
+  if (!shift) return NULL;
+  int32_t *cnt = typed_arg(env, argv[8], napi_int32_array, &ncnt, usage);
+  if (!cnt) return NULL;
+  int32_t *tch = typed_arg(env, argv[9], napi_int32_array, &ntch, usage);
+  if (!tch) return NULL;
+  int32_t *nt = typed_arg(env, argv[10], napi_int32_array, &nnt, usage);
+  if (!nt) return NULL;
+  int32_t i0, i1, size;
+  napi_get_value_int32(env, argv[1], &i0);
+  napi_get_value_int32(env, argv[2], &i1);
+  napi_get_value_int32(env, argv[7], &size);
+  size_t tables = nucleus ? 12 : 4;
+  if (i0 < 0 || i1 < i0 || (size_t)i1 > npix || (size_t)i1 > nmask || nshift < 4 || size < 1 || size > 256 || ncnt < tables * COOC_KEYS ||
+      ntch < tables * COOC_KEYS || nnt < tables || (nucleus && nnuc != ngray)) {
+    napi_throw_range_error(env, NULL, "cooccurrence: i0..i1 must lie in pixel and mask, size in 1..256, shift hold 4 offsets, "
+                                      "cnt/tch hold 4 (12 with nucleus) tables of 65536, nucleus as long as gray");
+    return NULL;
+  }
+  for (int32_t i = i0; i < i1; i++) {
+    int bits = mask[i];
+    if (bits == 0) continue;
+    int64_t p = pixel[i];
+    if (p < 0 || (size_t)p >= ngray) goto out_of_range;
+    int a = gray[p];
+    if (a == 0) continue;
+    int an = nucleus ? nucleus[p] != 0 : 0;
+    for (int d = 0; d < 4; d++) {
+      if (((bits >> d) & 1) == 0) continue;
+      int64_t q = p + shift[d];
+      if (q < 0 || (size_t)q >= ngray) goto out_of_range;
+      int b = gray[q];
+      if (b == 0) continue;
+      int lo = a < b ? a : b;
+      int hi = a + b - lo;
+      if (hi >= size) goto out_of_range;
+      int off = lo * size + hi;
+      int ab = (lo << 8) | hi;
+      int32_t *c = cnt + (size_t)d * COOC_KEYS + off;
+      if ((*c)++ == 0) tch[(size_t)d * COOC_KEYS + nt[d]++] = ab;
+      if (nucleus && an == (nucleus[q] != 0)) {
+        int t = (an ? 4 : 8) + d;
+        c = cnt + (size_t)t * COOC_KEYS + off;
+        if ((*c)++ == 0) tch[(size_t)t * COOC_KEYS + nt[t]++] = ab;
+      }
+    }
+  }
+  return NULL;
+out_of_range:
+  napi_throw_range_error(env, NULL, "cooccurrence: a pixel, its partner or its gray level (>= size) is out of range");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -277,6 +379,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "accumulate", fn);
   napi_create_function(env, "valuesAtRanks", NAPI_AUTO_LENGTH, values_at_ranks, NULL, &fn);
   napi_set_named_property(env, exports, "valuesAtRanks", fn);
+  napi_create_function(env, "cooccurrence", NAPI_AUTO_LENGTH, cooccurrence, NULL, &fn);
+  napi_set_named_property(env, exports, "cooccurrence", fn);
   return exports;
 }
 

@@ -10,6 +10,20 @@ export interface NativeKernels {
   valuesAtRanks(data: ArrayLike<number>, ranks: readonly number[]): number[];
   /** sum[i] += data[i] */
   accumulate(sum: Float64Array, data: ArrayLike<number>): void;
+  /** Co-occurrence counts of one object; twin of countPairs in src/cells/texture.ts. */
+  cooccurrence(
+    pixel: Int32Array,
+    i0: number,
+    i1: number,
+    mask: Uint8Array,
+    gray: Uint8Array,
+    nucleus: Int32Array | null,
+    shift: Int32Array,
+    size: number,
+    cnt: Int32Array,
+    tch: Int32Array,
+    nt: Int32Array,
+  ): void;
 }
 
 function load(): NativeKernels | null {

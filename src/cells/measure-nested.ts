@@ -12,7 +12,7 @@
  */
 import { MorphoprofError } from '../errors.js';
 import { checkInputs, measureObjects, measureStain, measurementLayout, startKind, type MeasureOptions } from './measure.js';
-import { COOCCURRENCE_KEYS as KEYS, HARALICK_FEATURES, TEXTURE_DIRECTIONS, cooccurrenceTables, haralick, neighbourMask } from './texture.js';
+import { COOCCURRENCE_KEYS as KEYS, HARALICK_FEATURES, TEXTURE_DIRECTIONS, cooccurrenceTables, countPairs, haralick, neighbourMask } from './texture.js';
 import type { ObjectPixels } from './shape.js';
 import type { LabelImage, ObjectMeasurements, Plane } from './types.js';
 
@@ -100,35 +100,14 @@ function nestedTexture(
   tables ??= { cnt: new Int32Array(12 * KEYS), tch: new Int32Array(12 * KEYS) };
   const { cnt, tch } = tables;
   const { width: w, count, start, pixel } = cells;
-  const shift = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx));
+  const shift = Int32Array.from(TEXTURE_DIRECTIONS, ([dy, dx]) => distance * (dy * w + dx));
   const nt = new Int32Array(12);
   const nf = HARALICK_FEATURES.length;
   const nucleiCount = out[1].length / stride;
   for (let k = 1; k <= count; k++) {
-    const i0 = start[k - 1]!;
-    const i1 = start[k]!;
     const size = max[0][k - 1]! + 1;
     nt.fill(0);
-    for (let i = i0; i < i1; i++) {
-      const bits = mask[i]!;
-      if (bits === 0) continue;
-      const p = pixel[i]!;
-      const a = gray[p]!;
-      if (a === 0) continue;
-      const an = nucleus[p] !== 0;
-      for (let d = 0; d < 4; d++) {
-        if (((bits >> d) & 1) === 0) continue;
-        const q = p + shift[d]!;
-        const b = gray[q]!;
-        if (b === 0) continue;
-        const lo = a < b ? a : b;
-        const hi = a + b - lo;
-        const off = lo * size + hi;
-        const ab = (lo << 8) | hi;
-        bump(cnt, tch, nt, d, off, ab);
-        if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + d, off, ab);
-      }
-    }
+    countPairs(pixel, start[k - 1]!, start[k]!, mask, gray, nucleus, shift, size, cnt, tch, nt);
     const o = (k - 1) * stride + offset;
     const sizeN = k <= nucleiCount ? max[1][k - 1]! + 1 : 1;
     const sizeY = max[2][k - 1]! + 1;
@@ -138,14 +117,4 @@ function nestedTexture(
       haralick(cnt, tch, (8 + d) * KEYS, nt[8 + d]!, size, sizeY, out[2], o + d * nf);
     }
   }
-}
-
-/** Count pair `ab` (key `off`) in table t, listing it on its first count. */
-function bump(cnt: Int32Array, tch: Int32Array, nt: Int32Array, t: number, off: number, ab: number): void {
-  const base = t * KEYS;
-  const c = cnt[base + off]!;
-  cnt[base + off] = c + 1;
-  const m = nt[t]!;
-  tch[base + m] = ab;
-  nt[t] = m + ((c - 1) >>> 31);
 }

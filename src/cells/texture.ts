@@ -149,6 +149,7 @@ export function measureTexture(
   const gray = grayLevels.image;
   const mask = neighbours ?? neighbourMask(index, distance);
   const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
+  const shifts = Int32Array.of(s0, s1, s2, s3);
   const nt = new Int32Array(4);
   const nf = HARALICK_FEATURES.length;
   for (let k = 1; k <= count; k++) {
@@ -159,6 +160,12 @@ export function measureTexture(
     // pair (a, b), a <= b, counted at a x size + b in its direction's table (compact keys keep a
     // small object's tables in cache); the four directions are written out for speed
     const size = maxGray + 1;
+    if (kernel) {
+      nt.fill(0);
+      kernel(pixel, i0, i1, mask, gray, null, shifts, size, cnt, tch, nt);
+      for (let dir = 0; dir < 4; dir++) haralick(cnt, tch, dir * KEYS, nt[dir]!, size, size, out, o + dir * nf);
+      continue;
+    }
     let n0 = 0;
     let n1 = 0;
     let n2 = 0;
@@ -236,6 +243,95 @@ export function cooccurrenceTables(): { cnt: Int32Array; tch: Int32Array } {
 }
 
 export const COOCCURRENCE_KEYS = KEYS;
+
+/**
+ * The co-occurrence counting of one object (countPairs' signature), e.g. the C kernel of
+ * native/kernels.c; null: countPairs' TypeScript.
+ */
+export type CooccurrenceKernel = (
+  pixel: Int32Array,
+  i0: number,
+  i1: number,
+  mask: Uint8Array,
+  gray: Uint8Array,
+  nucleus: Int32Array | null,
+  shift: Int32Array,
+  size: number,
+  cnt: Int32Array,
+  tch: Int32Array,
+  nt: Int32Array,
+) => void;
+
+let kernel: CooccurrenceKernel | null = null;
+
+/**
+ * Count pairs with `k` (a twin of countPairs giving identical tables) instead of TypeScript; null
+ * goes back to TypeScript. The measurement modules import nothing Node-specific: a Node host
+ * registers the C kernel (src/cells/measure-native.ts), a browser host runs the TypeScript.
+ */
+export function useCooccurrenceKernel(k: CooccurrenceKernel | null): void {
+  kernel = k;
+}
+
+/** The kernel in use, or null for TypeScript. */
+export function cooccurrenceKernel(): CooccurrenceKernel | null {
+  return kernel;
+}
+
+/**
+ * Co-occurrence counts of one object (entries i0..i1 of `pixel`), into count tables of KEYS
+ * entries each: for each direction d whose bit is set in mask[i] and whose partner p + shift[d]
+ * has a nonzero gray level (as has p), the pair lo = min, hi = max of the two levels is counted
+ * in table d at lo x size + hi (size > every level) and listed in `tch` (lo << 8 | hi) on its
+ * first count; nt[d] = pairs listed. With `nucleus`, the pair is also counted in table 4 + d when
+ * both pixels are in a nucleus (nucleus != 0) and in table 8 + d when neither is (cytoplasm).
+ * Pairs are met in raster order, directions in order, so lists keep the order of first counts.
+ */
+export function countPairs(
+  pixel: Int32Array,
+  i0: number,
+  i1: number,
+  mask: Uint8Array,
+  gray: Uint8Array,
+  nucleus: Int32Array | null,
+  shift: Int32Array,
+  size: number,
+  cnt: Int32Array,
+  tch: Int32Array,
+  nt: Int32Array,
+): void {
+  if (kernel) return kernel(pixel, i0, i1, mask, gray, nucleus, shift, size, cnt, tch, nt);
+  for (let i = i0; i < i1; i++) {
+    const bits = mask[i]!;
+    if (bits === 0) continue;
+    const p = pixel[i]!;
+    const a = gray[p]!;
+    if (a === 0) continue;
+    const an = nucleus !== null && nucleus[p] !== 0;
+    for (let d = 0; d < 4; d++) {
+      if (((bits >> d) & 1) === 0) continue;
+      const q = p + shift[d]!;
+      const b = gray[q]!;
+      if (b === 0) continue;
+      const lo = a < b ? a : b;
+      const hi = a + b - lo;
+      const off = lo * size + hi;
+      const ab = (lo << 8) | hi;
+      bump(cnt, tch, nt, d, off, ab);
+      if (nucleus !== null && an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + d, off, ab);
+    }
+  }
+}
+
+/** Count pair `ab` (key `off`) in table t, listing it on its first count. */
+function bump(cnt: Int32Array, tch: Int32Array, nt: Int32Array, t: number, off: number, ab: number): void {
+  const base = t * KEYS;
+  const c = cnt[base + off]!;
+  cnt[base + off] = c + 1;
+  const m = nt[t]!;
+  tch[base + m] = ab;
+  nt[t] = m + ((c - 1) >>> 31);
+}
 
 const px = new Float64Array(256);
 const plus = new Float64Array(512);
