@@ -301,24 +301,100 @@ export function countPairs(
   nt: Int32Array,
 ): void {
   if (kernel) return kernel(pixel, i0, i1, mask, gray, nucleus, shift, size, cnt, tch, nt);
+  if (nucleus === null) return countAlone(pixel, i0, i1, mask, gray, shift, size, cnt, tch, nt);
+  // the four directions written out (as in measureTexture), the cell's lists in locals
+  const s0 = shift[0]!;
+  const s1 = shift[1]!;
+  const s2 = shift[2]!;
+  const s3 = shift[3]!;
+  let n0 = nt[0]!;
+  let n1 = nt[1]!;
+  let n2 = nt[2]!;
+  let n3 = nt[3]!;
   for (let i = i0; i < i1; i++) {
     const bits = mask[i]!;
     if (bits === 0) continue;
     const p = pixel[i]!;
     const a = gray[p]!;
     if (a === 0) continue;
-    const an = nucleus !== null && nucleus[p] !== 0;
+    const an = nucleus[p] !== 0;
+      if ((bits & 1) !== 0) {
+        const q = p + s0;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[0 * KEYS + off]!;
+          cnt[0 * KEYS + off] = c + 1;
+          tch[0 * KEYS + n0] = ab;
+          n0 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 0, off, ab);
+        }
+      }
+      if ((bits & 2) !== 0) {
+        const q = p + s1;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[1 * KEYS + off]!;
+          cnt[1 * KEYS + off] = c + 1;
+          tch[1 * KEYS + n1] = ab;
+          n1 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 1, off, ab);
+        }
+      }
+      if ((bits & 4) !== 0) {
+        const q = p + s2;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[2 * KEYS + off]!;
+          cnt[2 * KEYS + off] = c + 1;
+          tch[2 * KEYS + n2] = ab;
+          n2 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 2, off, ab);
+        }
+      }
+      if ((bits & 8) !== 0) {
+        const q = p + s3;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[3 * KEYS + off]!;
+          cnt[3 * KEYS + off] = c + 1;
+          tch[3 * KEYS + n3] = ab;
+          n3 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 3, off, ab);
+        }
+      }
+  }
+  nt[0] = n0;
+  nt[1] = n1;
+  nt[2] = n2;
+  nt[3] = n3;
+}
+
+/** countPairs without nucleus: the cell's tables only. */
+function countAlone(pixel: Int32Array, i0: number, i1: number, mask: Uint8Array, gray: Uint8Array, shift: Int32Array, size: number, cnt: Int32Array, tch: Int32Array, nt: Int32Array): void {
+  for (let i = i0; i < i1; i++) {
+    const bits = mask[i]!;
+    if (bits === 0) continue;
+    const p = pixel[i]!;
+    const a = gray[p]!;
+    if (a === 0) continue;
     for (let d = 0; d < 4; d++) {
       if (((bits >> d) & 1) === 0) continue;
-      const q = p + shift[d]!;
-      const b = gray[q]!;
+      const b = gray[p + shift[d]!]!;
       if (b === 0) continue;
       const lo = a < b ? a : b;
-      const hi = a + b - lo;
-      const off = lo * size + hi;
-      const ab = (lo << 8) | hi;
-      bump(cnt, tch, nt, d, off, ab);
-      if (nucleus !== null && an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + d, off, ab);
+      bump(cnt, tch, nt, d, lo * size + a + b - lo, (lo << 8) | (a + b - lo));
     }
   }
 }
