@@ -36,8 +36,10 @@ export function intensityScale(plane: Plane): number {
 /**
  * The stain's value at every object pixel, in `index` order (one gather per stain); with `gray`,
  * also the texture's gray levels of those pixels and each object's largest one, in the same pass.
+ * `grayFilled`: gray.image already holds this stain's levels at these pixels (made for another
+ * kind of objects covering them); only each object's largest level is found.
  */
-export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Array, gray?: GrayLevels): Float64Array {
+export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Array, gray?: GrayLevels, grayFilled = false): Float64Array {
   const { pixel, start, count } = index;
   const n = pixel.length;
   const out = into && into.length >= n ? into : new Float64Array(n);
@@ -48,6 +50,19 @@ export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Ar
     return out;
   }
   const { image, max, lut } = gray;
+  if (grayFilled) {
+    for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]! * scale;
+    for (let k = 1; k <= count; k++) {
+      let m = 0;
+      const i1 = start[k]!;
+      for (let i = start[k - 1]!; i < i1; i++) {
+        const g = image[pixel[i]!]!;
+        if (g > m) m = g;
+      }
+      max[k - 1] = m;
+    }
+    return out;
+  }
   for (let k = 1; k <= count; k++) {
     let m = 0;
     const i1 = start[k]!;

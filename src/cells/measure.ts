@@ -169,13 +169,14 @@ export function startKind(labels: LabelImage, layout: MeasurementLayout): KindIn
 
 /**
  * A stain's intensity columns of one kind; for a textured stain also its gray levels (into
- * kind.gray, whose gray-level image is `grayImage` when given, to share it between kinds).
+ * kind.gray). `filledGray`: another kind's gray levels of this stain, already made at every pixel
+ * of this kind's objects (shared, not made again).
  * Returns the stain's first texture column, or undefined when its texture is not measured.
  */
-export function measureStain(kind: KindInProgress, stain: string, plane: Plane, layout: MeasurementLayout, grayScratch?: GrayLevels): number | undefined {
+export function measureStain(kind: KindInProgress, stain: string, plane: Plane, layout: MeasurementLayout, filledGray?: GrayLevels): number | undefined {
   const at = layout.textureAt.get(stain);
-  if (at !== undefined) kind.gray = grayLevelsFor(kind.index, layout.levels, grayScratch ?? kind.gray);
-  kind.pixelValues = gatherValues(kind.index, plane, kind.pixelValues, at === undefined ? undefined : kind.gray);
+  if (at !== undefined) kind.gray = grayLevelsFor(kind.index, layout.levels, filledGray ?? kind.gray);
+  kind.pixelValues = gatherValues(kind.index, plane, kind.pixelValues, at === undefined ? undefined : kind.gray, filledGray !== undefined);
   measureIntensity(kind.index, kind.pixelValues, kind.values, layout.stride, layout.intensityAt.get(stain)!);
   return at;
 }
