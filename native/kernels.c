@@ -371,6 +371,297 @@ out_of_range:
   return NULL;
 }
 
+/*
+ * Per-object intensity statistics of one stain: the C twin of measureIntensity in
+ * src/cells/intensity.ts (same double operations in the same order, same bucketed selection of
+ * quartiles and MAD), except the mass displacement, which needs Math.hypot: the object's sums of
+ * x, p, x v and p v go to moments[4 (k-1) ..] and TypeScript finishes it.
+ */
+typedef struct {
+  int32_t *counts, *slot_of;
+  size_t cap;
+  double *scratch;
+  size_t scap;
+  int last;
+  double scale;
+} ostats_t;
+
+static _Thread_local ostats_t os_state = {NULL, NULL, 0, NULL, 0, 0, 0};
+
+static int os_prepare(ostats_t *o, int n, double lo, double hi, double *scale) {
+  int buckets = n >> 2;
+  if (buckets < 1) buckets = 1;
+  if (o->cap < (size_t)buckets) {
+    size_t cap = (size_t)buckets > 2 * o->cap ? (size_t)buckets : 2 * o->cap;
+    int32_t *c = realloc(o->counts, sizeof(int32_t) * cap);
+    if (!c) return 0;
+    o->counts = c;
+    int32_t *s = realloc(o->slot_of, sizeof(int32_t) * cap);
+    if (!s) return 0;
+    o->slot_of = s;
+    for (size_t i = 0; i < cap; i++) o->slot_of[i] = -1;
+    o->cap = cap;
+  }
+  memset(o->counts, 0, sizeof(int32_t) * buckets);
+  o->last = buckets - 1;
+  o->scale = buckets / (hi - lo);
+  *scale = o->scale;
+  return 1;
+}
+
+static inline int os_bucket(double v, double lo, double scale, int last) {
+  double t = (v - lo) * scale;
+  if (!(t >= 0)) return 0;
+  return t < last ? (int)t : last;
+}
+
+static inline void dswap(double *a, int i, int j) {
+  double t = a[i];
+  a[i] = a[j];
+  a[j] = t;
+}
+
+static void multi_select(double *a, int lo, int hi, const int32_t *targets, int t0, int t1) {
+  while (t0 < t1) {
+    if (hi - lo < 24) {
+      for (int i = lo + 1; i <= hi; i++) {
+        double v = a[i];
+        int j = i - 1;
+        while (j >= lo && a[j] > v) {
+          a[j + 1] = a[j];
+          j--;
+        }
+        a[j + 1] = v;
+      }
+      return;
+    }
+    int mid = (int)(((unsigned)lo + (unsigned)hi) >> 1);
+    if (a[mid] < a[lo]) dswap(a, mid, lo);
+    if (a[hi] < a[lo]) dswap(a, hi, lo);
+    if (a[hi] < a[mid]) dswap(a, hi, mid);
+    double pivot = a[mid];
+    int i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        dswap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    int tl = t0;
+    while (tl < t1 && targets[tl] <= j) tl++;
+    int tr = tl;
+    while (tr < t1 && targets[tr] < i) tr++;
+    if (tl - t0 < t1 - tr) {
+      multi_select(a, lo, j, targets, t0, tl);
+      lo = i;
+      t0 = tr;
+    } else {
+      multi_select(a, i, hi, targets, tr, t1);
+      hi = j;
+      t1 = tl;
+    }
+  }
+}
+
+static int quantile_ranks(int n, double fraction, int32_t *ranks, int t) {
+  double q = n * fraction;
+  double i = floor(q);
+  if (t == 0 || ranks[t - 1] != (int32_t)i) ranks[t++] = (int32_t)i;
+  if (q - i > 0 && i < n - 1) ranks[t++] = (int32_t)i + 1;
+  return t;
+}
+
+static double quantile_of(const int32_t *ranks, const double *at, int t, int n, double fraction) {
+  double q = n * fraction;
+  double i = floor(q);
+  double f = q - i;
+  int j = 0;
+  while (j < t && ranks[j] != (int32_t)i) j++;
+  return f == 0 || i >= n - 1 ? at[j] : at[j] * (1 - f) + at[j + 1] * f;
+}
+
+static int os_select(ostats_t *o, const double *values, int i0, int n, int deviations, double centre, double lo, double hi, const int32_t *ranks, int t,
+                     double *at, int counted) {
+  if (!(hi > lo)) {
+    for (int j = 0; j < t; j++) at[j] = lo;
+    return 1;
+  }
+  double scale = o->scale;
+  if (!counted && !os_prepare(o, n, lo, hi, &scale)) return 0;
+  int32_t *counts = o->counts, *slot_of = o->slot_of;
+  int last = o->last;
+  int i1 = i0 + n;
+  if (!counted) {
+    if (deviations)
+      for (int i = i0; i < i1; i++) counts[os_bucket(fabs(values[i] - centre), lo, scale, last)]++;
+    else
+      for (int i = i0; i < i1; i++) counts[os_bucket(values[i], lo, scale, last)]++;
+  }
+  int32_t slot_bucket[8], slot_start[9], slot_fill[8], local[8];
+  slot_start[0] = 0;
+  int slots = 0, cum = 0, b = 0;
+  for (int j = 0; j < t; j++) {
+    int r = ranks[j];
+    while (cum + counts[b] <= r) cum += counts[b++];
+    if (slots == 0 || slot_bucket[slots - 1] != b) {
+      slot_bucket[slots] = b;
+      slot_start[slots + 1] = slot_start[slots] + counts[b];
+      slot_fill[slots] = 0;
+      slot_of[b] = slots;
+      slots++;
+    }
+    local[j] = slot_start[slots - 1] + (r - cum);
+  }
+  size_t size = (size_t)slot_start[slots];
+  if (o->scap < size) {
+    size_t cap = size > 2 * o->scap ? size : 2 * o->scap;
+    double *sc = realloc(o->scratch, sizeof(double) * cap);
+    if (!sc) return 0;
+    o->scratch = sc;
+    o->scap = cap;
+  }
+  double *scratch = o->scratch;
+  for (int i = i0; i < i1; i++) {
+    double v = deviations ? fabs(values[i] - centre) : values[i];
+    int s = slot_of[os_bucket(v, lo, scale, last)];
+    if (s >= 0) scratch[slot_start[s] + slot_fill[s]++] = v;
+  }
+  for (int s = 0; s < slots; s++) {
+    slot_of[slot_bucket[s]] = -1;
+    int j0 = 0;
+    while (local[j0] < slot_start[s]) j0++;
+    int j1 = j0;
+    while (j1 < t && local[j1] < slot_start[s + 1]) j1++;
+    multi_select(scratch, slot_start[s], slot_start[s + 1] - 1, local, j0, j1);
+  }
+  for (int j = 0; j < t; j++) at[j] = scratch[local[j]];
+  return 1;
+}
+
+static napi_value intensity_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "intensityStats(values: Float64Array, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array, count, "
+                      "out: Float64Array, stride, offset, moments: Float64Array)";
+  if (argc != 10) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nv, ns, np, nx, ne, no, nm;
+  const double *values = typed_arg(env, argv[0], napi_float64_array, &nv, usage);
+  if (!values) return NULL;
+  const int32_t *start = typed_arg(env, argv[1], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[2], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *xs = typed_arg(env, argv[3], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  const uint8_t *edge = typed_arg(env, argv[4], napi_uint8_array, &ne, usage);
+  if (!edge) return NULL;
+  double *out = typed_arg(env, argv[6], napi_float64_array, &no, usage);
+  if (!out) return NULL;
+  double *moments = typed_arg(env, argv[9], napi_float64_array, &nm, usage);
+  if (!moments) return NULL;
+  int32_t count, stride, offset;
+  napi_get_value_int32(env, argv[5], &count);
+  napi_get_value_int32(env, argv[7], &stride);
+  napi_get_value_int32(env, argv[8], &offset);
+  int ok = count >= 0 && ns >= (size_t)count + 1 && offset >= 0 && offset + 15 <= stride && no >= (size_t)count * stride && nm >= 4 * (size_t)count && start[0] == 0;
+  for (int k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1];
+  if (ok && count > 0) {
+    size_t total = (size_t)start[count];
+    ok = total <= nv && total <= np && total <= nx && total <= ne;
+  }
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "intensityStats: start must rise from 0 over count + 1 entries within values, pixel, x and edge; out hold count rows of stride >= offset + 15");
+    return NULL;
+  }
+  ostats_t *st = &os_state;
+  int32_t ranks[6];
+  double at[6];
+  for (int k = 1; k <= count; k++) {
+    double *o = out + (size_t)(k - 1) * stride + offset;
+    int i0 = start[k - 1], i1 = start[k], n = i1 - i0;
+    double *mo = moments + 4 * (size_t)(k - 1);
+    if (n == 0) {
+      for (int f = 0; f < 15; f++) o[f] = 0;
+      mo[0] = mo[1] = mo[2] = mo[3] = 0;
+      continue;
+    }
+    double sum = 0, min = INFINITY, max = -INFINITY, sx = 0, sp = 0, sxv = 0, spv = 0, en = 0, esum = 0, emin = INFINITY, emax = -INFINITY;
+    for (int i = i0; i < i1; i++) {
+      double v = values[i];
+      double x = xs[i];
+      double p = pixel[i];
+      sum += v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sx += x;
+      sp += p;
+      sxv += x * v;
+      spv += p * v;
+      if (edge[i] == 1) {
+        en++;
+        esum += v;
+        if (v < emin) emin = v;
+        if (v > emax) emax = v;
+      }
+    }
+    double mean = sum / n;
+    double emean = en > 0 ? esum / en : 0;
+    double ss = 0, ess = 0;
+    int spread = max > min;
+    double scale = 0;
+    if (spread && !os_prepare(st, n, min, max, &scale)) goto no_memory;
+    int32_t *counts = st->counts;
+    int last = st->last;
+    for (int i = i0; i < i1; i++) {
+      double v = values[i];
+      ss += (v - mean) * (v - mean);
+      if (edge[i] == 1) ess += (v - emean) * (v - emean);
+      if (spread) counts[os_bucket(v, min, scale, last)]++;
+    }
+    int t = quantile_ranks(n, 0.25, ranks, 0);
+    t = quantile_ranks(n, 0.5, ranks, t);
+    t = quantile_ranks(n, 0.75, ranks, t);
+    if (!os_select(st, values, i0, n, 0, 0, min, max, ranks, t, at, 1)) goto no_memory;
+    double lower = quantile_of(ranks, at, t, n, 0.25);
+    double median = quantile_of(ranks, at, t, n, 0.5);
+    double upper = quantile_of(ranks, at, t, n, 0.75);
+    t = quantile_ranks(n, 0.5, ranks, 0);
+    double a = max - median, b = median - min;
+    if (!os_select(st, values, i0, n, 1, median, 0, a > b ? a : b, ranks, t, at, 0)) goto no_memory;
+    double mad = quantile_of(ranks, at, t, n, 0.5);
+    o[0] = sum;
+    o[1] = mean;
+    o[2] = sqrt(ss / n);
+    o[3] = min;
+    o[4] = max;
+    o[5] = esum;
+    o[6] = emean;
+    o[7] = en > 0 ? sqrt(ess / en) : 0;
+    o[8] = en > 0 ? emin : 0;
+    o[9] = en > 0 ? emax : 0;
+    o[10] = 0;
+    o[11] = lower;
+    o[12] = median;
+    o[13] = mad;
+    o[14] = upper;
+    mo[0] = sx;
+    mo[1] = sp;
+    mo[2] = sxv;
+    mo[3] = spv;
+  }
+  return NULL;
+no_memory:
+  napi_throw_error(env, NULL, "intensityStats: out of memory");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -381,6 +672,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "valuesAtRanks", fn);
   napi_create_function(env, "cooccurrence", NAPI_AUTO_LENGTH, cooccurrence, NULL, &fn);
   napi_set_named_property(env, exports, "cooccurrence", fn);
+  napi_create_function(env, "intensityStats", NAPI_AUTO_LENGTH, intensity_stats, NULL, &fn);
+  napi_set_named_property(env, exports, "intensityStats", fn);
   return exports;
 }
 

@@ -24,6 +24,19 @@ export interface NativeKernels {
     tch: Int32Array,
     nt: Int32Array,
   ): void;
+  /** Intensity statistics of every object of one stain; twin of measureIntensity in src/cells/intensity.ts (IntensityKernel). */
+  intensityStats(
+    values: Float64Array,
+    start: Int32Array,
+    pixel: Int32Array,
+    x: Int32Array,
+    edge: Uint8Array,
+    count: number,
+    out: Float64Array,
+    stride: number,
+    offset: number,
+    moments: Float64Array,
+  ): void;
 }
 
 function load(): NativeKernels | null {

@@ -262,12 +262,52 @@ class OrderStatistics {
 }
 
 /**
+ * measureIntensity's statistics without the mass displacement (column 10 left 0), each object's
+ * sums of x, p, x v and p v written to moments[4 (k-1) ..] instead: e.g. the C kernel of
+ * native/kernels.c, giving bitwise the values of the TypeScript below.
+ */
+export type IntensityKernel = (
+  values: Float64Array,
+  start: Int32Array,
+  pixel: Int32Array,
+  x: Int32Array,
+  edge: Uint8Array,
+  count: number,
+  out: Float64Array,
+  stride: number,
+  offset: number,
+  moments: Float64Array,
+) => void;
+
+let kernel: IntensityKernel | null = null;
+
+/** Compute intensity statistics with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useIntensityKernel(k: IntensityKernel | null): void {
+  kernel = k;
+}
+
+/**
  * Intensity features of every object for one stain into `out` (row k-1 of `stride` values,
  * columns `offset` .. in INTENSITY_FEATURES order). `values` from gatherValues. An object without
  * pixels gets zeros; one without edge pixels zeros for the edge features.
  */
 export function measureIntensity(index: ObjectPixels, values: Float64Array, out: Float64Array, stride: number, offset: number): void {
   const { width: w, count, start, pixel, x: xs, edge } = index;
+  if (kernel) {
+    const moments = new Float64Array(4 * count);
+    kernel(values, start, pixel, xs, edge, count, out, stride, offset, moments);
+    for (let k = 1; k <= count; k++) {
+      const n = start[k]! - start[k - 1]!;
+      const o = (k - 1) * stride + offset;
+      const sum = out[o]!;
+      const [sx, sp, sxv, spv] = moments.subarray(4 * (k - 1), 4 * k) as unknown as [number, number, number, number];
+      // as below: rows from pixel indices
+      const sy = (sp - sx) / w;
+      const syv = (spv - sxv) / w;
+      out[o + 10] = n > 0 && sum > 0 ? Math.hypot(sx / n - sxv / sum, sy / n - syv / sum) : 0;
+    }
+    return;
+  }
   const stats = new OrderStatistics();
   const ranks = new Int32Array(6);
   const at = new Float64Array(6);

@@ -9,6 +9,7 @@ import { measureObjects } from '../../src/cells/measure.js';
 import { measureNested } from '../../src/cells/measure-nested.js';
 import { native } from '../../src/native.js';
 import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel } from '../../src/cells/texture.js';
+import { useIntensityKernel } from '../../src/cells/intensity.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
 
 const skip = 'native kernels not built with cooccurrence (npm install builds them with node-gyp); the TypeScript twin is in use';
@@ -78,39 +79,56 @@ test('cooccurrence: refuses a gray level beyond size and offsets outside the ima
   assert.throws(() => native!.cooccurrence(Int32Array.of(0), 0, 2, Uint8Array.of(1), gray, null, Int32Array.of(1, 0, 0, 0), 16, ...tables()), /i0\.\.i1/);
 });
 
-test('measureObjects and measureNested give the same values with the C kernel as with TypeScript', (t) => {
-  if (!native?.cooccurrence) return t.skip(skip);
+test('measureObjects and measureNested give the same values with the C kernels as with TypeScript', (t) => {
+  if (!native?.cooccurrence || !native.intensityStats) return t.skip(skip);
   const rnd = lcg(8);
-  const w = 90;
-  const h = 70;
+  const w = 150;
+  const h = 105;
   const nuc = new Int32Array(w * h);
   const cel = new Int32Array(w * h);
+  // 15 cells of growing size (the largest ~700 px), nuclei inside, one cell of a single pixel
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const k = 1 + Math.floor(x / 30) + 3 * Math.floor(y / 35);
+      const k = 1 + Math.floor(x / 30) + 5 * Math.floor(y / 35);
       const cx = (x % 30) - 15;
       const cy = (y % 35) - 17;
-      if (cx * cx + cy * cy < 130) cel[y * w + x] = k;
-      if (cx * cx + cy * cy < 30) nuc[y * w + x] = k;
+      const r2 = 8 + 9 * k;
+      if (cx * cx + cy * cy < r2) cel[y * w + x] = k;
+      if (cx * cx + cy * cy < r2 / 4) nuc[y * w + x] = k;
     }
   }
-  const nuclei: LabelImage = { labels: nuc, width: w, height: h, count: 6 };
-  const cells: LabelImage = { labels: cel, width: w, height: h, count: 6 };
+  cel[0] = 16;
+  const nuclei: LabelImage = { labels: nuc, width: w, height: h, count: 15 };
+  const cells: LabelImage = { labels: cel, width: w, height: h, count: 17 }; // 17: a number without pixels
   const images: Record<string, Plane> = {
     DNA: { data: Float32Array.from({ length: w * h }, (_, p) => (nuc[p] ? 0.5 : 0.1) + 0.3 * rnd()), width: w, height: h },
     Actin: { data: Uint16Array.from({ length: w * h }, () => Math.floor(rnd() * 30000)), width: w, height: h },
+    Ties: { data: Uint8Array.from({ length: w * h }, () => Math.floor(rnd() * 4)), width: w, height: h }, // many equal values
+    Flat: { data: new Float32Array(w * h).fill(0.25), width: w, height: h },
   };
   const measure = (useC: boolean) => {
     useCooccurrenceKernel(useC ? native!.cooccurrence : null);
+    useIntensityKernel(useC ? native!.intensityStats : null);
     try {
       return { alone: measureObjects(cells, images, { textureScales: [1, 2] }), nested: measureNested(nuclei, cells, images) };
     } finally {
       useCooccurrenceKernel(null);
+      useIntensityKernel(null);
     }
   };
   const js = measure(false);
   const c = measure(true);
   const bytes = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const median = js.alone.columns.indexOf('Intensity_MedianIntensity_Actin');
+  assert.ok(js.alone.values[median]! > 0, 'the test measures something');
   assert.ok(bytes(c.alone.values).equals(bytes(js.alone.values)), 'measureObjects');
   for (const kind of ['Nuclei', 'Cells', 'Cytoplasm'] as const) assert.ok(bytes(c.nested[kind].values).equals(bytes(js.nested[kind].values)), `measureNested ${kind}`);
+});
+
+test('intensityStats: refuses object starts outside the values', (t) => {
+  if (!native?.intensityStats) return t.skip(skip);
+  const values = new Float64Array(4);
+  const i32 = () => new Int32Array(4);
+  assert.throws(() => native!.intensityStats(values, Int32Array.of(0, 9), i32(), i32(), new Uint8Array(4), 1, new Float64Array(15), 15, 0, new Float64Array(4)), /start must rise/);
+  assert.throws(() => native!.intensityStats(values, Int32Array.of(0, 2), i32(), i32(), new Uint8Array(4), 1, new Float64Array(15), 15, 1, new Float64Array(4)), /offset \+ 15/);
 });
