@@ -662,6 +662,103 @@ no_memory:
   return NULL;
 }
 
+/* numpy.rint(v x 255) clipped to 0..255, as toUbyte in src/cells/texture.ts */
+static inline int to_ubyte(double v) {
+  double t = v * 255;
+  if (!(t > 0)) return 0;
+  if (t >= 255) return 255;
+  int g = (int)(t + 0.5);
+  return g - t == 0.5 && (g & 1) == 1 ? g - 1 : g;
+}
+
+#define GATHER(T)                                                                      \
+  {                                                                                    \
+    const T *d = (const T *)data;                                                      \
+    if (!image)                                                                        \
+      for (size_t i = 0; i < total; i++) out[i] = d[pixel[i]] * scale;                 \
+    else if (filled)                                                                   \
+      for (int k = 1; k <= count; k++) {                                               \
+        int m = 0;                                                                     \
+        for (int i = start[k - 1]; i < start[k]; i++) {                                \
+          int p = pixel[i];                                                            \
+          out[i] = d[p] * scale;                                                       \
+          int g = image[p];                                                            \
+          if (g > m) m = g;                                                            \
+        }                                                                              \
+        max[k - 1] = (uint8_t)m;                                                       \
+      }                                                                                \
+    else                                                                               \
+      for (int k = 1; k <= count; k++) {                                               \
+        int m = 0;                                                                     \
+        for (int i = start[k - 1]; i < start[k]; i++) {                                \
+          int p = pixel[i];                                                            \
+          double v = d[p] * scale;                                                     \
+          out[i] = v;                                                                  \
+          int g = lut[to_ubyte(v)];                                                    \
+          image[p] = (uint8_t)g;                                                       \
+          if (g > m) m = g;                                                            \
+        }                                                                              \
+        max[k - 1] = (uint8_t)m;                                                       \
+      }                                                                                \
+  }
+
+/*
+ * The C twin of gatherValues (src/cells/intensity.ts): a stain's value x scale at every object
+ * pixel, in index order; with `image` (and max, lut), the gray levels too (or, `filled`, only each
+ * object's largest level read from image).
+ */
+static napi_value gather_values(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "gatherValues(data: " PIXEL_TYPES ", pixel: Int32Array, start: Int32Array, count, scale, out: Float64Array, "
+                      "image: Uint8Array | null, max: Uint8Array | null, lut: Uint8Array | null, filled: boolean)";
+  if (argc != 10) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t nd, np, ns, no, ni = 0, nm = 0, nl = 0;
+  void *data;
+  if (!pixels_arg(env, argv[0], usage, &type, &nd, &data)) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[1], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *start = typed_arg(env, argv[2], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  double *out = typed_arg(env, argv[5], napi_float64_array, &no, usage);
+  if (!out) return NULL;
+  napi_valuetype vt;
+  napi_typeof(env, argv[6], &vt);
+  uint8_t *image = NULL, *max = NULL;
+  const uint8_t *lut = NULL;
+  if (vt != napi_null) {
+    if (!(image = typed_arg(env, argv[6], napi_uint8_array, &ni, usage))) return NULL;
+    if (!(max = typed_arg(env, argv[7], napi_uint8_array, &nm, usage))) return NULL;
+    if (!(lut = typed_arg(env, argv[8], napi_uint8_array, &nl, usage))) return NULL;
+  }
+  int32_t count;
+  double scale;
+  bool filled = false;
+  napi_get_value_int32(env, argv[3], &count);
+  napi_get_value_double(env, argv[4], &scale);
+  napi_get_value_bool(env, argv[9], &filled);
+  int ok = count >= 0 && ns >= (size_t)count + 1 && start[0] == 0 && (!image || (nm >= (size_t)count && nl >= 256 && ni >= nd));
+  for (int k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1];
+  size_t total = ok ? (size_t)start[count] : 0;
+  ok = ok && total <= np && total <= no;
+  for (size_t i = 0; ok && i < total; i++) ok = pixel[i] >= 0 && (size_t)pixel[i] < nd;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "gatherValues: start must rise from 0 over count + 1 entries within pixel and out, pixels lie in data, "
+                                      "the gray image cover data, max hold count levels and lut 256");
+    return NULL;
+  }
+  if (type == napi_float32_array) GATHER(float)
+  else if (type == napi_uint16_array) GATHER(uint16_t)
+  else if (type == napi_uint8_array) GATHER(uint8_t)
+  else GATHER(double)
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -674,6 +771,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "cooccurrence", fn);
   napi_create_function(env, "intensityStats", NAPI_AUTO_LENGTH, intensity_stats, NULL, &fn);
   napi_set_named_property(env, exports, "intensityStats", fn);
+  napi_create_function(env, "gatherValues", NAPI_AUTO_LENGTH, gather_values, NULL, &fn);
+  napi_set_named_property(env, exports, "gatherValues", fn);
   return exports;
 }
 

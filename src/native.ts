@@ -37,6 +37,19 @@ export interface NativeKernels {
     offset: number,
     moments: Float64Array,
   ): void;
+  /** A stain's values (and gray levels) at object pixels; twin of gatherValues in src/cells/intensity.ts (GatherKernel). */
+  gatherValues(
+    data: Float32Array | Uint16Array | Uint8Array,
+    pixel: Int32Array,
+    start: Int32Array,
+    count: number,
+    scale: number,
+    out: Float64Array,
+    image: Uint8Array | null,
+    max: Uint8Array | null,
+    lut: Uint8Array | null,
+    filled: boolean,
+  ): void;
 }
 
 function load(): NativeKernels | null {

@@ -33,6 +33,27 @@ export function intensityScale(plane: Plane): number {
   return 1;
 }
 
+/** gatherValues' work (same arguments, spread), e.g. the C kernel of native/kernels.c. */
+export type GatherKernel = (
+  data: Float32Array | Uint16Array | Uint8Array,
+  pixel: Int32Array,
+  start: Int32Array,
+  count: number,
+  scale: number,
+  out: Float64Array,
+  image: Uint8Array | null,
+  max: Uint8Array | null,
+  lut: Uint8Array | null,
+  filled: boolean,
+) => void;
+
+let gatherKernel: GatherKernel | null = null;
+
+/** Gather with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useGatherKernel(k: GatherKernel | null): void {
+  gatherKernel = k;
+}
+
 /**
  * The stain's value at every object pixel, in `index` order (one gather per stain); with `gray`,
  * also the texture's gray levels of those pixels and each object's largest one, in the same pass.
@@ -45,6 +66,10 @@ export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Ar
   const out = into && into.length >= n ? into : new Float64Array(n);
   const data = plane.data;
   const scale = intensityScale(plane);
+  if (gatherKernel) {
+    gatherKernel(data, pixel, start, count, scale, out, gray?.image ?? null, gray?.max ?? null, gray?.lut ?? null, grayFilled);
+    return out;
+  }
   if (!gray) {
     for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]! * scale;
     return out;

@@ -1,16 +1,18 @@
 /**
- * Node hosts: count co-occurrences and compute intensity statistics with the C kernels of native/kernels.c when the addon is built
+ * Node hosts: gather stain values and gray levels, count co-occurrences and compute intensity statistics
+ * with the C kernels of native/kernels.c when the addon is built
  * (and MORPHOPROF_NATIVE is not 0). Importing this module registers it; the measurement modules
  * themselves import nothing Node-specific and run their TypeScript twin otherwise (bitwise-equal
  * results: test/cells/measure-native.test.ts).
  */
 import { native } from '../native.js';
-import { useIntensityKernel } from './intensity.js';
+import { useGatherKernel, useIntensityKernel } from './intensity.js';
 import { useCooccurrenceKernel } from './texture.js';
 
 useCooccurrenceKernel(native?.cooccurrence ?? null);
 useIntensityKernel(native?.intensityStats ?? null);
+useGatherKernel(native?.gatherValues ?? null);
 
 /** Whether the C kernels are in use. */
 export const nativeCooccurrence = native?.cooccurrence !== undefined;
-export const nativeIntensity = native?.intensityStats !== undefined;
+export const nativeIntensity = native?.intensityStats !== undefined && native.gatherValues !== undefined;

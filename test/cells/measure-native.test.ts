@@ -9,7 +9,7 @@ import { measureObjects } from '../../src/cells/measure.js';
 import { measureNested } from '../../src/cells/measure-nested.js';
 import { native } from '../../src/native.js';
 import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel } from '../../src/cells/texture.js';
-import { useIntensityKernel } from '../../src/cells/intensity.js';
+import { useGatherKernel, useIntensityKernel } from '../../src/cells/intensity.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
 
 const skip = 'native kernels not built with cooccurrence (npm install builds them with node-gyp); the TypeScript twin is in use';
@@ -80,7 +80,7 @@ test('cooccurrence: refuses a gray level beyond size and offsets outside the ima
 });
 
 test('measureObjects and measureNested give the same values with the C kernels as with TypeScript', (t) => {
-  if (!native?.cooccurrence || !native.intensityStats) return t.skip(skip);
+  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues) return t.skip(skip);
   const rnd = lcg(8);
   const w = 150;
   const h = 105;
@@ -109,11 +109,13 @@ test('measureObjects and measureNested give the same values with the C kernels a
   const measure = (useC: boolean) => {
     useCooccurrenceKernel(useC ? native!.cooccurrence : null);
     useIntensityKernel(useC ? native!.intensityStats : null);
+    useGatherKernel(useC ? native!.gatherValues : null);
     try {
       return { alone: measureObjects(cells, images, { textureScales: [1, 2] }), nested: measureNested(nuclei, cells, images) };
     } finally {
       useCooccurrenceKernel(null);
       useIntensityKernel(null);
+      useGatherKernel(null);
     }
   };
   const js = measure(false);
@@ -123,6 +125,11 @@ test('measureObjects and measureNested give the same values with the C kernels a
   assert.ok(js.alone.values[median]! > 0, 'the test measures something');
   assert.ok(bytes(c.alone.values).equals(bytes(js.alone.values)), 'measureObjects');
   for (const kind of ['Nuclei', 'Cells', 'Cytoplasm'] as const) assert.ok(bytes(c.nested[kind].values).equals(bytes(js.nested[kind].values)), `measureNested ${kind}`);
+});
+
+test('gatherValues: refuses a pixel outside the image', (t) => {
+  if (!native?.gatherValues) return t.skip(skip);
+  assert.throws(() => native!.gatherValues(new Float32Array(4), Int32Array.of(0, 4), Int32Array.of(0, 2), 1, 1, new Float64Array(2), null, null, null, false), /pixels lie in data/);
 });
 
 test('intensityStats: refuses object starts outside the values', (t) => {
