@@ -759,6 +759,115 @@ static napi_value gather_values(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * indexObjects' two raster passes (src/cells/shape.ts, integer work: identical results).
+ * labelCounts: start[k] += pixels of object k, euler[k-1] += the 2x2-window scores; returns -1,
+ * or the index of the first pixel whose label is outside 0..count (nothing is valid then).
+ * labelFill: object pixels into pixel/x/edge at start[k-1]++ (start = write positions).
+ */
+static int label_images(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage, int32_t **labels, size_t *nl,
+                        int32_t *w, int32_t *h) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  if (!(*labels = typed_arg(env, argv[0], napi_int32_array, nl, usage))) return 0;
+  napi_get_value_int32(env, argv[1], w);
+  napi_get_value_int32(env, argv[2], h);
+  if (*w < 1 || *h < 1 || *nl != (size_t)*w * *h) {
+    napi_throw_range_error(env, NULL, "labels must hold width*height values");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value label_counts(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  const char *usage = "labelCounts(labels: Int32Array, width, height, count, start: Int32Array(count + 1), euler: Float64Array(count))";
+  int32_t *labels, w, h, count;
+  size_t nl, ns, ne;
+  if (!label_images(env, info, 6, argv, usage, &labels, &nl, &w, &h)) return NULL;
+  napi_get_value_int32(env, argv[3], &count);
+  int32_t *start = typed_arg(env, argv[4], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  double *euler = typed_arg(env, argv[5], napi_float64_array, &ne, usage);
+  if (!euler) return NULL;
+  if (count < 0 || ns < (size_t)count + 1 || ne < (size_t)count) {
+    napi_throw_range_error(env, NULL, "labelCounts: start must hold count + 1 entries, euler count");
+    return NULL;
+  }
+  napi_value result;
+  for (size_t p = 0; p < nl; p++) {
+    if (labels[p] < 0 || labels[p] > count) {
+      napi_create_double(env, (double)p, &result);
+      return result;
+    }
+  }
+  for (int y = 0; y <= h; y++) {
+    const int32_t *cur = y < h ? labels + (size_t)y * w : NULL;
+    const int32_t *up = y > 0 ? labels + (size_t)(y - 1) * w : NULL;
+    int a = 0, c = 0;
+    for (int x = 0; x <= w; x++) {
+      int b = up && x < w ? up[x] : 0;
+      int d = cur && x < w ? cur[x] : 0;
+      if (d != 0) start[d]++;
+      if (a != 0 && d != a) {
+        if (b != a && c != a) euler[a - 1]++;
+        else if (b == a && c == a) euler[a - 1]--;
+      }
+      if (b != 0 && b == c && a != b && d != b) euler[b - 1]--;
+      a = b;
+      c = d;
+    }
+  }
+  napi_create_double(env, -1, &result);
+  return result;
+}
+
+static napi_value label_fill(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  const char *usage = "labelFill(labels: Int32Array, width, height, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array)";
+  int32_t *labels, w, h;
+  size_t nl, ns, np, nx, ne;
+  if (!label_images(env, info, 7, argv, usage, &labels, &nl, &w, &h)) return NULL;
+  int32_t *start = typed_arg(env, argv[3], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  int32_t *pixel = typed_arg(env, argv[4], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  int32_t *xs = typed_arg(env, argv[5], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  uint8_t *edge = typed_arg(env, argv[6], napi_uint8_array, &ne, usage);
+  if (!edge) return NULL;
+  /* every write position must stay inside pixel/x/edge: object k writes start[k-1] .. start[k]-1 */
+  int ok = ns >= 1 && np == nx && np == ne;
+  size_t count = ns - 1;
+  for (size_t k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1] && start[k - 1] >= 0;
+  ok = ok && (size_t)start[count] <= np;
+  for (size_t p = 0; ok && p < nl; p++) ok = labels[p] >= 0 && (size_t)labels[p] <= count;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "labelFill: start must rise over count + 1 entries within pixel, x and edge (of equal length), labels lie in 0..count");
+    return NULL;
+  }
+  for (int y = 0; y < h; y++) {
+    const int32_t *row = labels + (size_t)y * w;
+    for (int x = 0; x < w; x++) {
+      int l = row[x];
+      if (l == 0) continue;
+      int32_t i = start[l - 1]++;
+      if (i >= start[l]) {
+        napi_throw_range_error(env, NULL, "labelFill: an object has more pixels than its start entries leave room for");
+        return NULL;
+      }
+      pixel[i] = y * w + x;
+      xs[i] = x;
+      edge[i] = (x > 0 && row[x - 1] != l) || (x < w - 1 && row[x + 1] != l) || (y > 0 && row[x - w] != l) || (y < h - 1 && row[x + w] != l);
+    }
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -773,6 +882,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "intensityStats", fn);
   napi_create_function(env, "gatherValues", NAPI_AUTO_LENGTH, gather_values, NULL, &fn);
   napi_set_named_property(env, exports, "gatherValues", fn);
+  napi_create_function(env, "labelCounts", NAPI_AUTO_LENGTH, label_counts, NULL, &fn);
+  napi_set_named_property(env, exports, "labelCounts", fn);
+  napi_create_function(env, "labelFill", NAPI_AUTO_LENGTH, label_fill, NULL, &fn);
+  napi_set_named_property(env, exports, "labelFill", fn);
   return exports;
 }
 

@@ -50,6 +50,10 @@ export interface NativeKernels {
     lut: Uint8Array | null,
     filled: boolean,
   ): void;
+  /** indexObjects' first pass (pixel counts, Euler scores); -1 or the first pixel with a bad label. See IndexKernel in src/cells/shape.ts. */
+  labelCounts(labels: Int32Array, width: number, height: number, count: number, start: Int32Array, euler: Float64Array): number;
+  /** indexObjects' second pass (pixels, columns, edge flags by object). */
+  labelFill(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array): void;
 }
 
 function load(): NativeKernels | null {

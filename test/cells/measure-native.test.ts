@@ -10,6 +10,8 @@ import { measureNested } from '../../src/cells/measure-nested.js';
 import { native } from '../../src/native.js';
 import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel } from '../../src/cells/texture.js';
 import { useGatherKernel, useIntensityKernel } from '../../src/cells/intensity.js';
+import { indexObjects, useIndexKernel } from '../../src/cells/shape.js';
+import { MorphoprofError } from '../../src/errors.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
 
 const skip = 'native kernels not built with cooccurrence (npm install builds them with node-gyp); the TypeScript twin is in use';
@@ -80,7 +82,7 @@ test('cooccurrence: refuses a gray level beyond size and offsets outside the ima
 });
 
 test('measureObjects and measureNested give the same values with the C kernels as with TypeScript', (t) => {
-  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues) return t.skip(skip);
+  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts) return t.skip(skip);
   const rnd = lcg(8);
   const w = 150;
   const h = 105;
@@ -110,12 +112,14 @@ test('measureObjects and measureNested give the same values with the C kernels a
     useCooccurrenceKernel(useC ? native!.cooccurrence : null);
     useIntensityKernel(useC ? native!.intensityStats : null);
     useGatherKernel(useC ? native!.gatherValues : null);
+    useIndexKernel(useC ? { counts: native!.labelCounts, fill: native!.labelFill } : null);
     try {
       return { alone: measureObjects(cells, images, { textureScales: [1, 2] }), nested: measureNested(nuclei, cells, images) };
     } finally {
       useCooccurrenceKernel(null);
       useIntensityKernel(null);
       useGatherKernel(null);
+      useIndexKernel(null);
     }
   };
   const js = measure(false);
@@ -125,6 +129,39 @@ test('measureObjects and measureNested give the same values with the C kernels a
   assert.ok(js.alone.values[median]! > 0, 'the test measures something');
   assert.ok(bytes(c.alone.values).equals(bytes(js.alone.values)), 'measureObjects');
   for (const kind of ['Nuclei', 'Cells', 'Cytoplasm'] as const) assert.ok(bytes(c.nested[kind].values).equals(bytes(js.nested[kind].values)), `measureNested ${kind}`);
+});
+
+test('labelCounts/labelFill: indexObjects gives the same index, and the same error for a bad label', (t) => {
+  if (!native?.labelCounts) return t.skip(skip);
+  const rnd = lcg(4);
+  const w = 37;
+  const h = 29;
+  // random blobs with holes and touching objects: Euler numbers of every sign
+  const labels = Int32Array.from({ length: w * h }, () => (rnd() < 0.3 ? 0 : 1 + Math.floor(rnd() * 5)));
+  const img = { labels, width: w, height: h, count: 6 };
+  const kernels = { counts: native.labelCounts, fill: native.labelFill };
+  const js = indexObjects(img);
+  useIndexKernel(kernels);
+  try {
+    const c = indexObjects(img);
+    assert.deepEqual(c, js);
+    labels[40] = 7;
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        assert.ok(e instanceof MorphoprofError);
+        return e.message;
+      }
+      return 'no error';
+    };
+    const withC = message(() => indexObjects(img));
+    useIndexKernel(null);
+    assert.equal(withC, message(() => indexObjects(img)));
+    assert.match(withC, /\(x 3, y 1\) holds 7/);
+  } finally {
+    useIndexKernel(null);
+  }
 });
 
 test('gatherValues: refuses a pixel outside the image', (t) => {
