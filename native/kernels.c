@@ -868,6 +868,140 @@ static napi_value label_fill(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The sums behind the Haralick features of tables 0..tables-1 of one object: the C twin of
+ * haralickSums in src/cells/texture.ts (same double operations in the same order; c log2 c from
+ * the caller's table `clog2`, so every count and marginal must be below its length). Counts are
+ * cleared as read.
+ */
+static napi_value haralick_sums(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "haralickSums(cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables, keySize, sizes: Int32Array, clog2: Float64Array, sums: Float64Array)";
+  if (argc != 8) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t ncnt, ntch, nnt, nsz, nlog, nsums;
+  int32_t *cnt = typed_arg(env, argv[0], napi_int32_array, &ncnt, usage);
+  if (!cnt) return NULL;
+  const int32_t *tch = typed_arg(env, argv[1], napi_int32_array, &ntch, usage);
+  if (!tch) return NULL;
+  const int32_t *nt = typed_arg(env, argv[2], napi_int32_array, &nnt, usage);
+  if (!nt) return NULL;
+  const int32_t *sizes = typed_arg(env, argv[5], napi_int32_array, &nsz, usage);
+  if (!sizes) return NULL;
+  const double *clog2 = typed_arg(env, argv[6], napi_float64_array, &nlog, usage);
+  if (!clog2) return NULL;
+  double *sums = typed_arg(env, argv[7], napi_float64_array, &nsums, usage);
+  if (!sums) return NULL;
+  int32_t tables, key_size;
+  napi_get_value_int32(env, argv[3], &tables);
+  napi_get_value_int32(env, argv[4], &key_size);
+  int ok = tables >= 0 && (size_t)tables <= nnt && (size_t)tables <= nsz && nsums >= 14 * (size_t)tables && ncnt >= (size_t)tables * COOC_KEYS &&
+           ntch >= (size_t)tables * COOC_KEYS && key_size >= 1 && key_size <= 256;
+  for (int t = 0; ok && t < tables; t++) ok = nt[t] >= 0 && nt[t] <= COOC_KEYS && sizes[t] >= 1 && sizes[t] <= key_size;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "haralickSums: tables of 65536 entries in cnt/tch, nt/sizes/sums for each, sizes in 1..keySize <= 256");
+    return NULL;
+  }
+  double px[256], plus[512], minus[256];
+  memset(px, 0, sizeof px);
+  memset(plus, 0, sizeof plus);
+  memset(minus, 0, sizeof minus);
+#define XLOG2X(c) ((size_t)(c) < nlog ? clog2[(size_t)(c)] : (bad = 1, 0.0))
+  int bad = 0;
+  for (int tb = 0; tb < tables; tb++) {
+    int m = nt[tb];
+    if (m == 0) continue;
+    size_t base = (size_t)tb * COOC_KEYS;
+    int size = sizes[tb];
+    double pairs = 0, asm_ = 0, contrast = 0, sij = 0, idm = 0, hsum = 0;
+    for (int j = 0; j < m; j++) {
+      int ab = tch[base + j];
+      int a = ab >> 8, b = ab & 255;
+      if (b >= key_size || a >= size || b >= size) {
+        bad = 1;
+        break;
+      }
+      size_t key = base + (size_t)a * key_size + b;
+      double c = cnt[key];
+      cnt[key] = 0;
+      pairs += c;
+      if (a == b) {
+        double c2 = 2 * c;
+        asm_ += c2 * c2;
+        sij += c2 * a * a;
+        idm += c2;
+        px[a] += c2;
+        plus[2 * a] += c2;
+        minus[0] += c2;
+        hsum += XLOG2X(c2);
+      } else {
+        int diff = b - a;
+        asm_ += 2 * c * c;
+        contrast += 2 * c * diff * diff;
+        sij += 2 * c * a * b;
+        idm += (2 * c) / (1 + diff * diff);
+        px[a] += c;
+        px[b] += c;
+        plus[a + b] += 2 * c;
+        minus[diff] += 2 * c;
+        hsum += 2 * XLOG2X(c);
+      }
+    }
+    double t = 2 * pairs, ux = 0, exx = 0, hxsum = 0, hmsum = 0;
+    double m_mean = 1.0 / size, m_dev = 0;
+    for (int g = 0; g < size; g++) {
+      double c = px[g];
+      if (c != 0) {
+        ux += g * c;
+        exx += g * g * c;
+        hxsum += XLOG2X(c);
+        px[g] = 0;
+      }
+      double e = minus[g];
+      m_dev += (e / t - m_mean) * (e / t - m_mean);
+      if (e != 0) {
+        hmsum += XLOG2X(e);
+        minus[g] = 0;
+      }
+    }
+    double sa = 0, sss = 0, hpsum = 0;
+    for (int g = 0; g < 2 * size; g++) {
+      double c = plus[g];
+      if (c == 0) continue;
+      sa += g * c;
+      sss += g * g * c;
+      hpsum += XLOG2X(c);
+      plus[g] = 0;
+    }
+    double *s = sums + 14 * (size_t)tb;
+    s[0] = pairs;
+    s[1] = asm_;
+    s[2] = contrast;
+    s[3] = sij;
+    s[4] = idm;
+    s[5] = hsum;
+    s[6] = ux;
+    s[7] = exx;
+    s[8] = hxsum;
+    s[9] = hmsum;
+    s[10] = m_dev;
+    s[11] = sa;
+    s[12] = sss;
+    s[13] = hpsum;
+    if (bad) break;
+  }
+#undef XLOG2X
+  if (bad) {
+    napi_throw_range_error(env, NULL, "haralickSums: a gray level beyond its table's size, or a count beyond the c log2 c table");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -886,6 +1020,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "labelCounts", fn);
   napi_create_function(env, "labelFill", NAPI_AUTO_LENGTH, label_fill, NULL, &fn);
   napi_set_named_property(env, exports, "labelFill", fn);
+  napi_create_function(env, "haralickSums", NAPI_AUTO_LENGTH, haralick_sums, NULL, &fn);
+  napi_set_named_property(env, exports, "haralickSums", fn);
   return exports;
 }
 

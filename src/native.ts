@@ -54,6 +54,8 @@ export interface NativeKernels {
   labelCounts(labels: Int32Array, width: number, height: number, count: number, start: Int32Array, euler: Float64Array): number;
   /** indexObjects' second pass (pixels, columns, edge flags by object). */
   labelFill(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array): void;
+  /** The sums behind one object's Haralick features; twin of haralickSums in src/cells/texture.ts (HaralickKernel). */
+  haralickSums(cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables: number, keySize: number, sizes: Int32Array, clog2: Float64Array, sums: Float64Array): void;
 }
 
 function load(): NativeKernels | null {

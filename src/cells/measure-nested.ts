@@ -12,7 +12,7 @@
  */
 import { MorphoprofError } from '../errors.js';
 import { checkInputs, measureObjects, measureStain, measurementLayout, startKind, type MeasureOptions } from './measure.js';
-import { COOCCURRENCE_KEYS as KEYS, HARALICK_FEATURES, TEXTURE_DIRECTIONS, cooccurrenceTables, countPairs, haralick, neighbourMask } from './texture.js';
+import { COOCCURRENCE_KEYS as KEYS, HARALICK_FEATURES, TEXTURE_DIRECTIONS, cooccurrenceTables, countPairs, haralickTables, neighbourMask } from './texture.js';
 import type { ObjectPixels } from './shape.js';
 import type { LabelImage, ObjectMeasurements, Plane } from './types.js';
 
@@ -102,19 +102,20 @@ function nestedTexture(
   const { width: w, count, start, pixel } = cells;
   const shift = Int32Array.from(TEXTURE_DIRECTIONS, ([dy, dx]) => distance * (dy * w + dx));
   const nt = new Int32Array(12);
-  const nf = HARALICK_FEATURES.length;
   const nucleiCount = out[1].length / stride;
+  const sizes = new Int32Array(12);
+  const outs: Array<Float64Array | null> = [...out];
+  const offsets = [0, 0, 0];
   for (let k = 1; k <= count; k++) {
     const size = max[0][k - 1]! + 1;
     nt.fill(0);
     countPairs(pixel, start[k - 1]!, start[k]!, mask, gray, nucleus, shift, size, cnt, tch, nt);
     const o = (k - 1) * stride + offset;
-    const sizeN = k <= nucleiCount ? max[1][k - 1]! + 1 : 1;
-    const sizeY = max[2][k - 1]! + 1;
-    for (let d = 0; d < 4; d++) {
-      haralick(cnt, tch, d * KEYS, nt[d]!, size, size, out[0], o + d * nf);
-      if (k <= nucleiCount) haralick(cnt, tch, (4 + d) * KEYS, nt[4 + d]!, size, sizeN, out[1], o + d * nf);
-      haralick(cnt, tch, (8 + d) * KEYS, nt[8 + d]!, size, sizeY, out[2], o + d * nf);
-    }
+    sizes.fill(size, 0, 4);
+    sizes.fill(k <= nucleiCount ? max[1][k - 1]! + 1 : 1, 4, 8);
+    sizes.fill(max[2][k - 1]! + 1, 8, 12);
+    outs[1] = k <= nucleiCount ? out[1] : null;
+    offsets.fill(o);
+    haralickTables(cnt, tch, nt, 12, size, sizes, start[k]! - start[k - 1]!, outs, offsets);
   }
 }

@@ -150,6 +150,9 @@ export function measureTexture(
   const mask = neighbours ?? neighbourMask(index, distance);
   const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
   const shifts = Int32Array.of(s0, s1, s2, s3);
+  const sizes = new Int32Array(4);
+  const outs = [out];
+  const offsets = [0];
   const nt = new Int32Array(4);
   const nf = HARALICK_FEATURES.length;
   for (let k = 1; k <= count; k++) {
@@ -163,7 +166,9 @@ export function measureTexture(
     if (kernel) {
       nt.fill(0);
       kernel(pixel, i0, i1, mask, gray, null, shifts, size, cnt, tch, nt);
-      for (let dir = 0; dir < 4; dir++) haralick(cnt, tch, dir * KEYS, nt[dir]!, size, size, out, o + dir * nf);
+      sizes.fill(size);
+      offsets[0] = o;
+      haralickTables(cnt, tch, nt, 4, size, sizes, i1 - i0, outs, offsets);
       continue;
     }
     let n0 = 0;
@@ -413,6 +418,61 @@ const px = new Float64Array(256);
 const plus = new Float64Array(512);
 const minus = new Float64Array(256);
 
+/** Sums haralickSums leaves per table, in this order. */
+const SUMS = 14; // pairs, asm, contrast, sij, idm, hsum, ux, exx, hxsum, hmsum, mDev, sa, sss, hpsum
+const sumsScratch = new Float64Array(12 * SUMS);
+
+/**
+ * The sums of tables 0..tables-1 at once (each table t: nt[t] pairs listed at tch[t x KEYS ..],
+ * counts at cnt[t x KEYS + a x keySize + b], cleared; its object's size at sizes[t]) into
+ * sums[t x 14 ..], as haralickSums does them: e.g. the C kernel of native/kernels.c, which
+ * needs every count and marginal below KEYS (xlog2x from the `clog2` table).
+ */
+export type HaralickKernel = (cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables: number, keySize: number, sizes: Int32Array, clog2: Float64Array, sums: Float64Array) => void;
+
+let sumsKernel: HaralickKernel | null = null;
+
+/** Sum co-occurrence tables with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useHaralickKernel(k: HaralickKernel | null): void {
+  sumsKernel = k;
+}
+
+/**
+ * Haralick features of tables 0..tables-1 of one object (as `haralick` for each): table t's
+ * features go to outs[t >> 2] at offsets[t >> 2] + (t & 3) x 13 (the tables of one kind are its
+ * four directions); an output of null takes a kind whose tables are empty. `pairsBound`: no table
+ * holds more pairs than this (the object's pixel count), so the C kernel is used when every
+ * count and marginal (<= 2 x pairs) is below KEYS.
+ */
+export function haralickTables(
+  cnt: Int32Array,
+  tch: Int32Array,
+  nt: Int32Array,
+  tables: number,
+  keySize: number,
+  sizes: Int32Array,
+  pairsBound: number,
+  outs: ReadonlyArray<Float64Array | null>,
+  offsets: ArrayLike<number>,
+): void {
+  const nf = HARALICK_FEATURES.length;
+  if (sumsKernel && 2 * pairsBound < KEYS) {
+    sumsKernel(cnt, tch, nt, tables, keySize, sizes, clog2!, sumsScratch);
+    for (let t = 0; t < tables; t++) {
+      const out = outs[t >> 2];
+      if (!out) continue;
+      const od = offsets[t >> 2]! + (t & 3) * nf;
+      if (nt[t] === 0) for (let f = 0; f < nf; f++) out[od + f] = 0;
+      else haralickFinish(sumsScratch, t * SUMS, sizes[t]!, out, od);
+    }
+    return;
+  }
+  for (let t = 0; t < tables; t++) {
+    const out = outs[t >> 2];
+    if (out) haralick(cnt, tch, t * KEYS, nt[t]!, keySize, sizes[t]!, out, offsets[t >> 2]! + (t & 3) * nf);
+  }
+}
+
 /**
  * mahotas' 13 Haralick features of one direction's co-occurrence counts into out[od ..]: the `m`
  * pairs (a << 8 | b, a <= b) first counted in `tch[base ..]`, their counts at
@@ -420,11 +480,16 @@ const minus = new Float64Array(256);
  * Zeros when m = 0.
  */
 export function haralick(cnt: Int32Array, tch: Int32Array, base: number, m: number, keySize: number, size: number, out: Float64Array, od: number): void {
-  const nf = HARALICK_FEATURES.length;
   if (m === 0) {
-    for (let f = 0; f < nf; f++) out[od + f] = 0;
+    for (let f = 0; f < HARALICK_FEATURES.length; f++) out[od + f] = 0;
     return;
   }
+  haralickSums(cnt, tch, base, m, keySize, size, sumsScratch, 0);
+  haralickFinish(sumsScratch, 0, size, out, od);
+}
+
+/** The sums of one table (m > 0) behind its Haralick features, into sums[s ..] (SUMS values). */
+function haralickSums(cnt: Int32Array, tch: Int32Array, base: number, m: number, keySize: number, size: number, sums: Float64Array, s: number): void {
   // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
   let pairs = 0;
   let asm = 0;
@@ -496,7 +561,38 @@ export function haralick(cnt: Int32Array, tch: Int32Array, base: number, m: numb
     hpsum += xlog2x(c);
     plus[g] = 0;
   }
-  ux /= t;
+  sums[s] = pairs;
+  sums[s + 1] = asm;
+  sums[s + 2] = contrast;
+  sums[s + 3] = sij;
+  sums[s + 4] = idm;
+  sums[s + 5] = hsum;
+  sums[s + 6] = ux;
+  sums[s + 7] = exx;
+  sums[s + 8] = hxsum;
+  sums[s + 9] = hmsum;
+  sums[s + 10] = mDev;
+  sums[s + 11] = sa;
+  sums[s + 12] = sss;
+  sums[s + 13] = hpsum;
+}
+
+/** The 13 features from a table's sums (haralickSums or its C twin). */
+function haralickFinish(sums: Float64Array, s: number, size: number, out: Float64Array, od: number): void {
+  const t = 2 * sums[s]!;
+  const asm = sums[s + 1]!;
+  const contrast = sums[s + 2]!;
+  const sij = sums[s + 3]!;
+  const idm = sums[s + 4]!;
+  const hsum = sums[s + 5]!;
+  const ux = sums[s + 6]! / t;
+  const exx = sums[s + 7]!;
+  const hxsum = sums[s + 8]!;
+  const hmsum = sums[s + 9]!;
+  const mDev = sums[s + 10]!;
+  const sa = sums[s + 11]!;
+  const sss = sums[s + 12]!;
+  const hpsum = sums[s + 13]!;
   const vx = exx / t - ux * ux;
   const sx = Math.sqrt(Math.max(0, vx));
   const entropy = entropyOf(hsum, t);

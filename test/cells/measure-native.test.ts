@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { measureObjects } from '../../src/cells/measure.js';
 import { measureNested } from '../../src/cells/measure-nested.js';
 import { native } from '../../src/native.js';
-import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel } from '../../src/cells/texture.js';
+import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel, useHaralickKernel } from '../../src/cells/texture.js';
 import { useGatherKernel, useIntensityKernel } from '../../src/cells/intensity.js';
 import { indexObjects, useIndexKernel } from '../../src/cells/shape.js';
 import { MorphoprofError } from '../../src/errors.js';
@@ -82,7 +82,7 @@ test('cooccurrence: refuses a gray level beyond size and offsets outside the ima
 });
 
 test('measureObjects and measureNested give the same values with the C kernels as with TypeScript', (t) => {
-  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts) return t.skip(skip);
+  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts || !native.haralickSums) return t.skip(skip);
   const rnd = lcg(8);
   const w = 150;
   const h = 105;
@@ -113,6 +113,7 @@ test('measureObjects and measureNested give the same values with the C kernels a
     useIntensityKernel(useC ? native!.intensityStats : null);
     useGatherKernel(useC ? native!.gatherValues : null);
     useIndexKernel(useC ? { counts: native!.labelCounts, fill: native!.labelFill } : null);
+    useHaralickKernel(useC ? native!.haralickSums : null);
     try {
       return { alone: measureObjects(cells, images, { textureScales: [1, 2] }), nested: measureNested(nuclei, cells, images) };
     } finally {
@@ -120,6 +121,7 @@ test('measureObjects and measureNested give the same values with the C kernels a
       useIntensityKernel(null);
       useGatherKernel(null);
       useIndexKernel(null);
+      useHaralickKernel(null);
     }
   };
   const js = measure(false);
