@@ -149,7 +149,7 @@ let wallMs = 0;
 const renderer = new FieldRenderer(W, H, normalTable(Rng.from(1, 'normals')));
 console.log(
   `measure: ${FIELDS} synthetic DMSO fields of ${W}x${H} (cells over the ${args.cells} of actin), 3 object kinds x 3 stains (DNA, Tubulin, Actin), ` +
-    `texture at scale 3 with 256 gray levels (co-occurrence counting in ${nativeCooccurrence ? "C" : "TypeScript"}, intensity statistics in ${nativeIntensity ? "C" : "TypeScript"}); best of ${REPEATS} runs per field; one thread; CPU ms of this process (wall clock beside); load average ${loadavg()[0]!.toFixed(1)}`,
+    `texture at scale 3 with 256 gray levels (C kernels of src/cells/measure-native.ts: ${nativeCooccurrence && nativeIntensity ? "in use" : "off, TypeScript"}); best of ${REPEATS} runs per field; one thread; CPU ms of this process (wall clock beside); load average ${loadavg()[0]!.toFixed(1)}`,
 );
 const kindsMs: Record<string, number[]> = { Nuclei: [], Cells: [], Cytoplasm: [] };
 let kindsWall = 0;

@@ -123,6 +123,7 @@ export interface MeasurementLayout {
   textureAt: Map<string, number>;
 }
 
+/** The column layout of measureObjects for these stains and options. */
 export function measurementLayout(images: Record<string, Plane>, opts: MeasureOptions): MeasurementLayout {
   const stains = Object.keys(images);
   const textured = opts.textureStains ?? stains;
