@@ -11,6 +11,8 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { measureObjects } from '../src/cells/measure.js';
+import { measureNested } from '../src/cells/measure-nested.js';
+import { nativeCooccurrence, nativeIntensity } from '../src/cells/measure-native.js';
 import { gatherValues, measureIntensity, INTENSITY_FEATURES } from '../src/cells/intensity.js';
 import { indexObjects, measureShape, SHAPE_FEATURES } from '../src/cells/shape.js';
 import { HARALICK_FEATURES, grayLevelsFor, measureTexture, neighbourMask } from '../src/cells/texture.js';
@@ -147,7 +149,7 @@ let wallMs = 0;
 const renderer = new FieldRenderer(W, H, normalTable(Rng.from(1, 'normals')));
 console.log(
   `measure: ${FIELDS} synthetic DMSO fields of ${W}x${H} (cells over the ${args.cells} of actin), 3 object kinds x 3 stains (DNA, Tubulin, Actin), ` +
-    `texture at scale 3 with 256 gray levels; best of ${REPEATS} runs per field; one thread; CPU ms of this process (wall clock beside); load average ${loadavg()[0]!.toFixed(1)}`,
+    `texture at scale 3 with 256 gray levels (C kernels of src/cells/measure-native.ts: ${nativeCooccurrence && nativeIntensity ? "in use" : "off, TypeScript"}); best of ${REPEATS} runs per field; one thread; CPU ms of this process (wall clock beside); load average ${loadavg()[0]!.toFixed(1)}`,
 );
 const kindsMs: Record<string, number[]> = { Nuclei: [], Cells: [], Cytoplasm: [] };
 let kindsWall = 0;
@@ -155,8 +157,21 @@ const groupMs: Record<string, number> = { index: 0, shape: 0, gather: 0, intensi
 let objects = 0;
 const pixelsByKind: Record<string, number> = {};
 let columns = 0;
+const nestedMs: number[] = [];
+let nestedWall = 0;
+let mismatches = 0;
 for (let f = 0; f < FIELDS; f++) {
   const { kinds, images } = field(renderer, 1000 + f);
+  // the three kinds in one call, as the cells stage measures them (measureField)
+  if (f === 0) for (let r = 0; r < 3; r++) measureNested(kinds.Nuclei!, kinds.Cells!, images);
+  const before = wallMs;
+  nestedMs.push(time(() => measureNested(kinds.Nuclei!, kinds.Cells!, images)));
+  nestedWall += wallMs - before;
+  const nested = measureNested(kinds.Nuclei!, kinds.Cells!, images);
+  for (const [kind, m] of Object.entries(nested)) {
+    const alone = measureObjects(kinds[kind]!, images).values;
+    for (let i = 0; i < alone.length; i++) if (!Object.is(alone[i], m.values[i])) mismatches++;
+  }
   // warm the JIT up on the first field before timing (the stage measures thousands of fields)
   if (f === 0) for (let r = 0; r < 3; r++) for (const labels of Object.values(kinds)) measureObjects(labels, images);
   for (const [kind, labels] of Object.entries(kinds)) {
@@ -193,6 +208,12 @@ for (const [kind, ms] of Object.entries(kindsMs)) {
 console.log(
   `  all three ${total.toFixed(1).padStart(6)} CPU ms/field = ${(1000 / total).toFixed(1)} fields/s on one thread ` +
     `(wall ${(kindsWall / FIELDS).toFixed(1)} ms/field at this load); ${columns} columns per object kind`,
+);
+const nestedMean = mean(nestedMs);
+console.log(
+  `  measureNested (the three kinds in one call, as measureField) ${nestedMean.toFixed(1).padStart(6)} CPU ms/field = ${(1000 / nestedMean).toFixed(1)} fields/s ` +
+    `(wall ${(nestedWall / FIELDS).toFixed(1)} ms/field; fields: ${nestedMs.map((v) => v.toFixed(1)).join(', ')}); ` +
+    `values differing from measureObjects: ${mismatches}`,
 );
 console.log(
   `  ${(objects / FIELDS / 3).toFixed(0)} objects per kind per field; object pixels per field: ` +

@@ -269,6 +269,739 @@ static napi_value accumulate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* A typed array argument of the given type (NULL and a thrown TypeError otherwise). */
+static void *typed_arg(napi_env env, napi_value v, napi_typedarray_type want, size_t *n, const char *usage) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL);
+  if (!is_ta || type != want) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  return data ? data : (void *)"";
+}
+
+#define COOC_KEYS 65536
+
+/*
+ * Co-occurrence counting of one object's pixels (src/cells/texture.ts countPairs is the
+ * TypeScript twin; integer counts, so the tables are identical): for entries i0..i1 of `pixel`,
+ * each direction d whose bit is set in mask[i] and whose partner p + shift[d] has a nonzero gray
+ * level, pair (lo, hi) is counted in table d at lo x size + hi, listed in tch on its first count,
+ * nt[d] counting the listed pairs. With `nucleus` (not null), the pair is also counted in table
+ * 4 + d when both pixels are in a nucleus (nucleus != 0) and in table 8 + d when neither is.
+ */
+static napi_value cooccurrence(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "cooccurrence(pixel: Int32Array, i0, i1, mask: Uint8Array, gray: Uint8Array, nucleus: Int32Array | null, "
+                      "shift: Int32Array(4), size, cnt: Int32Array, tch: Int32Array, nt: Int32Array)";
+  if (argc != 11) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t npix, nmask, ngray, nnuc = 0, nshift, ncnt, ntch, nnt;
+  const int32_t *pixel = typed_arg(env, argv[0], napi_int32_array, &npix, usage);
+  if (!pixel) return NULL;
+  const uint8_t *mask = typed_arg(env, argv[3], napi_uint8_array, &nmask, usage);
+  if (!mask) return NULL;
+  const uint8_t *gray = typed_arg(env, argv[4], napi_uint8_array, &ngray, usage);
+  if (!gray) return NULL;
+  napi_valuetype nt_type;
+  napi_typeof(env, argv[5], &nt_type);
+  const int32_t *nucleus = NULL;
+  if (nt_type != napi_null) {
+    nucleus = typed_arg(env, argv[5], napi_int32_array, &nnuc, usage);
+    if (!nucleus) return NULL;
+  }
+  const int32_t *shift = typed_arg(env, argv[6], napi_int32_array, &nshift, usage);
+  if (!shift) return NULL;
+  int32_t *cnt = typed_arg(env, argv[8], napi_int32_array, &ncnt, usage);
+  if (!cnt) return NULL;
+  int32_t *tch = typed_arg(env, argv[9], napi_int32_array, &ntch, usage);
+  if (!tch) return NULL;
+  int32_t *nt = typed_arg(env, argv[10], napi_int32_array, &nnt, usage);
+  if (!nt) return NULL;
+  int32_t i0, i1, size;
+  napi_get_value_int32(env, argv[1], &i0);
+  napi_get_value_int32(env, argv[2], &i1);
+  napi_get_value_int32(env, argv[7], &size);
+  size_t tables = nucleus ? 12 : 4;
+  if (i0 < 0 || i1 < i0 || (size_t)i1 > npix || (size_t)i1 > nmask || nshift < 4 || size < 1 || size > 256 || ncnt < tables * COOC_KEYS ||
+      ntch < tables * COOC_KEYS || nnt < tables || (nucleus && nnuc != ngray)) {
+    napi_throw_range_error(env, NULL, "cooccurrence: i0..i1 must lie in pixel and mask, size in 1..256, shift hold 4 offsets, "
+                                      "cnt/tch hold 4 (12 with nucleus) tables of 65536, nucleus as long as gray");
+    return NULL;
+  }
+  for (int32_t i = i0; i < i1; i++) {
+    int bits = mask[i];
+    if (bits == 0) continue;
+    int64_t p = pixel[i];
+    if (p < 0 || (size_t)p >= ngray) goto out_of_range;
+    int a = gray[p];
+    if (a == 0) continue;
+    int an = nucleus ? nucleus[p] != 0 : 0;
+    for (int d = 0; d < 4; d++) {
+      if (((bits >> d) & 1) == 0) continue;
+      int64_t q = p + shift[d];
+      if (q < 0 || (size_t)q >= ngray) goto out_of_range;
+      int b = gray[q];
+      if (b == 0) continue;
+      int lo = a < b ? a : b;
+      int hi = a + b - lo;
+      if (hi >= size) goto out_of_range;
+      int off = lo * size + hi;
+      int ab = (lo << 8) | hi;
+      int32_t *c = cnt + (size_t)d * COOC_KEYS + off;
+      if ((*c)++ == 0) tch[(size_t)d * COOC_KEYS + nt[d]++] = ab;
+      if (nucleus && an == (nucleus[q] != 0)) {
+        int t = (an ? 4 : 8) + d;
+        c = cnt + (size_t)t * COOC_KEYS + off;
+        if ((*c)++ == 0) tch[(size_t)t * COOC_KEYS + nt[t]++] = ab;
+      }
+    }
+  }
+  return NULL;
+out_of_range:
+  napi_throw_range_error(env, NULL, "cooccurrence: a pixel, its partner or its gray level (>= size) is out of range");
+  return NULL;
+}
+
+/*
+ * Per-object intensity statistics of one stain: the C twin of measureIntensity in
+ * src/cells/intensity.ts (same double operations in the same order, same bucketed selection of
+ * quartiles and MAD), except the mass displacement, which needs Math.hypot: the object's sums of
+ * x, p, x v and p v go to moments[4 (k-1) ..] and TypeScript finishes it.
+ */
+typedef struct {
+  int32_t *counts, *slot_of;
+  size_t cap;
+  double *scratch;
+  size_t scap;
+  int last;
+  double scale;
+} ostats_t;
+
+static _Thread_local ostats_t os_state = {NULL, NULL, 0, NULL, 0, 0, 0};
+
+static int os_prepare(ostats_t *o, int n, double lo, double hi, double *scale) {
+  int buckets = n >> 2;
+  if (buckets < 1) buckets = 1;
+  if (o->cap < (size_t)buckets) {
+    size_t cap = (size_t)buckets > 2 * o->cap ? (size_t)buckets : 2 * o->cap;
+    int32_t *c = realloc(o->counts, sizeof(int32_t) * cap);
+    if (!c) return 0;
+    o->counts = c;
+    int32_t *s = realloc(o->slot_of, sizeof(int32_t) * cap);
+    if (!s) return 0;
+    o->slot_of = s;
+    for (size_t i = 0; i < cap; i++) o->slot_of[i] = -1;
+    o->cap = cap;
+  }
+  memset(o->counts, 0, sizeof(int32_t) * buckets);
+  o->last = buckets - 1;
+  o->scale = buckets / (hi - lo);
+  *scale = o->scale;
+  return 1;
+}
+
+static inline int os_bucket(double v, double lo, double scale, int last) {
+  double t = (v - lo) * scale;
+  if (!(t >= 0)) return 0;
+  return t < last ? (int)t : last;
+}
+
+static inline void dswap(double *a, int i, int j) {
+  double t = a[i];
+  a[i] = a[j];
+  a[j] = t;
+}
+
+static void multi_select(double *a, int lo, int hi, const int32_t *targets, int t0, int t1) {
+  while (t0 < t1) {
+    if (hi - lo < 24) {
+      for (int i = lo + 1; i <= hi; i++) {
+        double v = a[i];
+        int j = i - 1;
+        while (j >= lo && a[j] > v) {
+          a[j + 1] = a[j];
+          j--;
+        }
+        a[j + 1] = v;
+      }
+      return;
+    }
+    int mid = (int)(((unsigned)lo + (unsigned)hi) >> 1);
+    if (a[mid] < a[lo]) dswap(a, mid, lo);
+    if (a[hi] < a[lo]) dswap(a, hi, lo);
+    if (a[hi] < a[mid]) dswap(a, hi, mid);
+    double pivot = a[mid];
+    int i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        dswap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    int tl = t0;
+    while (tl < t1 && targets[tl] <= j) tl++;
+    int tr = tl;
+    while (tr < t1 && targets[tr] < i) tr++;
+    if (tl - t0 < t1 - tr) {
+      multi_select(a, lo, j, targets, t0, tl);
+      lo = i;
+      t0 = tr;
+    } else {
+      multi_select(a, i, hi, targets, tr, t1);
+      hi = j;
+      t1 = tl;
+    }
+  }
+}
+
+static int quantile_ranks(int n, double fraction, int32_t *ranks, int t) {
+  double q = n * fraction;
+  double i = floor(q);
+  if (t == 0 || ranks[t - 1] != (int32_t)i) ranks[t++] = (int32_t)i;
+  if (q - i > 0 && i < n - 1) ranks[t++] = (int32_t)i + 1;
+  return t;
+}
+
+static double quantile_of(const int32_t *ranks, const double *at, int t, int n, double fraction) {
+  double q = n * fraction;
+  double i = floor(q);
+  double f = q - i;
+  int j = 0;
+  while (j < t && ranks[j] != (int32_t)i) j++;
+  return f == 0 || i >= n - 1 ? at[j] : at[j] * (1 - f) + at[j + 1] * f;
+}
+
+static int os_select(ostats_t *o, const double *values, int i0, int n, int deviations, double centre, double lo, double hi, const int32_t *ranks, int t,
+                     double *at, int counted) {
+  if (!(hi > lo)) {
+    for (int j = 0; j < t; j++) at[j] = lo;
+    return 1;
+  }
+  double scale = o->scale;
+  if (!counted && !os_prepare(o, n, lo, hi, &scale)) return 0;
+  int32_t *counts = o->counts, *slot_of = o->slot_of;
+  int last = o->last;
+  int i1 = i0 + n;
+  if (!counted) {
+    if (deviations)
+      for (int i = i0; i < i1; i++) counts[os_bucket(fabs(values[i] - centre), lo, scale, last)]++;
+    else
+      for (int i = i0; i < i1; i++) counts[os_bucket(values[i], lo, scale, last)]++;
+  }
+  int32_t slot_bucket[8], slot_start[9], slot_fill[8], local[8];
+  slot_start[0] = 0;
+  int slots = 0, cum = 0, b = 0;
+  for (int j = 0; j < t; j++) {
+    int r = ranks[j];
+    while (cum + counts[b] <= r) cum += counts[b++];
+    if (slots == 0 || slot_bucket[slots - 1] != b) {
+      slot_bucket[slots] = b;
+      slot_start[slots + 1] = slot_start[slots] + counts[b];
+      slot_fill[slots] = 0;
+      slot_of[b] = slots;
+      slots++;
+    }
+    local[j] = slot_start[slots - 1] + (r - cum);
+  }
+  size_t size = (size_t)slot_start[slots];
+  if (o->scap < size) {
+    size_t cap = size > 2 * o->scap ? size : 2 * o->scap;
+    double *sc = realloc(o->scratch, sizeof(double) * cap);
+    if (!sc) return 0;
+    o->scratch = sc;
+    o->scap = cap;
+  }
+  double *scratch = o->scratch;
+  for (int i = i0; i < i1; i++) {
+    double v = deviations ? fabs(values[i] - centre) : values[i];
+    int s = slot_of[os_bucket(v, lo, scale, last)];
+    if (s >= 0) scratch[slot_start[s] + slot_fill[s]++] = v;
+  }
+  for (int s = 0; s < slots; s++) {
+    slot_of[slot_bucket[s]] = -1;
+    int j0 = 0;
+    while (local[j0] < slot_start[s]) j0++;
+    int j1 = j0;
+    while (j1 < t && local[j1] < slot_start[s + 1]) j1++;
+    multi_select(scratch, slot_start[s], slot_start[s + 1] - 1, local, j0, j1);
+  }
+  for (int j = 0; j < t; j++) at[j] = scratch[local[j]];
+  return 1;
+}
+
+static napi_value intensity_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "intensityStats(values: Float64Array, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array, count, "
+                      "out: Float64Array, stride, offset, moments: Float64Array)";
+  if (argc != 10) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nv, ns, np, nx, ne, no, nm;
+  const double *values = typed_arg(env, argv[0], napi_float64_array, &nv, usage);
+  if (!values) return NULL;
+  const int32_t *start = typed_arg(env, argv[1], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[2], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *xs = typed_arg(env, argv[3], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  const uint8_t *edge = typed_arg(env, argv[4], napi_uint8_array, &ne, usage);
+  if (!edge) return NULL;
+  double *out = typed_arg(env, argv[6], napi_float64_array, &no, usage);
+  if (!out) return NULL;
+  double *moments = typed_arg(env, argv[9], napi_float64_array, &nm, usage);
+  if (!moments) return NULL;
+  int32_t count, stride, offset;
+  napi_get_value_int32(env, argv[5], &count);
+  napi_get_value_int32(env, argv[7], &stride);
+  napi_get_value_int32(env, argv[8], &offset);
+  int ok = count >= 0 && ns >= (size_t)count + 1 && offset >= 0 && offset + 15 <= stride && no >= (size_t)count * stride && nm >= 4 * (size_t)count && start[0] == 0;
+  for (int k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1];
+  if (ok && count > 0) {
+    size_t total = (size_t)start[count];
+    ok = total <= nv && total <= np && total <= nx && total <= ne;
+  }
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "intensityStats: start must rise from 0 over count + 1 entries within values, pixel, x and edge; out hold count rows of stride >= offset + 15");
+    return NULL;
+  }
+  ostats_t *st = &os_state;
+  int32_t ranks[6];
+  double at[6];
+  for (int k = 1; k <= count; k++) {
+    double *o = out + (size_t)(k - 1) * stride + offset;
+    int i0 = start[k - 1], i1 = start[k], n = i1 - i0;
+    double *mo = moments + 4 * (size_t)(k - 1);
+    if (n == 0) {
+      for (int f = 0; f < 15; f++) o[f] = 0;
+      mo[0] = mo[1] = mo[2] = mo[3] = 0;
+      continue;
+    }
+    double sum = 0, min = INFINITY, max = -INFINITY, sx = 0, sp = 0, sxv = 0, spv = 0, en = 0, esum = 0, emin = INFINITY, emax = -INFINITY;
+    for (int i = i0; i < i1; i++) {
+      double v = values[i];
+      double x = xs[i];
+      double p = pixel[i];
+      sum += v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sx += x;
+      sp += p;
+      sxv += x * v;
+      spv += p * v;
+      if (edge[i] == 1) {
+        en++;
+        esum += v;
+        if (v < emin) emin = v;
+        if (v > emax) emax = v;
+      }
+    }
+    double mean = sum / n;
+    double emean = en > 0 ? esum / en : 0;
+    double ss = 0, ess = 0;
+    int spread = max > min;
+    double scale = 0;
+    if (spread && !os_prepare(st, n, min, max, &scale)) goto no_memory;
+    int32_t *counts = st->counts;
+    int last = st->last;
+    for (int i = i0; i < i1; i++) {
+      double v = values[i];
+      ss += (v - mean) * (v - mean);
+      if (edge[i] == 1) ess += (v - emean) * (v - emean);
+      if (spread) counts[os_bucket(v, min, scale, last)]++;
+    }
+    int t = quantile_ranks(n, 0.25, ranks, 0);
+    t = quantile_ranks(n, 0.5, ranks, t);
+    t = quantile_ranks(n, 0.75, ranks, t);
+    if (!os_select(st, values, i0, n, 0, 0, min, max, ranks, t, at, 1)) goto no_memory;
+    double lower = quantile_of(ranks, at, t, n, 0.25);
+    double median = quantile_of(ranks, at, t, n, 0.5);
+    double upper = quantile_of(ranks, at, t, n, 0.75);
+    t = quantile_ranks(n, 0.5, ranks, 0);
+    double a = max - median, b = median - min;
+    if (!os_select(st, values, i0, n, 1, median, 0, a > b ? a : b, ranks, t, at, 0)) goto no_memory;
+    double mad = quantile_of(ranks, at, t, n, 0.5);
+    o[0] = sum;
+    o[1] = mean;
+    o[2] = sqrt(ss / n);
+    o[3] = min;
+    o[4] = max;
+    o[5] = esum;
+    o[6] = emean;
+    o[7] = en > 0 ? sqrt(ess / en) : 0;
+    o[8] = en > 0 ? emin : 0;
+    o[9] = en > 0 ? emax : 0;
+    o[10] = 0;
+    o[11] = lower;
+    o[12] = median;
+    o[13] = mad;
+    o[14] = upper;
+    mo[0] = sx;
+    mo[1] = sp;
+    mo[2] = sxv;
+    mo[3] = spv;
+  }
+  return NULL;
+no_memory:
+  napi_throw_error(env, NULL, "intensityStats: out of memory");
+  return NULL;
+}
+
+/* numpy.rint(v x 255) clipped to 0..255, as toUbyte in src/cells/texture.ts */
+static inline int to_ubyte(double v) {
+  double t = v * 255;
+  if (!(t > 0)) return 0;
+  if (t >= 255) return 255;
+  int g = (int)(t + 0.5);
+  return g - t == 0.5 && (g & 1) == 1 ? g - 1 : g;
+}
+
+#define GATHER(T)                                                                      \
+  {                                                                                    \
+    const T *d = (const T *)data;                                                      \
+    if (!image)                                                                        \
+      for (size_t i = 0; i < total; i++) out[i] = d[pixel[i]] * scale;                 \
+    else if (filled)                                                                   \
+      for (int k = 1; k <= count; k++) {                                               \
+        int m = 0;                                                                     \
+        for (int i = start[k - 1]; i < start[k]; i++) {                                \
+          int p = pixel[i];                                                            \
+          out[i] = d[p] * scale;                                                       \
+          int g = image[p];                                                            \
+          if (g > m) m = g;                                                            \
+        }                                                                              \
+        max[k - 1] = (uint8_t)m;                                                       \
+      }                                                                                \
+    else                                                                               \
+      for (int k = 1; k <= count; k++) {                                               \
+        int m = 0;                                                                     \
+        for (int i = start[k - 1]; i < start[k]; i++) {                                \
+          int p = pixel[i];                                                            \
+          double v = d[p] * scale;                                                     \
+          out[i] = v;                                                                  \
+          int g = lut[to_ubyte(v)];                                                    \
+          image[p] = (uint8_t)g;                                                       \
+          if (g > m) m = g;                                                            \
+        }                                                                              \
+        max[k - 1] = (uint8_t)m;                                                       \
+      }                                                                                \
+  }
+
+/*
+ * The C twin of gatherValues (src/cells/intensity.ts): a stain's value x scale at every object
+ * pixel, in index order; with `image` (and max, lut), the gray levels too (or, `filled`, only each
+ * object's largest level read from image).
+ */
+static napi_value gather_values(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "gatherValues(data: " PIXEL_TYPES ", pixel: Int32Array, start: Int32Array, count, scale, out: Float64Array, "
+                      "image: Uint8Array | null, max: Uint8Array | null, lut: Uint8Array | null, filled: boolean)";
+  if (argc != 10) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t nd, np, ns, no, ni = 0, nm = 0, nl = 0;
+  void *data;
+  if (!pixels_arg(env, argv[0], usage, &type, &nd, &data)) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[1], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *start = typed_arg(env, argv[2], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  double *out = typed_arg(env, argv[5], napi_float64_array, &no, usage);
+  if (!out) return NULL;
+  napi_valuetype vt;
+  napi_typeof(env, argv[6], &vt);
+  uint8_t *image = NULL, *max = NULL;
+  const uint8_t *lut = NULL;
+  if (vt != napi_null) {
+    if (!(image = typed_arg(env, argv[6], napi_uint8_array, &ni, usage))) return NULL;
+    if (!(max = typed_arg(env, argv[7], napi_uint8_array, &nm, usage))) return NULL;
+    if (!(lut = typed_arg(env, argv[8], napi_uint8_array, &nl, usage))) return NULL;
+  }
+  int32_t count;
+  double scale;
+  bool filled = false;
+  napi_get_value_int32(env, argv[3], &count);
+  napi_get_value_double(env, argv[4], &scale);
+  napi_get_value_bool(env, argv[9], &filled);
+  int ok = count >= 0 && ns >= (size_t)count + 1 && start[0] == 0 && (!image || (nm >= (size_t)count && nl >= 256 && ni >= nd));
+  for (int k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1];
+  size_t total = ok ? (size_t)start[count] : 0;
+  ok = ok && total <= np && total <= no;
+  for (size_t i = 0; ok && i < total; i++) ok = pixel[i] >= 0 && (size_t)pixel[i] < nd;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "gatherValues: start must rise from 0 over count + 1 entries within pixel and out, pixels lie in data, "
+                                      "the gray image cover data, max hold count levels and lut 256");
+    return NULL;
+  }
+  if (type == napi_float32_array) GATHER(float)
+  else if (type == napi_uint16_array) GATHER(uint16_t)
+  else if (type == napi_uint8_array) GATHER(uint8_t)
+  else GATHER(double)
+  return NULL;
+}
+
+/*
+ * indexObjects' two raster passes (src/cells/shape.ts, integer work: identical results).
+ * labelCounts: start[k] += pixels of object k, euler[k-1] += the 2x2-window scores; returns -1,
+ * or the index of the first pixel whose label is outside 0..count (nothing is valid then).
+ * labelFill: object pixels into pixel/x/edge at start[k-1]++ (start = write positions).
+ */
+static int label_images(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage, int32_t **labels, size_t *nl,
+                        int32_t *w, int32_t *h) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  if (!(*labels = typed_arg(env, argv[0], napi_int32_array, nl, usage))) return 0;
+  napi_get_value_int32(env, argv[1], w);
+  napi_get_value_int32(env, argv[2], h);
+  if (*w < 1 || *h < 1 || *nl != (size_t)*w * *h) {
+    napi_throw_range_error(env, NULL, "labels must hold width*height values");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value label_counts(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  const char *usage = "labelCounts(labels: Int32Array, width, height, count, start: Int32Array(count + 1), euler: Float64Array(count))";
+  int32_t *labels, w, h, count;
+  size_t nl, ns, ne;
+  if (!label_images(env, info, 6, argv, usage, &labels, &nl, &w, &h)) return NULL;
+  napi_get_value_int32(env, argv[3], &count);
+  int32_t *start = typed_arg(env, argv[4], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  double *euler = typed_arg(env, argv[5], napi_float64_array, &ne, usage);
+  if (!euler) return NULL;
+  if (count < 0 || ns < (size_t)count + 1 || ne < (size_t)count) {
+    napi_throw_range_error(env, NULL, "labelCounts: start must hold count + 1 entries, euler count");
+    return NULL;
+  }
+  napi_value result;
+  for (size_t p = 0; p < nl; p++) {
+    if (labels[p] < 0 || labels[p] > count) {
+      napi_create_double(env, (double)p, &result);
+      return result;
+    }
+  }
+  for (int y = 0; y <= h; y++) {
+    const int32_t *cur = y < h ? labels + (size_t)y * w : NULL;
+    const int32_t *up = y > 0 ? labels + (size_t)(y - 1) * w : NULL;
+    int a = 0, c = 0;
+    for (int x = 0; x <= w; x++) {
+      int b = up && x < w ? up[x] : 0;
+      int d = cur && x < w ? cur[x] : 0;
+      if (d != 0) start[d]++;
+      if (a != 0 && d != a) {
+        if (b != a && c != a) euler[a - 1]++;
+        else if (b == a && c == a) euler[a - 1]--;
+      }
+      if (b != 0 && b == c && a != b && d != b) euler[b - 1]--;
+      a = b;
+      c = d;
+    }
+  }
+  napi_create_double(env, -1, &result);
+  return result;
+}
+
+static napi_value label_fill(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  const char *usage = "labelFill(labels: Int32Array, width, height, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array)";
+  int32_t *labels, w, h;
+  size_t nl, ns, np, nx, ne;
+  if (!label_images(env, info, 7, argv, usage, &labels, &nl, &w, &h)) return NULL;
+  int32_t *start = typed_arg(env, argv[3], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  int32_t *pixel = typed_arg(env, argv[4], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  int32_t *xs = typed_arg(env, argv[5], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  uint8_t *edge = typed_arg(env, argv[6], napi_uint8_array, &ne, usage);
+  if (!edge) return NULL;
+  /* every write position must stay inside pixel/x/edge: object k writes start[k-1] .. start[k]-1 */
+  int ok = ns >= 1 && np == nx && np == ne;
+  size_t count = ns - 1;
+  for (size_t k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1] && start[k - 1] >= 0;
+  ok = ok && (size_t)start[count] <= np;
+  for (size_t p = 0; ok && p < nl; p++) ok = labels[p] >= 0 && (size_t)labels[p] <= count;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "labelFill: start must rise over count + 1 entries within pixel, x and edge (of equal length), labels lie in 0..count");
+    return NULL;
+  }
+  for (int y = 0; y < h; y++) {
+    const int32_t *row = labels + (size_t)y * w;
+    for (int x = 0; x < w; x++) {
+      int l = row[x];
+      if (l == 0) continue;
+      int32_t i = start[l - 1]++;
+      if (i >= start[l]) {
+        napi_throw_range_error(env, NULL, "labelFill: an object has more pixels than its start entries leave room for");
+        return NULL;
+      }
+      pixel[i] = y * w + x;
+      xs[i] = x;
+      edge[i] = (x > 0 && row[x - 1] != l) || (x < w - 1 && row[x + 1] != l) || (y > 0 && row[x - w] != l) || (y < h - 1 && row[x + w] != l);
+    }
+  }
+  return NULL;
+}
+
+/*
+ * The sums behind the Haralick features of tables 0..tables-1 of one object: the C twin of
+ * haralickSums in src/cells/texture.ts (same double operations in the same order; c log2 c from
+ * the caller's table `clog2`, so every count and marginal must be below its length). Counts are
+ * cleared as read.
+ */
+static napi_value haralick_sums(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "haralickSums(cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables, keySize, sizes: Int32Array, clog2: Float64Array, sums: Float64Array)";
+  if (argc != 8) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t ncnt, ntch, nnt, nsz, nlog, nsums;
+  int32_t *cnt = typed_arg(env, argv[0], napi_int32_array, &ncnt, usage);
+  if (!cnt) return NULL;
+  const int32_t *tch = typed_arg(env, argv[1], napi_int32_array, &ntch, usage);
+  if (!tch) return NULL;
+  const int32_t *nt = typed_arg(env, argv[2], napi_int32_array, &nnt, usage);
+  if (!nt) return NULL;
+  const int32_t *sizes = typed_arg(env, argv[5], napi_int32_array, &nsz, usage);
+  if (!sizes) return NULL;
+  const double *clog2 = typed_arg(env, argv[6], napi_float64_array, &nlog, usage);
+  if (!clog2) return NULL;
+  double *sums = typed_arg(env, argv[7], napi_float64_array, &nsums, usage);
+  if (!sums) return NULL;
+  int32_t tables, key_size;
+  napi_get_value_int32(env, argv[3], &tables);
+  napi_get_value_int32(env, argv[4], &key_size);
+  int ok = tables >= 0 && (size_t)tables <= nnt && (size_t)tables <= nsz && nsums >= 14 * (size_t)tables && ncnt >= (size_t)tables * COOC_KEYS &&
+           ntch >= (size_t)tables * COOC_KEYS && key_size >= 1 && key_size <= 256;
+  for (int t = 0; ok && t < tables; t++) ok = nt[t] >= 0 && nt[t] <= COOC_KEYS && sizes[t] >= 1 && sizes[t] <= key_size;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "haralickSums: tables of 65536 entries in cnt/tch, nt/sizes/sums for each, sizes in 1..keySize <= 256");
+    return NULL;
+  }
+  double px[256], plus[512], minus[256];
+  memset(px, 0, sizeof px);
+  memset(plus, 0, sizeof plus);
+  memset(minus, 0, sizeof minus);
+#define XLOG2X(c) ((size_t)(c) < nlog ? clog2[(size_t)(c)] : (bad = 1, 0.0))
+  int bad = 0;
+  for (int tb = 0; tb < tables; tb++) {
+    int m = nt[tb];
+    if (m == 0) continue;
+    size_t base = (size_t)tb * COOC_KEYS;
+    int size = sizes[tb];
+    double pairs = 0, asm_ = 0, contrast = 0, sij = 0, idm = 0, hsum = 0;
+    for (int j = 0; j < m; j++) {
+      int ab = tch[base + j];
+      int a = ab >> 8, b = ab & 255;
+      if (b >= key_size || a >= size || b >= size) {
+        bad = 1;
+        break;
+      }
+      size_t key = base + (size_t)a * key_size + b;
+      double c = cnt[key];
+      cnt[key] = 0;
+      pairs += c;
+      if (a == b) {
+        double c2 = 2 * c;
+        asm_ += c2 * c2;
+        sij += c2 * a * a;
+        idm += c2;
+        px[a] += c2;
+        plus[2 * a] += c2;
+        minus[0] += c2;
+        hsum += XLOG2X(c2);
+      } else {
+        int diff = b - a;
+        asm_ += 2 * c * c;
+        contrast += 2 * c * diff * diff;
+        sij += 2 * c * a * b;
+        idm += (2 * c) / (1 + diff * diff);
+        px[a] += c;
+        px[b] += c;
+        plus[a + b] += 2 * c;
+        minus[diff] += 2 * c;
+        hsum += 2 * XLOG2X(c);
+      }
+    }
+    double t = 2 * pairs, ux = 0, exx = 0, hxsum = 0, hmsum = 0;
+    double m_mean = 1.0 / size, m_dev = 0;
+    for (int g = 0; g < size; g++) {
+      double c = px[g];
+      if (c != 0) {
+        ux += g * c;
+        exx += g * g * c;
+        hxsum += XLOG2X(c);
+        px[g] = 0;
+      }
+      double e = minus[g];
+      m_dev += (e / t - m_mean) * (e / t - m_mean);
+      if (e != 0) {
+        hmsum += XLOG2X(e);
+        minus[g] = 0;
+      }
+    }
+    double sa = 0, sss = 0, hpsum = 0;
+    for (int g = 0; g < 2 * size; g++) {
+      double c = plus[g];
+      if (c == 0) continue;
+      sa += g * c;
+      sss += g * g * c;
+      hpsum += XLOG2X(c);
+      plus[g] = 0;
+    }
+    double *s = sums + 14 * (size_t)tb;
+    s[0] = pairs;
+    s[1] = asm_;
+    s[2] = contrast;
+    s[3] = sij;
+    s[4] = idm;
+    s[5] = hsum;
+    s[6] = ux;
+    s[7] = exx;
+    s[8] = hxsum;
+    s[9] = hmsum;
+    s[10] = m_dev;
+    s[11] = sa;
+    s[12] = sss;
+    s[13] = hpsum;
+    if (bad) break;
+  }
+#undef XLOG2X
+  if (bad) {
+    napi_throw_range_error(env, NULL, "haralickSums: a gray level beyond its table's size, or a count beyond the c log2 c table");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -277,6 +1010,18 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "accumulate", fn);
   napi_create_function(env, "valuesAtRanks", NAPI_AUTO_LENGTH, values_at_ranks, NULL, &fn);
   napi_set_named_property(env, exports, "valuesAtRanks", fn);
+  napi_create_function(env, "cooccurrence", NAPI_AUTO_LENGTH, cooccurrence, NULL, &fn);
+  napi_set_named_property(env, exports, "cooccurrence", fn);
+  napi_create_function(env, "intensityStats", NAPI_AUTO_LENGTH, intensity_stats, NULL, &fn);
+  napi_set_named_property(env, exports, "intensityStats", fn);
+  napi_create_function(env, "gatherValues", NAPI_AUTO_LENGTH, gather_values, NULL, &fn);
+  napi_set_named_property(env, exports, "gatherValues", fn);
+  napi_create_function(env, "labelCounts", NAPI_AUTO_LENGTH, label_counts, NULL, &fn);
+  napi_set_named_property(env, exports, "labelCounts", fn);
+  napi_create_function(env, "labelFill", NAPI_AUTO_LENGTH, label_fill, NULL, &fn);
+  napi_set_named_property(env, exports, "labelFill", fn);
+  napi_create_function(env, "haralickSums", NAPI_AUTO_LENGTH, haralick_sums, NULL, &fn);
+  napi_set_named_property(env, exports, "haralickSums", fn);
   return exports;
 }
 

@@ -10,6 +10,52 @@ export interface NativeKernels {
   valuesAtRanks(data: ArrayLike<number>, ranks: readonly number[]): number[];
   /** sum[i] += data[i] */
   accumulate(sum: Float64Array, data: ArrayLike<number>): void;
+  /** Co-occurrence counts of one object; twin of countPairs in src/cells/texture.ts. */
+  cooccurrence(
+    pixel: Int32Array,
+    i0: number,
+    i1: number,
+    mask: Uint8Array,
+    gray: Uint8Array,
+    nucleus: Int32Array | null,
+    shift: Int32Array,
+    size: number,
+    cnt: Int32Array,
+    tch: Int32Array,
+    nt: Int32Array,
+  ): void;
+  /** Intensity statistics of every object of one stain; twin of measureIntensity in src/cells/intensity.ts (IntensityKernel). */
+  intensityStats(
+    values: Float64Array,
+    start: Int32Array,
+    pixel: Int32Array,
+    x: Int32Array,
+    edge: Uint8Array,
+    count: number,
+    out: Float64Array,
+    stride: number,
+    offset: number,
+    moments: Float64Array,
+  ): void;
+  /** A stain's values (and gray levels) at object pixels; twin of gatherValues in src/cells/intensity.ts (GatherKernel). */
+  gatherValues(
+    data: Float32Array | Uint16Array | Uint8Array,
+    pixel: Int32Array,
+    start: Int32Array,
+    count: number,
+    scale: number,
+    out: Float64Array,
+    image: Uint8Array | null,
+    max: Uint8Array | null,
+    lut: Uint8Array | null,
+    filled: boolean,
+  ): void;
+  /** indexObjects' first pass (pixel counts, Euler scores); -1 or the first pixel with a bad label. See IndexKernel in src/cells/shape.ts. */
+  labelCounts(labels: Int32Array, width: number, height: number, count: number, start: Int32Array, euler: Float64Array): number;
+  /** indexObjects' second pass (pixels, columns, edge flags by object). */
+  labelFill(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array): void;
+  /** The sums behind one object's Haralick features; twin of haralickSums in src/cells/texture.ts (HaralickKernel). */
+  haralickSums(cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables: number, keySize: number, sizes: Int32Array, clog2: Float64Array, sums: Float64Array): void;
 }
 
 function load(): NativeKernels | null {

@@ -33,21 +33,61 @@ export function intensityScale(plane: Plane): number {
   return 1;
 }
 
+/** gatherValues' work (same arguments, spread), e.g. the C kernel of native/kernels.c. */
+export type GatherKernel = (
+  data: Float32Array | Uint16Array | Uint8Array,
+  pixel: Int32Array,
+  start: Int32Array,
+  count: number,
+  scale: number,
+  out: Float64Array,
+  image: Uint8Array | null,
+  max: Uint8Array | null,
+  lut: Uint8Array | null,
+  filled: boolean,
+) => void;
+
+let gatherKernel: GatherKernel | null = null;
+
+/** Gather with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useGatherKernel(k: GatherKernel | null): void {
+  gatherKernel = k;
+}
+
 /**
  * The stain's value at every object pixel, in `index` order (one gather per stain); with `gray`,
  * also the texture's gray levels of those pixels and each object's largest one, in the same pass.
+ * `grayFilled`: gray.image already holds this stain's levels at these pixels (made for another
+ * kind of objects covering them); only each object's largest level is found.
  */
-export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Array, gray?: GrayLevels): Float64Array {
+export function gatherValues(index: ObjectPixels, plane: Plane, into?: Float64Array, gray?: GrayLevels, grayFilled = false): Float64Array {
   const { pixel, start, count } = index;
   const n = pixel.length;
   const out = into && into.length >= n ? into : new Float64Array(n);
   const data = plane.data;
   const scale = intensityScale(plane);
+  if (gatherKernel) {
+    gatherKernel(data, pixel, start, count, scale, out, gray?.image ?? null, gray?.max ?? null, gray?.lut ?? null, grayFilled);
+    return out;
+  }
   if (!gray) {
     for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]! * scale;
     return out;
   }
   const { image, max, lut } = gray;
+  if (grayFilled) {
+    for (let i = 0; i < n; i++) out[i] = data[pixel[i]!]! * scale;
+    for (let k = 1; k <= count; k++) {
+      let m = 0;
+      const i1 = start[k]!;
+      for (let i = start[k - 1]!; i < i1; i++) {
+        const g = image[pixel[i]!]!;
+        if (g > m) m = g;
+      }
+      max[k - 1] = m;
+    }
+    return out;
+  }
   for (let k = 1; k <= count; k++) {
     let m = 0;
     const i1 = start[k]!;
@@ -247,12 +287,52 @@ class OrderStatistics {
 }
 
 /**
+ * measureIntensity's statistics without the mass displacement (column 10 left 0), each object's
+ * sums of x, p, x v and p v written to moments[4 (k-1) ..] instead: e.g. the C kernel of
+ * native/kernels.c, giving bitwise the values of the TypeScript below.
+ */
+export type IntensityKernel = (
+  values: Float64Array,
+  start: Int32Array,
+  pixel: Int32Array,
+  x: Int32Array,
+  edge: Uint8Array,
+  count: number,
+  out: Float64Array,
+  stride: number,
+  offset: number,
+  moments: Float64Array,
+) => void;
+
+let kernel: IntensityKernel | null = null;
+
+/** Compute intensity statistics with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useIntensityKernel(k: IntensityKernel | null): void {
+  kernel = k;
+}
+
+/**
  * Intensity features of every object for one stain into `out` (row k-1 of `stride` values,
  * columns `offset` .. in INTENSITY_FEATURES order). `values` from gatherValues. An object without
  * pixels gets zeros; one without edge pixels zeros for the edge features.
  */
 export function measureIntensity(index: ObjectPixels, values: Float64Array, out: Float64Array, stride: number, offset: number): void {
   const { width: w, count, start, pixel, x: xs, edge } = index;
+  if (kernel) {
+    const moments = new Float64Array(4 * count);
+    kernel(values, start, pixel, xs, edge, count, out, stride, offset, moments);
+    for (let k = 1; k <= count; k++) {
+      const n = start[k]! - start[k - 1]!;
+      const o = (k - 1) * stride + offset;
+      const sum = out[o]!;
+      const [sx, sp, sxv, spv] = moments.subarray(4 * (k - 1), 4 * k) as unknown as [number, number, number, number];
+      // as below: rows from pixel indices
+      const sy = (sp - sx) / w;
+      const syv = (spv - sxv) / w;
+      out[o + 10] = n > 0 && sum > 0 ? Math.hypot(sx / n - sxv / sum, sy / n - syv / sum) : 0;
+    }
+    return;
+  }
   const stats = new OrderStatistics();
   const ranks = new Int32Array(6);
   const at = new Float64Array(6);

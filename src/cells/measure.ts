@@ -9,7 +9,7 @@
  */
 import { MorphoprofError, invalidParameter } from '../errors.js';
 import { INTENSITY_FEATURES, gatherValues, measureIntensity } from './intensity.js';
-import { SHAPE_FEATURES, indexObjects, measureShape } from './shape.js';
+import { SHAPE_FEATURES, indexObjects, measureShape, type ObjectPixels } from './shape.js';
 import { HARALICK_FEATURES, grayLevelsFor, measureTexture, neighbourMask, type GrayLevels } from './texture.js';
 import type { LabelImage, ObjectMeasurements, Plane } from './types.js';
 
@@ -44,7 +44,7 @@ export function measurementColumns(stains: readonly string[], opts: MeasureOptio
   return columns;
 }
 
-function checkInputs(labels: LabelImage, images: Record<string, Plane>, opts: MeasureOptions): void {
+export function checkInputs(labels: LabelImage, images: Record<string, Plane>, opts: MeasureOptions): void {
   const { width, height, count } = labels;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw invalidParameter('labels.width/height', 'positive integers', [width, height]);
@@ -96,12 +96,66 @@ function checkInputs(labels: LabelImage, images: Record<string, Plane>, opts: Me
  */
 export function measureObjects(labels: LabelImage, images: Record<string, Plane>, opts: MeasureOptions = {}): ObjectMeasurements {
   checkInputs(labels, images, opts);
+  const layout = measurementLayout(images, opts);
+  const kind = startKind(labels, layout);
+  const neighbours = layout.textured.length > 0 ? layout.scales.map((s) => neighbourMask(kind.index, s)) : [];
+  for (const stain of layout.stains) {
+    const at = measureStain(kind, stain, images[stain]!, layout);
+    if (at === undefined) continue;
+    for (let s = 0; s < layout.scales.length; s++) {
+      measureTexture(kind.index, kind.gray!, layout.scales[s]!, kind.values, layout.stride, at + s * 4 * HARALICK_FEATURES.length, neighbours[s]);
+    }
+  }
+  return kind.result;
+}
+
+/** Where each stain's measurements go in a row (shared by the object kinds of one call). */
+export interface MeasurementLayout {
+  stains: string[];
+  textured: readonly string[];
+  scales: readonly number[];
+  levels: number;
+  columns: string[];
+  stride: number;
+  /** First intensity column of each stain. */
+  intensityAt: Map<string, number>;
+  /** First texture column of each textured stain. */
+  textureAt: Map<string, number>;
+}
+
+/** The column layout of measureObjects for these stains and options. */
+export function measurementLayout(images: Record<string, Plane>, opts: MeasureOptions): MeasurementLayout {
   const stains = Object.keys(images);
   const textured = opts.textureStains ?? stains;
   const scales = opts.textureScales ?? DEFAULT_MEASURE_OPTIONS.textureScales;
   const levels = opts.grayLevels ?? DEFAULT_MEASURE_OPTIONS.grayLevels;
   const columns = measurementColumns(stains, opts);
-  const stride = columns.length;
+  const intensityAt = new Map<string, number>();
+  let col = 2 + SHAPE_FEATURES.length;
+  for (const stain of stains) {
+    intensityAt.set(stain, col);
+    col += INTENSITY_FEATURES.length;
+  }
+  const textureAt = new Map<string, number>();
+  for (const stain of textured) {
+    textureAt.set(stain, col);
+    col += scales.length * 4 * HARALICK_FEATURES.length;
+  }
+  return { stains, textured, scales, levels, columns, stride: columns.length, intensityAt, textureAt };
+}
+
+/** One object kind being measured: its pixels, its rows, and the buffers reused across stains. */
+export interface KindInProgress {
+  index: ObjectPixels;
+  values: Float64Array;
+  result: ObjectMeasurements;
+  pixelValues?: Float64Array;
+  gray?: GrayLevels;
+}
+
+/** Index the objects and write their location and shape columns. */
+export function startKind(labels: LabelImage, layout: MeasurementLayout): KindInProgress {
+  const { stride, columns } = layout;
   const count = labels.count;
   const values = new Float64Array(count * stride);
   const index = indexObjects(labels);
@@ -111,26 +165,19 @@ export function measureObjects(labels: LabelImage, images: Record<string, Plane>
     values[k * stride] = centre[2 * k]!;
     values[k * stride + 1] = centre[2 * k + 1]!;
   }
-  let col = 2 + SHAPE_FEATURES.length;
-  let pixelValues: Float64Array | undefined;
-  let gray: GrayLevels | undefined;
-  const texturesAt = new Map<string, number>();
-  let tcol = col + stains.length * INTENSITY_FEATURES.length;
-  for (const stain of textured) {
-    texturesAt.set(stain, tcol);
-    tcol += scales.length * 4 * HARALICK_FEATURES.length;
-  }
-  const neighbours = textured.length > 0 ? scales.map((s) => neighbourMask(index, s)) : [];
-  for (const stain of stains) {
-    const at = texturesAt.get(stain);
-    if (at !== undefined) gray = grayLevelsFor(index, levels, gray);
-    pixelValues = gatherValues(index, images[stain]!, pixelValues, at === undefined ? undefined : gray);
-    measureIntensity(index, pixelValues, values, stride, col);
-    col += INTENSITY_FEATURES.length;
-    if (at === undefined) continue;
-    for (let s = 0; s < scales.length; s++) {
-      measureTexture(index, gray!, scales[s]!, values, stride, at + s * 4 * HARALICK_FEATURES.length, neighbours[s]);
-    }
-  }
-  return { columns, values, count };
+  return { index, values, result: { columns, values, count } };
+}
+
+/**
+ * A stain's intensity columns of one kind; for a textured stain also its gray levels (into
+ * kind.gray). `filledGray`: another kind's gray levels of this stain, already made at every pixel
+ * of this kind's objects (shared, not made again).
+ * Returns the stain's first texture column, or undefined when its texture is not measured.
+ */
+export function measureStain(kind: KindInProgress, stain: string, plane: Plane, layout: MeasurementLayout, filledGray?: GrayLevels): number | undefined {
+  const at = layout.textureAt.get(stain);
+  if (at !== undefined) kind.gray = grayLevelsFor(kind.index, layout.levels, filledGray ?? kind.gray);
+  kind.pixelValues = gatherValues(kind.index, plane, kind.pixelValues, at === undefined ? undefined : kind.gray, filledGray !== undefined);
+  measureIntensity(kind.index, kind.pixelValues, kind.values, layout.stride, layout.intensityAt.get(stain)!);
+  return at;
 }

@@ -29,10 +29,55 @@ export interface ObjectPixels {
 }
 
 /**
+ * indexObjects' two raster passes, e.g. the C kernels of native/kernels.c (integer work, so the
+ * same results): `counts` adds each object's pixel count to start[k] and its Euler scores to
+ * euler[k-1], returning -1, or the index of the first pixel with a label outside 0..count;
+ * `fill` writes object k's pixels, columns and edge flags at start[k-1]++.
+ */
+export interface IndexKernel {
+  counts(labels: Int32Array, width: number, height: number, count: number, start: Int32Array, euler: Float64Array): number;
+  fill(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array): void;
+}
+
+let indexKernel: IndexKernel | null = null;
+
+/** Index label images with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useIndexKernel(k: IndexKernel | null): void {
+  indexKernel = k;
+}
+
+function badLabel(img: LabelImage, p: number): MorphoprofError {
+  const x = p % img.width;
+  return new MorphoprofError(
+    'BAD_ARGUMENT',
+    `Label image pixel (x ${x}, y ${(p - x) / img.width}) holds ${img.labels[p]}, outside 0..${img.count} (the label image's count)`,
+    'number objects 1..count in the label image and set count to the largest label',
+  );
+}
+
+function indexWithKernel(img: LabelImage, k: IndexKernel): ObjectPixels {
+  const { labels, width: w, height: h, count } = img;
+  const start = new Int32Array(count + 1);
+  const euler = new Float64Array(count);
+  const bad = k.counts(labels, w, h, count, start, euler);
+  if (bad >= 0) throw badLabel(img, bad);
+  for (let j = 1; j <= count; j++) start[j]! += start[j - 1]!;
+  const total = start[count]!;
+  const pixel = new Int32Array(total);
+  const xs = new Int32Array(total);
+  const edge = new Uint8Array(total);
+  k.fill(labels, w, h, start, pixel, xs, edge);
+  for (let j = count; j > 0; j--) start[j] = start[j - 1]!;
+  start[0] = 0;
+  return { width: w, height: h, count, labels, start, pixel, x: xs, edge, euler };
+}
+
+/**
  * Group the pixels of a label image by object and compute what needs a whole-image pass (the
  * Euler number's 2x2 configurations). Two raster passes; throws on a label outside 0..count.
  */
 export function indexObjects(img: LabelImage): ObjectPixels {
+  if (indexKernel) return indexWithKernel(img, indexKernel);
   const { labels, width: w, height: h, count } = img;
   const start = new Int32Array(count + 1);
   const euler = new Float64Array(count);

@@ -145,20 +145,14 @@ export function measureTexture(
   neighbours?: Uint8Array,
 ): void {
   const { width: w, count, start, pixel } = index;
-  counts ??= new Int32Array(4 * KEYS);
-  touched ??= new Int32Array(4 * KEYS);
-  if (!clog2) {
-    clog2 = new Float64Array(KEYS);
-    for (let c = 1; c < KEYS; c++) clog2[c] = c * Math.log2(c);
-  }
-  const cnt = counts;
-  const tch = touched;
+  const { cnt, tch } = cooccurrenceTables();
   const gray = grayLevels.image;
   const mask = neighbours ?? neighbourMask(index, distance);
   const [s0, s1, s2, s3] = TEXTURE_DIRECTIONS.map(([dy, dx]) => distance * (dy * w + dx)) as [number, number, number, number];
-  const px = new Float64Array(256);
-  const plus = new Float64Array(512);
-  const minus = new Float64Array(256);
+  const shifts = Int32Array.of(s0, s1, s2, s3);
+  const sizes = new Int32Array(4);
+  const outs = [out];
+  const offsets = [0];
   const nt = new Int32Array(4);
   const nf = HARALICK_FEATURES.length;
   for (let k = 1; k <= count; k++) {
@@ -169,6 +163,14 @@ export function measureTexture(
     // pair (a, b), a <= b, counted at a x size + b in its direction's table (compact keys keep a
     // small object's tables in cache); the four directions are written out for speed
     const size = maxGray + 1;
+    if (kernel) {
+      nt.fill(0);
+      kernel(pixel, i0, i1, mask, gray, null, shifts, size, cnt, tch, nt);
+      sizes.fill(size);
+      offsets[0] = o;
+      haralickTables(cnt, tch, nt, 4, size, sizes, i1 - i0, outs, offsets);
+      continue;
+    }
     let n0 = 0;
     let n1 = 0;
     let n2 = 0;
@@ -230,106 +232,385 @@ export function measureTexture(
     nt[3] = n3;
     // mahotas sizes its matrices by the largest gray level in the object's crop (size above);
     // only the difference variance depends on that size
-    for (let dir = 0; dir < 4; dir++) {
-      const base = dir * KEYS;
-      const od = o + dir * nf;
-      const m = nt[dir]!;
-      if (m === 0) {
-        for (let f = 0; f < nf; f++) out[od + f] = 0;
-        continue;
-      }
-      // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
-      let pairs = 0;
-      let asm = 0;
-      let contrast = 0;
-      let sij = 0;
-      let idm = 0;
-      let hsum = 0;
-      for (let j = 0; j < m; j++) {
-        const ab = tch[base + j]!;
-        const a = ab >> 8;
-        const b = ab & 255;
-        const key = base + a * size + b;
-        const c = cnt[key]!;
-        cnt[key] = 0;
-        pairs += c;
-        if (a === b) {
-          const c2 = 2 * c;
-          asm += c2 * c2;
-          sij += c2 * a * a;
-          idm += c2;
-          px[a]! += c2;
-          plus[2 * a]! += c2;
-          minus[0]! += c2;
-          hsum += xlog2x(c2);
-        } else {
-          const diff = b - a;
-          asm += 2 * c * c;
-          contrast += 2 * c * diff * diff;
-          sij += 2 * c * a * b;
-          idm += (2 * c) / (1 + diff * diff);
-          px[a]! += c;
-          px[b]! += c;
-          plus[a + b]! += 2 * c;
-          minus[diff]! += 2 * c;
-          hsum += 2 * xlog2x(c);
+    for (let dir = 0; dir < 4; dir++) haralick(cnt, tch, dir * KEYS, nt[dir]!, size, size, out, o + dir * nf);
+  }
+}
+
+/** Co-occurrence count tables (4 directions x KEYS) and first-count lists, allocated on first use. */
+export function cooccurrenceTables(): { cnt: Int32Array; tch: Int32Array } {
+  counts ??= new Int32Array(4 * KEYS);
+  touched ??= new Int32Array(4 * KEYS);
+  if (!clog2) {
+    clog2 = new Float64Array(KEYS);
+    for (let c = 1; c < KEYS; c++) clog2[c] = c * Math.log2(c);
+  }
+  return { cnt: counts, tch: touched };
+}
+
+export const COOCCURRENCE_KEYS = KEYS;
+
+/**
+ * The co-occurrence counting of one object (countPairs' signature), e.g. the C kernel of
+ * native/kernels.c; null: countPairs' TypeScript.
+ */
+export type CooccurrenceKernel = (
+  pixel: Int32Array,
+  i0: number,
+  i1: number,
+  mask: Uint8Array,
+  gray: Uint8Array,
+  nucleus: Int32Array | null,
+  shift: Int32Array,
+  size: number,
+  cnt: Int32Array,
+  tch: Int32Array,
+  nt: Int32Array,
+) => void;
+
+let kernel: CooccurrenceKernel | null = null;
+
+/**
+ * Count pairs with `k` (a twin of countPairs giving identical tables) instead of TypeScript; null
+ * goes back to TypeScript. The measurement modules import nothing Node-specific: a Node host
+ * registers the C kernel (src/cells/measure-native.ts), a browser host runs the TypeScript.
+ */
+export function useCooccurrenceKernel(k: CooccurrenceKernel | null): void {
+  kernel = k;
+}
+
+/** The kernel in use, or null for TypeScript. */
+export function cooccurrenceKernel(): CooccurrenceKernel | null {
+  return kernel;
+}
+
+/**
+ * Co-occurrence counts of one object (entries i0..i1 of `pixel`), into count tables of KEYS
+ * entries each: for each direction d whose bit is set in mask[i] and whose partner p + shift[d]
+ * has a nonzero gray level (as has p), the pair lo = min, hi = max of the two levels is counted
+ * in table d at lo x size + hi (size > every level) and listed in `tch` (lo << 8 | hi) on its
+ * first count; nt[d] = pairs listed. With `nucleus`, the pair is also counted in table 4 + d when
+ * both pixels are in a nucleus (nucleus != 0) and in table 8 + d when neither is (cytoplasm).
+ * Pairs are met in raster order, directions in order, so lists keep the order of first counts.
+ */
+export function countPairs(
+  pixel: Int32Array,
+  i0: number,
+  i1: number,
+  mask: Uint8Array,
+  gray: Uint8Array,
+  nucleus: Int32Array | null,
+  shift: Int32Array,
+  size: number,
+  cnt: Int32Array,
+  tch: Int32Array,
+  nt: Int32Array,
+): void {
+  if (kernel) return kernel(pixel, i0, i1, mask, gray, nucleus, shift, size, cnt, tch, nt);
+  if (nucleus === null) return countAlone(pixel, i0, i1, mask, gray, shift, size, cnt, tch, nt);
+  // the four directions written out (as in measureTexture), the cell's lists in locals
+  const s0 = shift[0]!;
+  const s1 = shift[1]!;
+  const s2 = shift[2]!;
+  const s3 = shift[3]!;
+  let n0 = nt[0]!;
+  let n1 = nt[1]!;
+  let n2 = nt[2]!;
+  let n3 = nt[3]!;
+  for (let i = i0; i < i1; i++) {
+    const bits = mask[i]!;
+    if (bits === 0) continue;
+    const p = pixel[i]!;
+    const a = gray[p]!;
+    if (a === 0) continue;
+    const an = nucleus[p] !== 0;
+      if ((bits & 1) !== 0) {
+        const q = p + s0;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[0 * KEYS + off]!;
+          cnt[0 * KEYS + off] = c + 1;
+          tch[0 * KEYS + n0] = ab;
+          n0 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 0, off, ab);
         }
       }
-      const t = 2 * pairs;
-      let ux = 0;
-      let exx = 0;
-      let hxsum = 0;
-      let hmsum = 0;
-      // numpy's var() of the difference distribution as a vector of `size` entries (mean 1/size)
-      const mMean = 1 / size;
-      let mDev = 0;
-      for (let g = 0; g < size; g++) {
-        const c = px[g]!;
-        if (c !== 0) {
-          ux += g * c;
-          exx += g * g * c;
-          hxsum += xlog2x(c);
-          px[g] = 0;
-        }
-        const e = minus[g]!;
-        mDev += (e / t - mMean) * (e / t - mMean);
-        if (e !== 0) {
-          hmsum += xlog2x(e);
-          minus[g] = 0;
+      if ((bits & 2) !== 0) {
+        const q = p + s1;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[1 * KEYS + off]!;
+          cnt[1 * KEYS + off] = c + 1;
+          tch[1 * KEYS + n1] = ab;
+          n1 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 1, off, ab);
         }
       }
-      let sa = 0;
-      let sss = 0;
-      let hpsum = 0;
-      for (let g = 0; g < 2 * size; g++) {
-        const c = plus[g]!;
-        if (c === 0) continue;
-        sa += g * c;
-        sss += g * g * c;
-        hpsum += xlog2x(c);
-        plus[g] = 0;
+      if ((bits & 4) !== 0) {
+        const q = p + s2;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[2 * KEYS + off]!;
+          cnt[2 * KEYS + off] = c + 1;
+          tch[2 * KEYS + n2] = ab;
+          n2 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 2, off, ab);
+        }
       }
-      ux /= t;
-      const vx = exx / t - ux * ux;
-      const sx = Math.sqrt(Math.max(0, vx));
-      const entropy = entropyOf(hsum, t);
-      const hx = entropyOf(hxsum, t);
-      const sumAverage = sa / t;
-      // HXY1 = HXY2 = HX + HY = 2 HX for a symmetric matrix (px = py)
-      const hxy = 2 * hx;
-      out[od] = asm / (t * t);
-      out[od + 1] = contrast / t;
-      out[od + 2] = sx === 0 ? 1 : (sij / t - ux * ux) / (sx * sx);
-      out[od + 3] = vx;
-      out[od + 4] = idm / t;
-      out[od + 5] = sumAverage;
-      out[od + 6] = sss / t - sumAverage * sumAverage;
-      out[od + 7] = entropyOf(hpsum, t);
-      out[od + 8] = entropy;
-      out[od + 9] = mDev / size;
-      out[od + 10] = entropyOf(hmsum, t);
-      out[od + 11] = hx === 0 ? entropy - hxy : (entropy - hxy) / hx;
-      out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
+      if ((bits & 8) !== 0) {
+        const q = p + s3;
+        const b = gray[q]!;
+        if (b !== 0) {
+          const lo = a < b ? a : b;
+          const off = lo * size + a + b - lo;
+          const ab = (lo << 8) | (a + b - lo);
+          const c = cnt[3 * KEYS + off]!;
+          cnt[3 * KEYS + off] = c + 1;
+          tch[3 * KEYS + n3] = ab;
+          n3 += (c - 1) >>> 31;
+          if (an === (nucleus[q] !== 0)) bump(cnt, tch, nt, (an ? 4 : 8) + 3, off, ab);
+        }
+      }
+  }
+  nt[0] = n0;
+  nt[1] = n1;
+  nt[2] = n2;
+  nt[3] = n3;
+}
+
+/** countPairs without nucleus: the cell's tables only. */
+function countAlone(pixel: Int32Array, i0: number, i1: number, mask: Uint8Array, gray: Uint8Array, shift: Int32Array, size: number, cnt: Int32Array, tch: Int32Array, nt: Int32Array): void {
+  for (let i = i0; i < i1; i++) {
+    const bits = mask[i]!;
+    if (bits === 0) continue;
+    const p = pixel[i]!;
+    const a = gray[p]!;
+    if (a === 0) continue;
+    for (let d = 0; d < 4; d++) {
+      if (((bits >> d) & 1) === 0) continue;
+      const b = gray[p + shift[d]!]!;
+      if (b === 0) continue;
+      const lo = a < b ? a : b;
+      bump(cnt, tch, nt, d, lo * size + a + b - lo, (lo << 8) | (a + b - lo));
     }
   }
+}
+
+/** Count pair `ab` (key `off`) in table t, listing it on its first count. */
+function bump(cnt: Int32Array, tch: Int32Array, nt: Int32Array, t: number, off: number, ab: number): void {
+  const base = t * KEYS;
+  const c = cnt[base + off]!;
+  cnt[base + off] = c + 1;
+  const m = nt[t]!;
+  tch[base + m] = ab;
+  nt[t] = m + ((c - 1) >>> 31);
+}
+
+const px = new Float64Array(256);
+const plus = new Float64Array(512);
+const minus = new Float64Array(256);
+
+/** Sums haralickSums leaves per table, in this order. */
+const SUMS = 14; // pairs, asm, contrast, sij, idm, hsum, ux, exx, hxsum, hmsum, mDev, sa, sss, hpsum
+const sumsScratch = new Float64Array(12 * SUMS);
+
+/**
+ * The sums of tables 0..tables-1 at once (each table t: nt[t] pairs listed at tch[t x KEYS ..],
+ * counts at cnt[t x KEYS + a x keySize + b], cleared; its object's size at sizes[t]) into
+ * sums[t x 14 ..], as haralickSums does them: e.g. the C kernel of native/kernels.c, which
+ * needs every count and marginal below KEYS (xlog2x from the `clog2` table).
+ */
+export type HaralickKernel = (cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables: number, keySize: number, sizes: Int32Array, clog2: Float64Array, sums: Float64Array) => void;
+
+let sumsKernel: HaralickKernel | null = null;
+
+/** Sum co-occurrence tables with `k` instead of TypeScript (null: TypeScript); see src/cells/measure-native.ts. */
+export function useHaralickKernel(k: HaralickKernel | null): void {
+  sumsKernel = k;
+}
+
+/**
+ * Haralick features of tables 0..tables-1 of one object (as `haralick` for each): table t's
+ * features go to outs[t >> 2] at offsets[t >> 2] + (t & 3) x 13 (the tables of one kind are its
+ * four directions); an output of null takes a kind whose tables are empty. `pairsBound`: no table
+ * holds more pairs than this (the object's pixel count), so the C kernel is used when every
+ * count and marginal (<= 2 x pairs) is below KEYS.
+ */
+export function haralickTables(
+  cnt: Int32Array,
+  tch: Int32Array,
+  nt: Int32Array,
+  tables: number,
+  keySize: number,
+  sizes: Int32Array,
+  pairsBound: number,
+  outs: ReadonlyArray<Float64Array | null>,
+  offsets: ArrayLike<number>,
+): void {
+  const nf = HARALICK_FEATURES.length;
+  if (sumsKernel && 2 * pairsBound < KEYS) {
+    sumsKernel(cnt, tch, nt, tables, keySize, sizes, clog2!, sumsScratch);
+    for (let t = 0; t < tables; t++) {
+      const out = outs[t >> 2];
+      if (!out) continue;
+      const od = offsets[t >> 2]! + (t & 3) * nf;
+      if (nt[t] === 0) for (let f = 0; f < nf; f++) out[od + f] = 0;
+      else haralickFinish(sumsScratch, t * SUMS, sizes[t]!, out, od);
+    }
+    return;
+  }
+  for (let t = 0; t < tables; t++) {
+    const out = outs[t >> 2];
+    if (out) haralick(cnt, tch, t * KEYS, nt[t]!, keySize, sizes[t]!, out, offsets[t >> 2]! + (t & 3) * nf);
+  }
+}
+
+/**
+ * mahotas' 13 Haralick features of one direction's co-occurrence counts into out[od ..]: the `m`
+ * pairs (a << 8 | b, a <= b) first counted in `tch[base ..]`, their counts at
+ * `cnt[base + a x keySize + b]` (cleared here); `size` = the object's largest gray level + 1.
+ * Zeros when m = 0.
+ */
+export function haralick(cnt: Int32Array, tch: Int32Array, base: number, m: number, keySize: number, size: number, out: Float64Array, od: number): void {
+  if (m === 0) {
+    for (let f = 0; f < HARALICK_FEATURES.length; f++) out[od + f] = 0;
+    return;
+  }
+  haralickSums(cnt, tch, base, m, keySize, size, sumsScratch, 0);
+  haralickFinish(sumsScratch, 0, size, out, od);
+}
+
+/** The sums of one table (m > 0) behind its Haralick features, into sums[s ..] (SUMS values). */
+function haralickSums(cnt: Int32Array, tch: Int32Array, base: number, m: number, keySize: number, size: number, sums: Float64Array, s: number): void {
+  // the symmetric matrix P = C + C^T: (a, b) and (b, a) each hold c for a != b, (a, a) holds 2c
+  let pairs = 0;
+  let asm = 0;
+  let contrast = 0;
+  let sij = 0;
+  let idm = 0;
+  let hsum = 0;
+  for (let j = 0; j < m; j++) {
+    const ab = tch[base + j]!;
+    const a = ab >> 8;
+    const b = ab & 255;
+    const key = base + a * keySize + b;
+    const c = cnt[key]!;
+    cnt[key] = 0;
+    pairs += c;
+    if (a === b) {
+      const c2 = 2 * c;
+      asm += c2 * c2;
+      sij += c2 * a * a;
+      idm += c2;
+      px[a]! += c2;
+      plus[2 * a]! += c2;
+      minus[0]! += c2;
+      hsum += xlog2x(c2);
+    } else {
+      const diff = b - a;
+      asm += 2 * c * c;
+      contrast += 2 * c * diff * diff;
+      sij += 2 * c * a * b;
+      idm += (2 * c) / (1 + diff * diff);
+      px[a]! += c;
+      px[b]! += c;
+      plus[a + b]! += 2 * c;
+      minus[diff]! += 2 * c;
+      hsum += 2 * xlog2x(c);
+    }
+  }
+  const t = 2 * pairs;
+  let ux = 0;
+  let exx = 0;
+  let hxsum = 0;
+  let hmsum = 0;
+  // numpy's var() of the difference distribution as a vector of `size` entries (mean 1/size)
+  const mMean = 1 / size;
+  let mDev = 0;
+  for (let g = 0; g < size; g++) {
+    const c = px[g]!;
+    if (c !== 0) {
+      ux += g * c;
+      exx += g * g * c;
+      hxsum += xlog2x(c);
+      px[g] = 0;
+    }
+    const e = minus[g]!;
+    mDev += (e / t - mMean) * (e / t - mMean);
+    if (e !== 0) {
+      hmsum += xlog2x(e);
+      minus[g] = 0;
+    }
+  }
+  let sa = 0;
+  let sss = 0;
+  let hpsum = 0;
+  for (let g = 0; g < 2 * size; g++) {
+    const c = plus[g]!;
+    if (c === 0) continue;
+    sa += g * c;
+    sss += g * g * c;
+    hpsum += xlog2x(c);
+    plus[g] = 0;
+  }
+  sums[s] = pairs;
+  sums[s + 1] = asm;
+  sums[s + 2] = contrast;
+  sums[s + 3] = sij;
+  sums[s + 4] = idm;
+  sums[s + 5] = hsum;
+  sums[s + 6] = ux;
+  sums[s + 7] = exx;
+  sums[s + 8] = hxsum;
+  sums[s + 9] = hmsum;
+  sums[s + 10] = mDev;
+  sums[s + 11] = sa;
+  sums[s + 12] = sss;
+  sums[s + 13] = hpsum;
+}
+
+/** The 13 features from a table's sums (haralickSums or its C twin). */
+function haralickFinish(sums: Float64Array, s: number, size: number, out: Float64Array, od: number): void {
+  const t = 2 * sums[s]!;
+  const asm = sums[s + 1]!;
+  const contrast = sums[s + 2]!;
+  const sij = sums[s + 3]!;
+  const idm = sums[s + 4]!;
+  const hsum = sums[s + 5]!;
+  const ux = sums[s + 6]! / t;
+  const exx = sums[s + 7]!;
+  const hxsum = sums[s + 8]!;
+  const hmsum = sums[s + 9]!;
+  const mDev = sums[s + 10]!;
+  const sa = sums[s + 11]!;
+  const sss = sums[s + 12]!;
+  const hpsum = sums[s + 13]!;
+  const vx = exx / t - ux * ux;
+  const sx = Math.sqrt(Math.max(0, vx));
+  const entropy = entropyOf(hsum, t);
+  const hx = entropyOf(hxsum, t);
+  const sumAverage = sa / t;
+  // HXY1 = HXY2 = HX + HY = 2 HX for a symmetric matrix (px = py)
+  const hxy = 2 * hx;
+  out[od] = asm / (t * t);
+  out[od + 1] = contrast / t;
+  out[od + 2] = sx === 0 ? 1 : (sij / t - ux * ux) / (sx * sx);
+  out[od + 3] = vx;
+  out[od + 4] = idm / t;
+  out[od + 5] = sumAverage;
+  out[od + 6] = sss / t - sumAverage * sumAverage;
+  out[od + 7] = entropyOf(hpsum, t);
+  out[od + 8] = entropy;
+  out[od + 9] = mDev / size;
+  out[od + 10] = entropyOf(hmsum, t);
+  out[od + 11] = hx === 0 ? entropy - hxy : (entropy - hxy) / hx;
+  out[od + 12] = Math.sqrt(Math.max(0, 1 - Math.exp(-2 * (hxy - entropy))));
 }
