@@ -10,6 +10,12 @@ export interface NativeKernels {
   valuesAtRanks(data: ArrayLike<number>, ranks: readonly number[]): number[];
   /** sum[i] += data[i] */
   accumulate(sum: Float64Array, data: ArrayLike<number>): void;
+  /**
+   * CellProfiler's propagation of `labels` over `mask` (src/cells/watershed.ts `propagate` is the
+   * TS twin; the caller gives lambda^2, 1 / quantum and the number of buckets it computed).
+   * Optional: an addon built before it existed lacks it.
+   */
+  segPropagate?(image: Float32Array, labels: Int32Array, mask: Uint8Array, width: number, height: number, lambda2: number, inverseQuantum: number, buckets: number): void;
 }
 
 function load(): NativeKernels | null {

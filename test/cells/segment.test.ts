@@ -6,6 +6,8 @@ import { fillLabelHoles, labelComponents } from '../../src/cells/label.js';
 import { matchObjects } from '../../src/cells/match.js';
 import { cytoplasm, defaultNucleiOptions, segmentCells, segmentNuclei } from '../../src/cells/segment.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
+import { propagate } from '../../src/cells/watershed.js';
+import { native } from '../../src/native.js';
 
 /** A 16-bit field with background 200 +- noise and bright disks (x, y, radius[, brightness]). */
 function field(w: number, h: number, disks: Array<[number, number, number, number?]>, seed = 1): Uint16Array {
@@ -267,5 +269,56 @@ describe('building blocks', () => {
     assert.equal(labels[1 * w + 1], 1);
     assert.equal(labels[1 * w + 3], 1);
     assert.equal(labels[1 * w + 7], 0);
+  });
+
+  /** A random float image in 0-1, a mask of ~80% of it and a few seeds inside the mask. */
+  function propagationCase(w: number, h: number, seed: number): { image: Float32Array; mask: Uint8Array; seeds: Int32Array } {
+    let s = seed;
+    const rnd = (): number => {
+      s = (s * 1103515245 + 12345) >>> 0;
+      return (s >>> 8) / 16777216;
+    };
+    const image = Float32Array.from({ length: w * h }, (_, i) => 0.3 + 0.4 * Math.sin((i % w) / 5) * Math.cos(Math.floor(i / w) / 7) + 0.1 * rnd());
+    const mask = Uint8Array.from({ length: w * h }, () => (rnd() < 0.8 ? 1 : 0));
+    const seeds = new Int32Array(w * h);
+    for (let k = 1; k <= 6; k++) seeds[Math.floor(rnd() * w * h)] = k;
+    return { image, mask, seeds };
+  }
+
+  it('propagation: same labels from the C kernel and the TypeScript twin, and from reused buffers', (t) => {
+    const big = propagationCase(97, 61, 3);
+    const small = propagationCase(40, 30, 5);
+    for (const lambda of [0.05, 0, 2]) {
+      for (const c of [small, big, small]) {
+        const [w, h] = c === big ? [97, 61] : [40, 30];
+        const ts = propagate(c.image, Int32Array.from(c.seeds), c.mask, w, h, lambda, false);
+        assert.equal(propagate(c.image, Int32Array.from(c.seeds), c.mask, w, h, lambda, false).join(), ts.join(), 'TS path changes on a second call');
+        // every seed grows: labelled pixels are seeds or mask pixels, and each label is present
+        for (let i = 0; i < ts.length; i++) if (ts[i] !== 0) assert.ok(c.seeds[i] !== 0 || c.mask[i], `pixel ${i} outside the mask labelled`);
+        for (let k = 1; k <= 6; k++) assert.ok(ts.includes(k), `label ${k} lost`);
+        if (native?.segPropagate) assert.equal(propagate(c.image, Int32Array.from(c.seeds), c.mask, w, h, lambda, true).join(), ts.join(), `C and TS differ (lambda ${lambda})`);
+      }
+    }
+    if (!native?.segPropagate) t.skip('C addon not built (or without segPropagate): TS path only');
+  });
+
+  it('propagation: a pixel joins the seed of the cheaper path (flat image: the nearer seed)', () => {
+    const w = 30;
+    const h = 5;
+    const seeds = new Int32Array(w * h);
+    seeds[2 * w + 3] = 1;
+    seeds[2 * w + 20] = 2;
+    const mask = new Uint8Array(w * h).fill(1);
+    mask[4 * w + 29] = 0;
+    for (const useNative of [false, true]) {
+      const l = propagate(new Float32Array(w * h).fill(0.5), Int32Array.from(seeds), mask, w, h, 0.05, useNative);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          if (!mask[y * w + x]) assert.equal(l[y * w + x], 0);
+          else if (Math.abs(x - 3) < Math.abs(x - 20) - 1) assert.equal(l[y * w + x], 1, `(${x}, ${y})`);
+          else if (Math.abs(x - 20) < Math.abs(x - 3) - 1) assert.equal(l[y * w + x], 2, `(${x}, ${y})`);
+        }
+      }
+    }
   });
 });
