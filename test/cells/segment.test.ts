@@ -83,11 +83,11 @@ describe('segmentNuclei', () => {
   it('drops objects outside the diameter range', () => {
     const w = 200;
     const h = 120;
-    // diameters 6 (too small), 20 (kept), 70 (too big) against the default 10-40
-    const r = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 35]]), w, h), { declump: 'none' });
+    // diameters 6 (too small), 20 (kept), 90 (too big) against the default 10-80
+    const r = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 45]]), w, h), { declump: 'none' });
     assert.equal(r.count, 1);
     assert.equal(at(r, 60, 60), 1);
-    const wide = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 35]]), w, h), { declump: 'none', diameter: [4, 100] });
+    const wide = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 45]]), w, h), { declump: 'none', diameter: [4, 100] });
     assert.equal(wide.count, 3);
   });
 
@@ -148,7 +148,7 @@ describe('segmentNuclei', () => {
   });
 
   it('chooses its defaults from the typical diameter', () => {
-    assert.deepEqual(defaultNucleiOptions().diameter, [10, 40]);
+    assert.deepEqual(defaultNucleiOptions().diameter, [10, 80]);
     assert.deepEqual(defaultNucleiOptions([20, 80]).diameter, [20, 80]);
   });
 });
