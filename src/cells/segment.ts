@@ -76,12 +76,19 @@ const empty = (w: number, h: number): LabelImage => ({ labels: new Int32Array(w 
  * deviations apart (pure noise).
  */
 function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number, scale: 'linear' | 'log', clip = 1): { t: number; ok: boolean } {
-  const { threshold, histogram: hist } = imageThreshold(smooth, method, scale, undefined, clip);
+  const { threshold, histogram: hist, clipped } = imageThreshold(smooth, method, scale, undefined, clip);
   if (hist.step === 0) return { t: hist.lo, ok: false };
+  const sigma = noiseSigma(raw, w, h);
+  const separated = (hg: typeof hist, t: number): boolean => {
+    const [mb, mf] = classMeans(hg, t);
+    return Number.isFinite(mb) && Number.isFinite(mf) && mf - mb > MIN_CONTRAST_SIGMAS * sigma;
+  };
   const t = threshold * correction;
-  const [mb, mf] = classMeans(hist, t);
-  const ok = Number.isFinite(mb) && Number.isFinite(mf) && mf - mb > MIN_CONTRAST_SIGMAS * noiseSigma(raw, w, h);
-  return { t, ok };
+  // the clipped threshold must itself separate two classes of the clipped histogram: on a sparse
+  // field (foreground under 1 - clip of the pixels) the clipped histogram is background only, and
+  // the threshold of the whole histogram is used instead
+  if (clipped && !separated(clipped, t)) return foregroundThreshold(smooth, raw, w, h, method, correction, scale, 1);
+  return { t, ok: separated(hist, t) };
 }
 
 /**

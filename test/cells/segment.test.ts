@@ -141,6 +141,22 @@ describe('segmentNuclei', () => {
     assert.ok(segmentNuclei(plane(ramp, w, w)).count <= 1);
   });
 
+  it('finds dim nuclei beside a few very bright ones (clipped threshold), and the few bright ones of a sparse field', () => {
+    const w = 400;
+    const h = 300;
+    // 20 dim nuclei (contrast 300) on a grid and 3 tiny condensed figures 60x brighter
+    const dim: Array<[number, number, number, number?]> = [];
+    for (let k = 0; k < 20; k++) dim.push([30 + (k % 5) * 80, 30 + Math.floor(k / 5) * 75, 12, 300]);
+    const bright: Array<[number, number, number, number?]> = [[70, 68, 5, 18000], [230, 68, 5, 18000], [150, 143, 5, 18000]];
+    const both = segmentNuclei(plane(field(w, h, [...dim, ...bright]), w, h), { discardBorder: false });
+    for (const [x, y] of dim) assert.ok(at(both, x, y) > 0, `dim nucleus at (${x}, ${y}) missed (threshold ${both.threshold})`);
+    for (const [x, y] of bright) assert.ok(at(both, x, y) > 0, `bright figure at (${x}, ${y}) missed`);
+    assert.equal(both.count, 23);
+    // alone (under 2% of the pixels), the bright figures are still found: the clip falls back
+    const sparse = segmentNuclei(plane(field(w, h, bright), w, h), { discardBorder: false });
+    assert.equal(sparse.count, 3);
+  });
+
   it('refuses a plane whose data does not match its size, and bad options', () => {
     assert.throws(() => segmentNuclei(plane(new Uint16Array(10), 4, 4)), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_ARGUMENT' && /16/.test(e.message));
     assert.throws(() => segmentNuclei(plane(new Uint16Array(16), 4, 4), { diameter: [20, 10] }), /diameter/);
