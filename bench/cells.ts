@@ -17,6 +17,7 @@ import { cellSettings } from '../src/cells/field.js';
 import { measureObjects } from '../src/cells/measure.js';
 import { readPlanes } from '../src/cells/read.js';
 import { cellScreen } from '../src/cells/stage.js';
+import '../src/cells/measure-native.js';
 import { cytoplasm, segmentCells, segmentNuclei } from '../src/cells/segment.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';

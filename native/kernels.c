@@ -1002,6 +1002,188 @@ static napi_value haralick_sums(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- segmentation: CellProfiler's propagation (src/cells/watershed.ts `propagate` is the TS twin) ----
+ * Same algorithm, same operations in the same order: step costs from float32 boxed differences
+ * summed in double, rounded to units of the quantum; Dial's circular bucket queue, last in first
+ * out within a bucket; so the labels are bitwise equal to the TypeScript path's. */
+
+/* row r of |image(q) - image(q + d)| summed over 3 horizontal neighbours (edges repeat) */
+static void seg_boxed_row(const float *image, int w, int h, int r, int dx, int dy, float *a, float *dst) {
+  const long row = (long)r * w;
+  const long row2 = (long)(r + dy >= h ? h - 1 : r + dy) * w;
+  const int from = dx < 0 ? 1 : 0;
+  const int to = dx > 0 ? w - 1 : w;
+  for (int x = from; x < to; x++) {
+    double d = (double)image[row + x] - (double)image[row2 + dx + x];
+    a[x] = (float)(d < 0 ? -d : d);
+  }
+  if (dx != 0) {
+    const int x = dx < 0 ? 0 : w - 1;
+    double d = (double)image[row + x] - (double)image[row2 + x];
+    a[x] = (float)(d < 0 ? -d : d);
+  }
+  if (w == 1) {
+    dst[0] = (float)(3 * (double)a[0]);
+    return;
+  }
+  dst[0] = (float)(2 * (double)a[0] + (double)a[1]);
+  for (int x = 1; x < w - 1; x++) dst[x] = (float)((double)a[x - 1] + (double)a[x] + (double)a[x + 1]);
+  dst[w - 1] = (float)((double)a[w - 2] + 2 * (double)a[w - 1]);
+}
+
+static void seg_step_costs(const float *image, int w, int h, double lambda2, double inv, const int *dist, unsigned short *costs) {
+  static const int DX[4] = {1, 0, 1, -1}, DY[4] = {0, 1, 1, 1};
+  float *buf = malloc(sizeof(float) * (size_t)w * 13);
+  float *a = buf;
+  float *ring[4][3];
+  for (int k = 0; k < 4; k++)
+    for (int m = 0; m < 3; m++) ring[k][m] = buf + (size_t)w * (1 + 3 * k + m);
+  for (int k = 0; k < 4; k++) {
+    seg_boxed_row(image, w, h, 0, DX[k], DY[k], a, ring[k][1]);
+    memcpy(ring[k][0], ring[k][1], sizeof(float) * w);
+  }
+  for (int y = 0; y < h; y++) {
+    for (int k = 0; k < 4; k++) {
+      if (y + 1 < h) seg_boxed_row(image, w, h, y + 1, DX[k], DY[k], a, ring[k][2]);
+      else memcpy(ring[k][2], ring[k][1], sizeof(float) * w);
+      float *prev = ring[k][0], *cur = ring[k][1], *next = ring[k][2];
+      const long row = (long)y * w;
+      for (int x = 0; x < w; x++) {
+        if (dist[row + x] < 0) continue;
+        double g = (double)prev[x] + (double)cur[x] + (double)next[x];
+        double v = sqrt(g * g + lambda2) * inv + 0.5;
+        long c = (long)v; /* v >= 0.5: truncation is JS's |0 here (v < 2^31 as the quantum bounds it) */
+        costs[4 * (row + x) + k] = (unsigned short)(c > 65535 ? 65535 : c);
+      }
+      ring[k][0] = cur;
+      ring[k][1] = next;
+      ring[k][2] = prev;
+    }
+  }
+  free(buf);
+}
+
+/* segPropagate(image: Float32Array, labels: Int32Array, mask: Uint8Array, width, height, lambda2, inverseQuantum, buckets) */
+static napi_value seg_propagate(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "segPropagate(image: Float32Array, labels: Int32Array, mask: Uint8Array, width, height, lambda2, inverseQuantum, buckets)";
+  napi_typedarray_type it, lt, mt;
+  size_t in = 0, ln = 0, mn = 0;
+  float *image = NULL;
+  int *labels = NULL;
+  unsigned char *mask = NULL;
+  int w = 0, h = 0, buckets = 0;
+  double lambda2 = 0, inv = 0;
+  if (argc != 8 || !pixels_arg(env, argv[0], usage, &it, &in, (void **)&image)) {
+    if (argc != 8) napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  bool ok = true;
+  {
+    napi_value ab;
+    size_t off;
+    void *p;
+    ok = napi_get_typedarray_info(env, argv[1], &lt, &ln, &p, &ab, &off) == napi_ok && lt == napi_int32_array;
+    labels = p;
+    ok = ok && napi_get_typedarray_info(env, argv[2], &mt, &mn, &p, &ab, &off) == napi_ok && mt == napi_uint8_array;
+    mask = p;
+  }
+  ok = ok && it == napi_float32_array && napi_get_value_int32(env, argv[3], &w) == napi_ok && napi_get_value_int32(env, argv[4], &h) == napi_ok;
+  ok = ok && napi_get_value_double(env, argv[5], &lambda2) == napi_ok && napi_get_value_double(env, argv[6], &inv) == napi_ok && napi_get_value_int32(env, argv[7], &buckets) == napi_ok;
+  const size_t n = (size_t)w * (size_t)h;
+  if (!ok || w < 1 || h < 1 || buckets < 1 || in != n || ln != n || mn != n) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  int *dist = malloc(sizeof(int) * n);
+  unsigned short *costs = malloc(sizeof(unsigned short) * 4 * n);
+  int *head = malloc(sizeof(int) * (size_t)buckets);
+  size_t cap = 2 * n + 1024, entries = 0, pending = 0;
+  int *ent = malloc(sizeof(int) * 2 * cap);
+  if (!dist || !costs || !head || !ent) {
+    free(dist); free(costs); free(head); free(ent);
+    napi_throw_error(env, NULL, "segPropagate: out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) dist[i] = labels[i] != 0 ? 0 : mask[i] ? 0x7fffffff : -1;
+  seg_step_costs(image, w, h, lambda2, inv, dist, costs);
+  for (int b = 0; b < buckets; b++) head[b] = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (labels[i] != 0) {
+      ent[2 * entries] = (int)i;
+      ent[2 * entries + 1] = head[0];
+      head[0] = (int)entries++;
+    }
+  }
+  pending = entries;
+  int cur = 0;
+  const long last = (long)n - w;
+#define SEG_RELAX(J, COST)                         \
+  do {                                             \
+    const long j_ = (J);                           \
+    const int s_ = (COST);                         \
+    const int d_ = di + s_;                        \
+    if (d_ < dist[j_]) {                           \
+      dist[j_] = d_;                               \
+      labels[j_] = lab;                            \
+      int b_ = cur + s_;                           \
+      if (b_ >= buckets) b_ -= buckets;            \
+      ent[2 * entries] = (int)j_;                  \
+      ent[2 * entries + 1] = head[b_];             \
+      head[b_] = (int)entries++;                   \
+      pending++;                                   \
+    }                                              \
+  } while (0)
+  while (pending > 0) {
+    const int e = head[cur];
+    if (e == -1) {
+      cur = cur + 1 == buckets ? 0 : cur + 1;
+      continue;
+    }
+    head[cur] = ent[2 * e + 1];
+    pending--;
+    const long i = ent[2 * e];
+    const int di = dist[i];
+    if (di < 0) continue;
+    dist[i] = -1;
+    if (entries + 8 > cap) {
+      cap *= 2;
+      int *bigger = realloc(ent, sizeof(int) * 2 * cap);
+      if (!bigger) {
+        free(dist); free(costs); free(head); free(ent);
+        napi_throw_error(env, NULL, "segPropagate: out of memory");
+        return NULL;
+      }
+      ent = bigger;
+    }
+    const int lab = labels[i];
+    const long x = i % w;
+    const bool hasW = x > 0, hasE = x < w - 1;
+    const long c = 4 * i;
+    if (hasE) SEG_RELAX(i + 1, costs[c]);
+    if (hasW) SEG_RELAX(i - 1, costs[c - 4]);
+    if (i < last) {
+      SEG_RELAX(i + w, costs[c + 1]);
+      if (hasE) SEG_RELAX(i + w + 1, costs[c + 2]);
+      if (hasW) SEG_RELAX(i + w - 1, costs[c + 3]);
+    }
+    if (i >= w) {
+      const long u = c - 4L * w;
+      SEG_RELAX(i - w, costs[u + 1]);
+      if (hasW) SEG_RELAX(i - w - 1, costs[u - 4 + 2]);
+      if (hasE) SEG_RELAX(i - w + 1, costs[u + 4 + 3]);
+    }
+  }
+#undef SEG_RELAX
+  free(dist);
+  free(costs);
+  free(head);
+  free(ent);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1022,6 +1204,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "labelFill", fn);
   napi_create_function(env, "haralickSums", NAPI_AUTO_LENGTH, haralick_sums, NULL, &fn);
   napi_set_named_property(env, exports, "haralickSums", fn);
+  napi_create_function(env, "segPropagate", NAPI_AUTO_LENGTH, seg_propagate, NULL, &fn);
+  napi_set_named_property(env, exports, "segPropagate", fn);
   return exports;
 }
 

@@ -56,6 +56,12 @@ export interface NativeKernels {
   labelFill(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, edge: Uint8Array): void;
   /** The sums behind one object's Haralick features; twin of haralickSums in src/cells/texture.ts (HaralickKernel). */
   haralickSums(cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables: number, keySize: number, sizes: Int32Array, clog2: Float64Array, sums: Float64Array): void;
+  /**
+   * CellProfiler's propagation of `labels` over `mask` (src/cells/watershed.ts `propagate` is the
+   * TS twin; the caller gives lambda^2, 1 / quantum and the number of buckets it computed).
+   * Optional: an addon built before it existed lacks it.
+   */
+  segPropagate?(image: Float32Array, labels: Int32Array, mask: Uint8Array, width: number, height: number, lambda2: number, inverseQuantum: number, buckets: number): void;
 }
 
 function load(): NativeKernels | null {

@@ -110,17 +110,33 @@ const FINE_BINS = 65536;
 /**
  * The automatic threshold of an image, in its own units. On the `log` scale the histogram of
  * ln(value - min + one fine bin) is thresholded (as CellProfiler's "log transform" option):
- * a few very bright objects then no longer pull the threshold above the dim ones.
+ * a few very bright objects then no longer pull the threshold above the dim ones. On the linear
+ * scale, `clip` < 1 does that differently: values above the `clip` quantile count as that
+ * quantile (the histogram spans min..quantile, the values above fall in its top bin; returned as
+ * `clipped`).
  */
-export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array): { threshold: number; histogram: Histogram } {
+export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array, clip = 1): { threshold: number; histogram: Histogram; clipped?: Histogram } {
   const fine = histogram(a, mask, FINE_BINS);
   if (fine.step === 0) return { threshold: fine.lo, histogram: fine };
   const coarse = new Float64Array(HISTOGRAM_BINS);
   if (scale === 'linear') {
-    const group = FINE_BINS / HISTOGRAM_BINS;
-    for (let b = 0; b < FINE_BINS; b++) coarse[(b / group) | 0] += fine.counts[b] as number;
+    // values above the `clip` quantile count as that quantile (fine bins 0..top)
+    let top = FINE_BINS - 1;
+    if (clip < 1) {
+      const limit = clip * fine.total;
+      let cum = 0;
+      for (let b = 0; b < FINE_BINS; b++) {
+        cum += fine.counts[b] as number;
+        if (cum >= limit) {
+          top = b;
+          break;
+        }
+      }
+    }
+    const group = (top + 1) / HISTOGRAM_BINS;
+    for (let b = 0; b < FINE_BINS; b++) coarse[b > top ? HISTOGRAM_BINS - 1 : (b / group) | 0] += fine.counts[b] as number;
     const h: Histogram = { counts: coarse, lo: fine.lo, step: fine.step * group, total: fine.total };
-    return { threshold: autoThreshold(h, method), histogram: fine };
+    return { threshold: autoThreshold(h, method), histogram: fine, ...(top < FINE_BINS - 1 ? { clipped: h } : {}) };
   }
   const off = fine.lo - fine.step;
   const lo = Math.log(0.5 * fine.step + fine.step);

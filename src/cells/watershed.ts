@@ -3,6 +3,7 @@
  * levels, first in first out within a level, so ties go to the seed that got there first) and
  * CellProfiler's propagation (shortest paths, Dijkstra with a bucket queue).
  */
+import { native } from '../native.js';
 
 const LEVELS = 1024;
 
@@ -109,8 +110,8 @@ function boxedDifferenceRow(image: Float32Array, w: number, h: number, r: number
  * p to p + d (and back), for the pixels p whose `state` is not 0 (the others are never left or
  * entered). One sweep down the image, three rows per direction in a ring.
  */
-function stepCosts(image: Float32Array, w: number, h: number, lambda: number, quantum: number, state: Uint8Array): Uint16Array {
-  const costs = new Uint16Array(4 * w * h);
+function stepCosts(image: Float32Array, w: number, h: number, lambda: number, quantum: number, state: Uint8Array, out: Uint16Array): Uint16Array {
+  const costs = out;
   const a = new Float32Array(w);
   const lambda2 = lambda * lambda;
   const inv = 1 / quantum;
@@ -149,6 +150,20 @@ function stepCosts(image: Float32Array, w: number, h: number, lambda: number, qu
 }
 
 /**
+ * Scratch buffers of the propagation, kept between calls (one field at a time per thread: the
+ * cells stage runs fields one by one on each worker), so that a 1280x1024 field does not allocate
+ * ~30 MB that the garbage collector then has to reclaim.
+ */
+const scratch = {
+  state: new Uint8Array(0),
+  dist: new Int32Array(0),
+  costs: new Uint16Array(0),
+  /** queue entries, interleaved: pixel, next entry in the same bucket */
+  entries: new Int32Array(0),
+  head: new Int32Array(0),
+};
+
+/**
  * CellProfiler's propagation (IdentifySecondaryObjects, method Propagation): each pixel of `mask`
  * joins the seed (`labels`, 0 = none) with the shortest path to it, where a step between
  * 8-neighbours costs sqrt(g^2 + lambda^2) and g is the sum of absolute differences of `image` over
@@ -157,9 +172,15 @@ function stepCosts(image: Float32Array, w: number, h: number, lambda: number, qu
  *
  * Shortest paths by Dial's algorithm: step costs are rounded to whole units of lambda / 8 (or
  * coarser, so that the largest possible step is at most 65,535 units) and paths are flooded from
- * a circular bucket queue, in exact order of their rounded cost; no heap.
+ * a circular bucket queue, in exact order of their rounded cost (last in, first out within a
+ * cost); no heap. A pixel's label is written each time its path cost improves (the last write is
+ * that of its shortest path); queue entries hold only the pixel, and a pixel leaves the queue once
+ * (later, stale entries find it done).
+ *
+ * Runs in C (native/kernels.c `segPropagate`, bitwise-equal labels) when the addon is built, else
+ * in TypeScript; `useNative: false` forces the TypeScript path.
  */
-export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Array, w: number, h: number, lambda: number): Int32Array {
+export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Array, w: number, h: number, lambda: number, useNative = true): Int32Array {
   const n = w * h;
   let lo = Infinity;
   let hi = -Infinity;
@@ -173,84 +194,207 @@ export function propagate(image: Float32Array, labels: Int32Array, mask: Uint8Ar
   let quantum = lambda > 0 ? lambda / 8 : maxStep / 1024;
   if (!(quantum > 0)) quantum = 1;
   if (maxStep / quantum > MAX_UNITS) quantum = maxStep / MAX_UNITS;
-  // state: 0 outside the mask, 1 open, 2 done
-  const state = new Uint8Array(n);
-  for (let i = 0; i < n; i++) state[i] = mask[i] || labels[i] !== 0 ? 1 : 0;
-  const costs = stepCosts(image, w, h, lambda, quantum, state);
   const buckets = Math.min(MAX_UNITS, Math.ceil(maxStep / quantum)) + 2;
-  const head = new Int32Array(buckets).fill(-1);
-  // queue entries: pixel, the label it would take, next entry in the same bucket (a pixel may
-  // enter more than once; the entry of its smallest cost comes out first, and later ones find it
-  // done). Labels are written when a pixel comes out, so a relaxation writes only the entry.
-  let cap = Math.max(1024, n);
-  let entPixel: Int32Array = new Int32Array(cap);
-  let entLabel: Int32Array = new Int32Array(cap);
-  let entNext: Int32Array = new Int32Array(cap);
-  let entries = 0;
-  let pending = 0;
-  const dist = new Int32Array(n);
-  const grow = (a: Int32Array): Int32Array => {
-    const b = new Int32Array(cap);
-    b.set(a);
-    return b;
-  };
-  const push = (j: number, d: number, lab: number): void => {
-    if (entries === cap) {
-      cap *= 2;
-      entPixel = grow(entPixel);
-      entLabel = grow(entLabel);
-      entNext = grow(entNext);
-    }
-    const b = d % buckets;
-    entPixel[entries] = j;
-    entLabel[entries] = lab;
-    entNext[entries] = head[b] as number;
-    head[b] = entries++;
-    pending++;
-  };
-  for (let i = 0; i < n; i++) {
-    if (labels[i] !== 0) push(i, 0, labels[i] as number);
-    else dist[i] = 0x7fffffff;
+  if (useNative && native?.segPropagate && image.length === n && labels.length === n && mask.length === n) {
+    native.segPropagate(image, labels, mask, w, h, lambda * lambda, 1 / quantum, buckets);
+    return labels;
   }
-  const relax = (j: number, step: number, d0: number, lab: number): void => {
-    if (state[j] !== 1) return;
-    const d = d0 + step;
-    if (d < (dist[j] as number)) {
-      dist[j] = d;
-      push(j, d, lab);
+  if (scratch.state.length < n) {
+    scratch.state = new Uint8Array(n);
+    scratch.dist = new Int32Array(n);
+    scratch.costs = new Uint16Array(4 * n);
+  }
+  // state: 0 outside the mask, 1 open, 2 done
+  const state = scratch.state;
+  // dist: the best path cost found so far; -1 outside the mask so that no step improves it (a done
+  // pixel's cost is at most that of any path still being extended, so no step improves it either)
+  const dist = scratch.dist;
+  let seeds = 0;
+  for (let i = 0; i < n; i++) {
+    const l = labels[i] as number;
+    if (l !== 0) {
+      state[i] = 1;
+      dist[i] = 0;
+      seeds++;
+    } else if (mask[i]) {
+      state[i] = 1;
+      dist[i] = 0x7fffffff;
+    } else {
+      state[i] = 0;
+      dist[i] = -1;
     }
-  };
+  }
+  const costs = stepCosts(image, w, h, lambda, quantum, state, scratch.costs);
+  if (scratch.head.length < buckets) scratch.head = new Int32Array(buckets);
+  const head = scratch.head;
+  head.fill(-1, 0, buckets);
+  let cap = scratch.entries.length >> 1;
+  if (cap < Math.max(1024, n + seeds)) {
+    cap = Math.max(1024, 2 * n);
+    scratch.entries = new Int32Array(2 * cap);
+  }
+  let ent = scratch.entries;
+  let entries = 0;
+  for (let i = 0; i < n; i++) {
+    if (labels[i] !== 0) {
+      ent[2 * entries] = i;
+      ent[2 * entries + 1] = head[0] as number;
+      head[0] = entries++;
+    }
+  }
+  let pending = entries;
   let cur = 0;
+  const last = n - w;
+  const invW = 1 / w;
   while (pending > 0) {
     const e = head[cur] as number;
     if (e === -1) {
       cur = cur + 1 === buckets ? 0 : cur + 1;
       continue;
     }
-    head[cur] = entNext[e] as number;
+    head[cur] = ent[2 * e + 1] as number;
     pending--;
-    const i = entPixel[e] as number;
-    if (state[i] !== 1) continue;
-    state[i] = 2;
+    const i = ent[2 * e] as number;
     const di = dist[i] as number;
-    const lab = entLabel[e] as number;
-    labels[i] = lab;
-    const x = i % w;
+    if (di < 0) continue; // done (or a stale entry of a pixel since reached more cheaply)
+    dist[i] = -1;
+    if (entries + 8 > cap) {
+      cap *= 2;
+      const bigger = new Int32Array(2 * cap);
+      bigger.set(ent);
+      scratch.entries = ent = bigger;
+    }
+    const lab = labels[i] as number;
+    const x = i - Math.floor((i + 0.5) * invW) * w;
     const hasW = x > 0;
     const hasE = x < w - 1;
     const c = 4 * i;
-    if (hasE) relax(i + 1, costs[c] as number, di, lab);
-    if (hasW) relax(i - 1, costs[c - 4] as number, di, lab);
-    if (i < n - w) {
-      relax(i + w, costs[c + 1] as number, di, lab);
-      if (hasE) relax(i + w + 1, costs[c + 2] as number, di, lab);
-      if (hasW) relax(i + w - 1, costs[c + 3] as number, di, lab);
+    // each neighbour j reached by a step of cost s: if di + s improves dist[j], record it, label
+    // j and queue it in bucket (di + s) mod buckets. Written out eight times (no closure).
+    let j: number;
+    let s: number;
+    let d: number;
+    let b: number;
+    if (hasE) {
+      j = i + 1;
+      s = costs[c] as number;
+      d = di + s;
+      if (d < (dist[j] as number)) {
+        dist[j] = d;
+        labels[j] = lab;
+        b = cur + s;
+        if (b >= buckets) b -= buckets;
+        ent[2 * entries] = j;
+        ent[2 * entries + 1] = head[b] as number;
+        head[b] = entries++;
+        pending++;
+      }
+    }
+    if (hasW) {
+      j = i - 1;
+      s = costs[c - 4] as number;
+      d = di + s;
+      if (d < (dist[j] as number)) {
+        dist[j] = d;
+        labels[j] = lab;
+        b = cur + s;
+        if (b >= buckets) b -= buckets;
+        ent[2 * entries] = j;
+        ent[2 * entries + 1] = head[b] as number;
+        head[b] = entries++;
+        pending++;
+      }
+    }
+    if (i < last) {
+      j = i + w;
+      s = costs[c + 1] as number;
+      d = di + s;
+      if (d < (dist[j] as number)) {
+        dist[j] = d;
+        labels[j] = lab;
+        b = cur + s;
+        if (b >= buckets) b -= buckets;
+        ent[2 * entries] = j;
+        ent[2 * entries + 1] = head[b] as number;
+        head[b] = entries++;
+        pending++;
+      }
+      if (hasE) {
+        j = i + w + 1;
+        s = costs[c + 2] as number;
+      d = di + s;
+        if (d < (dist[j] as number)) {
+          dist[j] = d;
+          labels[j] = lab;
+          b = cur + s;
+        if (b >= buckets) b -= buckets;
+          ent[2 * entries] = j;
+          ent[2 * entries + 1] = head[b] as number;
+          head[b] = entries++;
+          pending++;
+        }
+      }
+      if (hasW) {
+        j = i + w - 1;
+        s = costs[c + 3] as number;
+      d = di + s;
+        if (d < (dist[j] as number)) {
+          dist[j] = d;
+          labels[j] = lab;
+          b = cur + s;
+        if (b >= buckets) b -= buckets;
+          ent[2 * entries] = j;
+          ent[2 * entries + 1] = head[b] as number;
+          head[b] = entries++;
+          pending++;
+        }
+      }
     }
     if (i >= w) {
       const u = c - 4 * w;
-      relax(i - w, costs[u + 1] as number, di, lab);
-      if (hasW) relax(i - w - 1, costs[u - 4 + 2] as number, di, lab);
-      if (hasE) relax(i - w + 1, costs[u + 4 + 3] as number, di, lab);
+      j = i - w;
+      s = costs[u + 1] as number;
+      d = di + s;
+      if (d < (dist[j] as number)) {
+        dist[j] = d;
+        labels[j] = lab;
+        b = cur + s;
+        if (b >= buckets) b -= buckets;
+        ent[2 * entries] = j;
+        ent[2 * entries + 1] = head[b] as number;
+        head[b] = entries++;
+        pending++;
+      }
+      if (hasW) {
+        j = i - w - 1;
+        s = costs[u - 4 + 2] as number;
+      d = di + s;
+        if (d < (dist[j] as number)) {
+          dist[j] = d;
+          labels[j] = lab;
+          b = cur + s;
+        if (b >= buckets) b -= buckets;
+          ent[2 * entries] = j;
+          ent[2 * entries + 1] = head[b] as number;
+          head[b] = entries++;
+          pending++;
+        }
+      }
+      if (hasE) {
+        j = i - w + 1;
+        s = costs[u + 4 + 3] as number;
+      d = di + s;
+        if (d < (dist[j] as number)) {
+          dist[j] = d;
+          labels[j] = lab;
+          b = cur + s;
+        if (b >= buckets) b -= buckets;
+          ent[2 * entries] = j;
+          ent[2 * entries + 1] = head[b] as number;
+          head[b] = entries++;
+          pending++;
+        }
+      }
     }
   }
   return labels;

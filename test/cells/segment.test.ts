@@ -6,6 +6,8 @@ import { fillLabelHoles, labelComponents } from '../../src/cells/label.js';
 import { matchObjects } from '../../src/cells/match.js';
 import { cytoplasm, defaultNucleiOptions, segmentCells, segmentNuclei } from '../../src/cells/segment.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
+import { propagate } from '../../src/cells/watershed.js';
+import { native } from '../../src/native.js';
 
 /** A 16-bit field with background 200 +- noise and bright disks (x, y, radius[, brightness]). */
 function field(w: number, h: number, disks: Array<[number, number, number, number?]>, seed = 1): Uint16Array {
@@ -81,11 +83,11 @@ describe('segmentNuclei', () => {
   it('drops objects outside the diameter range', () => {
     const w = 200;
     const h = 120;
-    // diameters 6 (too small), 20 (kept), 70 (too big) against the default 10-40
-    const r = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 35]]), w, h), { declump: 'none' });
+    // diameters 6 (too small), 20 (kept), 90 (too big) against the default 10-80
+    const r = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 45]]), w, h), { declump: 'none' });
     assert.equal(r.count, 1);
     assert.equal(at(r, 60, 60), 1);
-    const wide = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 35]]), w, h), { declump: 'none', diameter: [4, 100] });
+    const wide = segmentNuclei(plane(field(w, h, [[20, 20, 3], [60, 60, 10], [140, 60, 45]]), w, h), { declump: 'none', diameter: [4, 100] });
     assert.equal(wide.count, 3);
   });
 
@@ -139,6 +141,22 @@ describe('segmentNuclei', () => {
     assert.ok(segmentNuclei(plane(ramp, w, w)).count <= 1);
   });
 
+  it('finds dim nuclei beside a few very bright ones (clipped threshold), and the few bright ones of a sparse field', () => {
+    const w = 400;
+    const h = 300;
+    // 20 dim nuclei (contrast 300) on a grid and 3 tiny condensed figures 60x brighter
+    const dim: Array<[number, number, number, number?]> = [];
+    for (let k = 0; k < 20; k++) dim.push([30 + (k % 5) * 80, 30 + Math.floor(k / 5) * 75, 12, 300]);
+    const bright: Array<[number, number, number, number?]> = [[70, 68, 5, 18000], [230, 68, 5, 18000], [150, 143, 5, 18000]];
+    const both = segmentNuclei(plane(field(w, h, [...dim, ...bright]), w, h), { discardBorder: false });
+    for (const [x, y] of dim) assert.ok(at(both, x, y) > 0, `dim nucleus at (${x}, ${y}) missed (threshold ${both.threshold})`);
+    for (const [x, y] of bright) assert.ok(at(both, x, y) > 0, `bright figure at (${x}, ${y}) missed`);
+    assert.equal(both.count, 23);
+    // alone (under 2% of the pixels), the bright figures are still found: the clip falls back
+    const sparse = segmentNuclei(plane(field(w, h, bright), w, h), { discardBorder: false });
+    assert.equal(sparse.count, 3);
+  });
+
   it('refuses a plane whose data does not match its size, and bad options', () => {
     assert.throws(() => segmentNuclei(plane(new Uint16Array(10), 4, 4)), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_ARGUMENT' && /16/.test(e.message));
     assert.throws(() => segmentNuclei(plane(new Uint16Array(16), 4, 4), { diameter: [20, 10] }), /diameter/);
@@ -146,7 +164,7 @@ describe('segmentNuclei', () => {
   });
 
   it('chooses its defaults from the typical diameter', () => {
-    assert.deepEqual(defaultNucleiOptions().diameter, [10, 40]);
+    assert.deepEqual(defaultNucleiOptions().diameter, [10, 80]);
     assert.deepEqual(defaultNucleiOptions([20, 80]).diameter, [20, 80]);
   });
 });
@@ -267,5 +285,56 @@ describe('building blocks', () => {
     assert.equal(labels[1 * w + 1], 1);
     assert.equal(labels[1 * w + 3], 1);
     assert.equal(labels[1 * w + 7], 0);
+  });
+
+  /** A random float image in 0-1, a mask of ~80% of it and a few seeds inside the mask. */
+  function propagationCase(w: number, h: number, seed: number): { image: Float32Array; mask: Uint8Array; seeds: Int32Array } {
+    let s = seed;
+    const rnd = (): number => {
+      s = (s * 1103515245 + 12345) >>> 0;
+      return (s >>> 8) / 16777216;
+    };
+    const image = Float32Array.from({ length: w * h }, (_, i) => 0.3 + 0.4 * Math.sin((i % w) / 5) * Math.cos(Math.floor(i / w) / 7) + 0.1 * rnd());
+    const mask = Uint8Array.from({ length: w * h }, () => (rnd() < 0.8 ? 1 : 0));
+    const seeds = new Int32Array(w * h);
+    for (let k = 1; k <= 6; k++) seeds[Math.floor(rnd() * w * h)] = k;
+    return { image, mask, seeds };
+  }
+
+  it('propagation: same labels from the C kernel and the TypeScript twin, and from reused buffers', (t) => {
+    const big = propagationCase(97, 61, 3);
+    const small = propagationCase(40, 30, 5);
+    for (const lambda of [0.05, 0, 2]) {
+      for (const c of [small, big, small]) {
+        const [w, h] = c === big ? [97, 61] : [40, 30];
+        const ts = propagate(c.image, Int32Array.from(c.seeds), c.mask, w, h, lambda, false);
+        assert.equal(propagate(c.image, Int32Array.from(c.seeds), c.mask, w, h, lambda, false).join(), ts.join(), 'TS path changes on a second call');
+        // every seed grows: labelled pixels are seeds or mask pixels, and each label is present
+        for (let i = 0; i < ts.length; i++) if (ts[i] !== 0) assert.ok(c.seeds[i] !== 0 || c.mask[i], `pixel ${i} outside the mask labelled`);
+        for (let k = 1; k <= 6; k++) assert.ok(ts.includes(k), `label ${k} lost`);
+        if (native?.segPropagate) assert.equal(propagate(c.image, Int32Array.from(c.seeds), c.mask, w, h, lambda, true).join(), ts.join(), `C and TS differ (lambda ${lambda})`);
+      }
+    }
+    if (!native?.segPropagate) t.skip('C addon not built (or without segPropagate): TS path only');
+  });
+
+  it('propagation: a pixel joins the seed of the cheaper path (flat image: the nearer seed)', () => {
+    const w = 30;
+    const h = 5;
+    const seeds = new Int32Array(w * h);
+    seeds[2 * w + 3] = 1;
+    seeds[2 * w + 20] = 2;
+    const mask = new Uint8Array(w * h).fill(1);
+    mask[4 * w + 29] = 0;
+    for (const useNative of [false, true]) {
+      const l = propagate(new Float32Array(w * h).fill(0.5), Int32Array.from(seeds), mask, w, h, 0.05, useNative);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          if (!mask[y * w + x]) assert.equal(l[y * w + x], 0);
+          else if (Math.abs(x - 3) < Math.abs(x - 20) - 1) assert.equal(l[y * w + x], 1, `(${x}, ${y})`);
+          else if (Math.abs(x - 20) < Math.abs(x - 3) - 1) assert.equal(l[y * w + x], 2, `(${x}, ${y})`);
+        }
+      }
+    }
   });
 });
