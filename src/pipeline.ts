@@ -29,9 +29,10 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   progress?: boolean;
   /**
    * Normalize well profiles before treatment averaging (default `none`, the paper's plain means):
-   * `standardize`/`robustize` against the plate's control wells, `sphere` = whitening on controls.
+   * `standardize`/`robustize` against the plate's control wells, `sphere` = whitening on controls,
+   * `tvn` = standardize on the screen's controls, then sphere (the preset of src/profiles/normalize.ts).
    */
-  normalize?: 'none' | 'standardize' | 'robustize' | 'sphere';
+  normalize?: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
   /** Called with one human-readable line per stage. */
   log?: (line: string) => void;
 }
@@ -89,7 +90,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     profiles = await buildProfiles(embed.featuresDir, { normalize: opts.normalize, fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn });
     await writeProfiles(path.join(opts.out, 'well_profiles.parquet'), profiles);
     timings.profile = (performance.now() - t2) / 1000;
-    log(`profile: ${profiles.features.length} well profiles, ${opts.normalize} against ${screen.controlCompound} per plate`);
+    log(`profile: ${profiles.features.length} well profiles, ${opts.normalize} against ${screen.controlCompound} ${opts.normalize === 'tvn' ? 'over the screen' : 'per plate'}`);
   }
   const t3 = performance.now();
   const { metrics } = await evaluate({ profiles, out: opts.out, controlCompound: opts.controlCompound, warn });

@@ -25,8 +25,8 @@ export function register(program: Command): void {
   cmd.requiredOption('--out <dir>', 'run directory (rerunning the same command resumes)');
   for (const opt of embedOptions) cmd.addOption(opt());
   cmd.addOption(
-    new Option('--normalize <method>', 'normalize well profiles against the plate\'s control wells before averaging treatments (none = the paper\'s plain means)')
-      .choices(['none', 'standardize', 'robustize', 'sphere'])
+    new Option('--normalize <method>', 'normalize well profiles against the control wells before averaging treatments (none = the paper\'s plain means; tvn = standardize on the screen\'s controls, then sphere)')
+      .choices(['none', 'standardize', 'robustize', 'sphere', 'tvn'])
       .default('none'),
   );
   cmd.action(async (o) => {
