@@ -7,7 +7,7 @@ import { DEFAULT_SHARD_SIZE } from './embed/store.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
 import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
-import { writeReport } from './report/index.js';
+import { writeReport, type ReportOptions } from './report/index.js';
 import { buildProfiles } from './profiles/index.js';
 import { loadScreen } from './screen/index.js';
 import { writeProfiles, type ProfileTable } from './table/index.js';
@@ -35,6 +35,8 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   normalize?: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
   /** Called with one human-readable line per stage. */
   log?: (line: string) => void;
+  /** Options of the report (e.g. the stains and colours of its pictures). */
+  report?: ReportOptions;
 }
 
 export interface RunResult {
@@ -73,7 +75,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   }
 
   const t1 = performance.now();
-  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, ...embedOpts } = opts;
+  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, report: _r, ...embedOpts } = opts;
   const embed = await embedScreen({ ...embedOpts, illum, screen, out: opts.out, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`) });
   timings.embed = (performance.now() - t1) / 1000;
   log(
@@ -111,6 +113,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE,
           controlCompound: screen.controlCompound,
           normalize: opts.normalize ?? 'none',
+          composite: opts.report?.composite ?? null,
         },
         counts: { fields: embed.fieldsTotal, embedded: embed.fieldsEmbedded, resumed: embed.fieldsResumed, skipped: embed.errors.length, shardsRebuilt: embed.shardsRebuilt.length },
         timings,
@@ -121,7 +124,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     ) + '\n',
   );
   try {
-    const report = await writeReport(opts.out);
+    const report = await writeReport(opts.out, opts.report);
     log(`report: ${report.html}`);
   } catch (err) {
     log(`warning: report not written: ${errorMessage(err)}`);
