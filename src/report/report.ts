@@ -3,7 +3,7 @@
  * confusion matrix, per-MOA accuracy, a map of the treatment profiles, nearest neighbours, run
  * settings, timings, skipped fields) plus PNG and SVG figures of the charts for papers.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { MetadataValue } from '../table/types.js';
@@ -200,10 +200,11 @@ async function profileMaps(inputs: ReportInputs, umap: boolean): Promise<Profile
   return maps;
 }
 
-/** Writes `<runDir>/report.html` and `<runDir>/figures/*.png|svg`; returns their paths. */
-export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportFiles> {
-  const inputs = await readRunInputs(runDir);
-  const maps = await profileMaps(inputs, opts.umap ?? false);
+/**
+ * The pictures of the cells (or why there are none), where they go, and gallery.html when they are
+ * over the page's budget (a stale gallery.html of an earlier report is removed).
+ */
+async function picturesOf(runDir: string, inputs: ReportInputs, opts: ReportOptions): Promise<{ pictures: CellPictures | NoPictures; plan: PicturePlan | null; gallery: string | null }> {
   const control = inputs.metrics.control_compound ?? 'DMSO';
   const settings = inputs.run?.settings ?? null;
   const pictures: CellPictures | NoPictures =
@@ -214,14 +215,24 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
           scale: opts.pictureScale,
         });
   const plan = 'reason' in pictures ? null : await planPictures(pictures, opts.pictureBudget ?? DEFAULT_PICTURE_BUDGET);
-  let gallery: string | null = null;
-  if (plan?.gallery && !('reason' in pictures)) {
-    gallery = path.join(runDir, GALLERY_FILE);
-    const body = `<header><h1>Pictures of the cells</h1><p class="sub">${escapeHtml(`Run ${path.resolve(runDir)} · ${pictures.pictures.length} treatments · the report is report.html beside this file`)}</p></header>
+  const gallery = path.join(runDir, GALLERY_FILE);
+  if (!plan?.gallery || 'reason' in pictures) {
+    await rm(gallery, { force: true });
+    return { pictures, plan, gallery: null };
+  }
+  const body = `<header><h1>Pictures of the cells</h1><p class="sub">${escapeHtml(`Run ${path.resolve(runDir)} · ${pictures.pictures.length} treatments · the report is report.html beside this file`)}</p></header>
 <p class="muted">${escapeHtml(pictureLegend(pictures))}</p>
 ${galleryHtml(pictures, control)}`;
-    await writeAtomic(gallery, htmlPage(`morphoprof gallery: ${path.basename(path.resolve(runDir))}`, body, {}, plan.gallery));
-  }
+  await writeAtomic(gallery, htmlPage(`morphoprof gallery: ${path.basename(path.resolve(runDir))}`, body, {}, plan.gallery));
+  return { pictures, plan, gallery };
+}
+
+/** Writes `<runDir>/report.html` and `<runDir>/figures/*.png|svg`; returns their paths. */
+export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportFiles> {
+  const inputs = await readRunInputs(runDir);
+  const maps = await profileMaps(inputs, opts.umap ?? false);
+  const control = inputs.metrics.control_compound ?? 'DMSO';
+  const { pictures, plan, gallery } = await picturesOf(runDir, inputs, opts);
   const withPicture = (m: ProfileMap): ProfileMap => ({ ...m, points: m.points.map((p) => ({ ...p, picture: thumbnailId(plan, p.compound, p.concentration) ?? null })) });
 
   const confusionCharts: Chart[] = inputs.confusion?.labels.length ? [{ name: 'confusion_matrix', spec: confusionSpec(inputs.confusion) }] : [];

@@ -165,6 +165,9 @@ test('over the size budget: the gallery goes to gallery.html; small thumbnails s
   const bare = readFileSync(none.html, 'utf8');
   assert.match(bare, /this page has no pictures/);
   assert.deepEqual(pageImages(bare).store, {});
+  // within the budget again: the old gallery.html goes
+  assert.equal((await writeReport(dir)).gallery, null);
+  assert.ok(!existsSync(path.join(dir, 'gallery.html')));
 });
 
 test('without images the report still renders, with a line saying why there are no pictures', async () => {
