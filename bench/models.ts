@@ -12,7 +12,7 @@
  *   `python3 -c "import torch, torchvision"` works (Debian: python3-torch python3-torchvision).
  *
  *   npx tsc -p . && node dist/bench/models.js [--batch 8] [--batches 6] [--threads N] [--calibration 16]
- *     [--sweep 1,4,8,16,24] [--rounds 3] [--only-sweep]
+ *     [--sweep 1,4,8,16,24] [--rounds 3] [--images 48] [--only-sweep]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     calibration: { type: 'string', default: '16' },
     sweep: { type: 'string', default: '1,4,8,16,24' },
     rounds: { type: 'string', default: '3' },
+    images: { type: 'string', default: '48' },
     'only-sweep': { type: 'boolean', default: false },
   },
 });
@@ -198,8 +199,8 @@ if (!python) {
   const largest = Math.max(...sweep);
   const fields = await fieldBatch(Array.from({ length: largest }, (_, i) => compareFiles[i % compareFiles.length]!), S, ours.preprocess);
   const pytorch = await openPytorch(python);
-  // Enough batches for ~48 images per measurement (at least 2 batches).
-  const batchesOf = (b: number): number => Math.max(2, Math.ceil(48 / b));
+  // Enough batches for ~--images images per measurement (at least 2 batches).
+  const batchesOf = (b: number): number => Math.max(2, Math.ceil(Number(values.images) / b));
   const measured = new Map<string, Rate[]>();
   const record = (key: string, r: Rate) => measured.set(key, [...(measured.get(key) ?? []), r]);
   for (const b of sweep) {
@@ -232,4 +233,8 @@ if (!python) {
   const [bo, ro] = best('ort');
   const [bp, rp] = best('pytorch');
   console.log(`each at its best batch size: ours ${ro.wall.toFixed(1)} images/s at batch ${bo}, pytorch ${rp.wall.toFixed(1)} at batch ${bp}: ours ${(ro.wall / rp.wall).toFixed(2)}x wall, ${(ro.cpu / rp.cpu).toFixed(2)}x per CPU-second`);
+  // On a busy machine, the ratio of two measurements taken back to back is steadier than either.
+  const paired = (b1: number, b2: number): number => median(measured.get(`ort ${b1}`)!.map((r, i) => r.wall / measured.get(`pytorch ${b2}`)![i]!.wall));
+  console.log(`paired (back-to-back) ratios, median over rounds: ours/pytorch at each batch ${sweep.map((b) => `${b}: ${paired(b, b).toFixed(2)}x`).join(', ')}; ours at ${bo} / pytorch at ${bp}: ${paired(bo, bp).toFixed(2)}x`);
+  console.log(`load average at the end: ${loadavg()[0]!.toFixed(1)} (${availableParallelism()} cores)`);
 }
