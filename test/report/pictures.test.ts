@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { register } from '../../src/cli/report.js';
+import { register as registerRun } from '../../src/cli/run.js';
 import { MorphoprofError } from '../../src/errors.js';
 import { readImage } from '../../src/image/index.js';
 import { cellPictures, defaultComposite, parseComposite, pictureKey, writeReport, type CellPictures } from '../../src/report/index.js';
@@ -240,4 +241,11 @@ test('CLI: report --composite ... prints where the pictures went; a bad --compos
   bad.configureOutput({ writeErr: () => {} });
   await assert.rejects(bad.parseAsync(['node', 'morphoprof', 'report', dir, '--composite', 'DAPI:ultraviolet']), /colour of DAPI/);
   assert.ok(existsSync(path.join(dir, 'report.html')));
+  // run takes the same option, checked before any work
+  const run = new Command().exitOverride();
+  registerRun(run);
+  run.configureOutput({ writeErr: () => {} });
+  const out = path.join(tempDir(), 'never');
+  await assert.rejects(run.parseAsync(['node', 'morphoprof', 'run', '--metadata', 'x.csv', '--images', '.', '--out', out, '--composite', 'DAPI']), /DAPI:blue,Tubulin:green,Actin:red/);
+  assert.ok(!existsSync(out));
 });
