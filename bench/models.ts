@@ -7,15 +7,18 @@
  *   after onnxruntime's QDQ fusion; cosine of int8 to fp32 embeddings on fields of a synthetic
  *   screen read and scaled the way `src/embed` does (calibrated on other fields);
  * - whether onnxruntime's CPU provider has a bf16 Conv kernel;
- * - PyTorch (torchvision ResNet-50, random weights) on the CPU at the same batch size, if
+ * - ResNet-50 fp32, ours (onnxruntime) against PyTorch (torchvision, random weights) at every batch
+ *   size of --sweep, interleaved, medians of --rounds, each tool compared at its best batch size, if
  *   `python3 -c "import torch, torchvision"` works (Debian: python3-torch python3-torchvision).
  *
  *   npx tsc -p . && node dist/bench/models.js [--batch 8] [--batches 6] [--threads N] [--calibration 16]
+ *     [--sweep 1,4,8,16,24] [--rounds 3] [--images 48] [--only-sweep]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
@@ -26,12 +29,23 @@ import { tempDir } from '../test/helpers.js';
 import { fieldBatch, rowCosines, synthImageFiles } from '../test/models/fields.js';
 
 const { values } = parseArgs({
-  options: { batch: { type: 'string', default: '8' }, batches: { type: 'string', default: '6' }, threads: { type: 'string' }, calibration: { type: 'string', default: '16' } },
+  options: {
+    batch: { type: 'string', default: '8' },
+    batches: { type: 'string', default: '6' },
+    threads: { type: 'string' },
+    calibration: { type: 'string', default: '16' },
+    sweep: { type: 'string', default: '1,4,8,16,24' },
+    rounds: { type: 'string', default: '3' },
+    images: { type: 'string', default: '48' },
+    'only-sweep': { type: 'boolean', default: false },
+  },
 });
 const batch = Number(values.batch);
 const batches = Number(values.batches);
 const threads = Number(values.threads ?? availableParallelism());
 const calibrationCount = Number(values.calibration);
+const sweep = values.sweep.split(',').map(Number);
+const rounds = Number(values.rounds);
 
 const cacheDir = tempDir('morphoprof-bench-');
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
@@ -79,9 +93,7 @@ async function optimizedOps(onnxPath: string): Promise<Map<string, number>> {
 }
 
 const fmt = (r: Rate) => `${r.wall.toFixed(1)} images/s (${r.cpu.toFixed(1)} per CPU-second x ${threads})`;
-let resnetFp32: Rate | undefined;
-
-for (const name of ['resnet50', 'inception-v3-mixed5']) {
+for (const name of values['only-sweep'] ? [] : ['resnet50', 'inception-v3-mixed5']) {
   const fp32 = await openModel(name, { cacheDir, intraOpNumThreads: threads });
   const S = fp32.inputSize;
   const calibration = await fieldBatch(calibrationFiles, S, fp32.preprocess);
@@ -104,7 +116,6 @@ for (const name of ['resnet50', 'inception-v3-mixed5']) {
 
   const input = compare.subarray(0, batch * 3 * S * S).length === batch * 3 * S * S ? compare.subarray(0, batch * 3 * S * S) : calibration.subarray(0, batch * 3 * S * S);
   const [r32, r8] = (await rates([fp32, int8], input)) as [Rate, Rate];
-  if (name === 'resnet50') resnetFp32 = r32;
   console.log(`${name}: fp32 ${fmt(r32)}; int8 ${fmt(r8)}; int8/fp32 ${(r8.wall / r32.wall).toFixed(2)}x wall, ${(r8.cpu / r32.cpu).toFixed(2)}x per CPU-second (batch ${batch}, ${batches} batches each, interleaved)`);
 
   const ops = await optimizedOps(int8.onnxPath);
@@ -116,7 +127,7 @@ for (const name of ['resnet50', 'inception-v3-mixed5']) {
 }
 
 // bf16: try one Conv on bfloat16 tensors.
-{
+if (!values['only-sweep']) {
   const g = new OnnxGraphBuilder();
   const w = g.float('w', [4, 3, 3, 3], new Float32Array(108).fill(0.1));
   g.node('Cast', ['x'], 'xb', { to: 16 });
@@ -134,27 +145,96 @@ for (const name of ['resnet50', 'inception-v3-mixed5']) {
   }
 }
 
-// PyTorch, same network and batch, random weights (speed only).
+// ResNet-50 fp32, onnxruntime against PyTorch (torchvision, random weights: speed only), each at every
+// batch size of --sweep, measurements interleaved (round by round, tool by tool) so that load from
+// other processes hits both alike; medians over --rounds. Each tool is then compared at its best.
 const PYTORCH = `
 import sys, time, torch, torchvision
-threads, batch, batches = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-torch.set_num_threads(threads)
+torch.set_num_threads(int(sys.argv[1]))
 model = torchvision.models.resnet50().eval()
-x = torch.randn(batch, 3, 224, 224)
-with torch.inference_mode():
-    model(x)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(batches):
+print(torch.__version__, flush=True)
+for line in sys.stdin:
+    batch, batches = map(int, line.split())
+    x = torch.randn(batch, 3, 224, 224)
+    with torch.inference_mode():
         model(x)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(torch.__version__, batch * batches / wall, threads * batch * batches / cpu)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(batches):
+            model(x)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(batch * batches / wall, int(sys.argv[1]) * batch * batches / cpu, flush=True)
 `;
+
+/** A Python process that times torchvision's ResNet-50 on request (one line per measurement). */
+async function openPytorch(python: string): Promise<{ version: string; rate: (b: number, n: number) => Promise<Rate>; close: () => void }> {
+  const child = spawn(python, ['-c', PYTORCH, String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error('the PyTorch process ended early');
+    return value as string;
+  };
+  const version = await next();
+  return {
+    version,
+    rate: async (b, n) => {
+      child.stdin!.write(`${b} ${n}\n`);
+      const [wall, cpu] = (await next()).split(/\s+/).map(Number);
+      return { wall: wall!, cpu: cpu! };
+    },
+    close: () => child.stdin!.end(),
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
 if (!python) {
   console.log('pytorch: skipped (python3 -c "import torch, torchvision" fails; Debian: apt-get install python3-torch python3-torchvision)');
 } else {
-  const [version, wall, cpu] = execFileSync(python, ['-c', PYTORCH, String(threads), String(batch), String(batches)], { encoding: 'utf8' }).trim().split(/\s+/);
-  const pt = { wall: Number(wall), cpu: Number(cpu) };
-  console.log(`pytorch ${version} (${python}) resnet50: ${fmt(pt)} at batch ${batch}`);
-  if (resnetFp32) console.log(`resnet50 ours fp32 / pytorch: ${(resnetFp32.wall / pt.wall).toFixed(2)}x wall, ${(resnetFp32.cpu / pt.cpu).toFixed(2)}x per CPU-second (run at different moments: compare per CPU-second on a busy machine)`);
+  const ours = await openModel('resnet50', { cacheDir, intraOpNumThreads: threads });
+  const S = ours.inputSize;
+  const largest = Math.max(...sweep);
+  const fields = await fieldBatch(Array.from({ length: largest }, (_, i) => compareFiles[i % compareFiles.length]!), S, ours.preprocess);
+  const pytorch = await openPytorch(python);
+  // Enough batches for ~--images images per measurement (at least 2 batches).
+  const batchesOf = (b: number): number => Math.max(2, Math.ceil(Number(values.images) / b));
+  const measured = new Map<string, Rate[]>();
+  const record = (key: string, r: Rate) => measured.set(key, [...(measured.get(key) ?? []), r]);
+  for (const b of sweep) {
+    await ours.embed(fields.subarray(0, b * 3 * S * S), b); // warm-up at every size
+    await pytorch.rate(b, 1);
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const b of sweep) {
+      const x = fields.subarray(0, b * 3 * S * S);
+      const n = batchesOf(b);
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      for (let k = 0; k < n; k++) await ours.embed(x, b);
+      const c = process.cpuUsage(c0);
+      record(`ort ${b}`, { wall: (b * n) / seconds(t0), cpu: (threads * b * n) / ((c.user + c.system) / 1e6) });
+      record(`pytorch ${b}`, await pytorch.rate(b, n));
+    }
+  }
+  pytorch.close();
+  await ours.dispose();
+  const medianRate = (key: string): Rate => ({ wall: median(measured.get(key)!.map((r) => r.wall)), cpu: median(measured.get(key)!.map((r) => r.cpu)) });
+  console.log(`resnet50 fp32 by batch size, medians of ${rounds} interleaved rounds (images/s wall; per CPU-second x ${threads}); pytorch ${pytorch.version} (${python}), random weights`);
+  console.log('batch | onnxruntime (ours) | pytorch');
+  for (const b of sweep) {
+    const o = medianRate(`ort ${b}`);
+    const p = medianRate(`pytorch ${b}`);
+    console.log(`${String(b).padStart(5)} | ${o.wall.toFixed(1)} (${o.cpu.toFixed(1)}) | ${p.wall.toFixed(1)} (${p.cpu.toFixed(1)})  [all rounds: ours ${measured.get(`ort ${b}`)!.map((r) => r.wall.toFixed(1)).join(', ')}; pytorch ${measured.get(`pytorch ${b}`)!.map((r) => r.wall.toFixed(1)).join(', ')}]`);
+  }
+  const best = (tool: string): [number, Rate] => sweep.map((b) => [b, medianRate(`${tool} ${b}`)] as [number, Rate]).reduce((a, c) => (c[1].wall > a[1].wall ? c : a));
+  const [bo, ro] = best('ort');
+  const [bp, rp] = best('pytorch');
+  console.log(`each at its best batch size: ours ${ro.wall.toFixed(1)} images/s at batch ${bo}, pytorch ${rp.wall.toFixed(1)} at batch ${bp}: ours ${(ro.wall / rp.wall).toFixed(2)}x wall, ${(ro.cpu / rp.cpu).toFixed(2)}x per CPU-second`);
+  // On a busy machine, the ratio of two measurements taken back to back is steadier than either.
+  const paired = (b1: number, b2: number): number => median(measured.get(`ort ${b1}`)!.map((r, i) => r.wall / measured.get(`pytorch ${b2}`)![i]!.wall));
+  console.log(`paired (back-to-back) ratios, median over rounds: ours/pytorch at each batch ${sweep.map((b) => `${b}: ${paired(b, b).toFixed(2)}x`).join(', ')}; ours at ${bo} / pytorch at ${bp}: ${paired(bo, bp).toFixed(2)}x`);
+  console.log(`load average at the end: ${loadavg()[0]!.toFixed(1)} (${availableParallelism()} cores)`);
 }

@@ -10,7 +10,7 @@ import { DEFAULT_SHARD_SIZE } from './embed/store.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
 import { errorMessage } from './errors.js';
 import { computeIllumination } from './illum/index.js';
-import { writeReport } from './report/index.js';
+import { writeReport, type ReportOptions } from './report/index.js';
 import { buildProfiles } from './profiles/index.js';
 import { loadScreen, resolveImages } from './screen/index.js';
 import { writeProfiles, type ProfileTable } from './table/index.js';
@@ -32,9 +32,10 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   progress?: boolean;
   /**
    * Normalize well profiles before treatment averaging (default `none`, the paper's plain means):
-   * `standardize`/`robustize` against the plate's control wells, `sphere` = whitening on controls.
+   * `standardize`/`robustize` against the plate's control wells, `sphere` = whitening on controls,
+   * `tvn` = standardize on the screen's controls, then sphere (the preset of src/profiles/normalize.ts).
    */
-  normalize?: 'none' | 'standardize' | 'robustize' | 'sphere';
+  normalize?: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
   /** `deep` (default): a network embeds each field; `classical`: nuclei and cells found and measured. */
   features?: 'deep' | 'classical';
   /** classical: segmentation and measurement settings (defaults from the screen's stains). */
@@ -45,6 +46,8 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   threads?: number;
   /** Called with one human-readable line per stage. */
   log?: (line: string) => void;
+  /** Options of the report (e.g. the stains and colours of its pictures). */
+  report?: ReportOptions;
 }
 
 export interface RunResult {
@@ -84,7 +87,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   }
 
   const t1 = performance.now();
-  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, features: _f, cells: _c, keepCells: _k, threads: _t, ...embedOpts } = opts;
+  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, report: _r, features: _f, cells: _c, keepCells: _k, threads: _t, ...embedOpts } = opts;
   const classical = opts.features === 'classical';
   const embed = classical
     ? await cellScreen({
@@ -114,7 +117,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     profiles = await buildProfiles(embed.featuresDir!, { normalize: opts.normalize, fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn });
     await writeProfiles(path.join(opts.out, 'well_profiles.parquet'), profiles);
     timings.profile = (performance.now() - t2) / 1000;
-    log(`profile: ${profiles.features.length} well profiles, ${opts.normalize} against ${screen.controlCompound} per plate`);
+    log(`profile: ${profiles.features.length} well profiles, ${opts.normalize} against ${screen.controlCompound} ${opts.normalize === 'tvn' ? 'over the screen' : 'per plate'}`);
   }
   const t3 = performance.now();
   const { metrics } = await evaluate({ profiles, out: opts.out, controlCompound: opts.controlCompound, warn });
@@ -135,6 +138,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE,
           controlCompound: screen.controlCompound,
           normalize: opts.normalize ?? 'none',
+          composite: opts.report?.composite ?? null,
         },
         counts: { fields: embed.fieldsTotal, embedded: embed.fieldsEmbedded, resumed: embed.fieldsResumed, skipped: embed.errors.length, shardsRebuilt: embed.shardsRebuilt.length },
         timings,
@@ -145,7 +149,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     ) + '\n',
   );
   try {
-    const report = await writeReport(opts.out);
+    const report = await writeReport(opts.out, opts.report);
     log(`report: ${report.html}`);
   } catch (err) {
     log(`warning: report not written: ${errorMessage(err)}`);

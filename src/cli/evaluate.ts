@@ -29,7 +29,8 @@ export function register(program: Command): void {
         warn: (m) => note(`morphoprof: warning: ${m}`),
       });
       console.log(`NSC accuracy: ${pct(metrics.nsc)}`);
-      if (metrics.nscb) console.log(`NSCB accuracy: ${pct(metrics.nscb)}; over treatments with an eligible same-MOA neighbour: ${pct(metrics.nscb.eligible)}`);
+      if (metrics.nscb?.note) console.log(`NSCB accuracy: n/a (${metrics.nscb.note})`);
+      else if (metrics.nscb) console.log(`NSCB accuracy: ${pct(metrics.nscb)}; over treatments with an eligible same-MOA neighbour: ${pct(metrics.nscb.eligible)}`);
       const { mean_average_precision: map, p_value: p, permutations } = metrics.map;
       if (map !== null) console.log(`mAP (same MOA): ${map.toFixed(3)}${p === null ? '' : `, permutation p = ${p.toPrecision(3)} (${permutations} permutations)`}`);
       const { control, without_moa: withoutMoa, without_moa_treatments: names } = metrics.excluded;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { invalidParameter } from '../errors.js';
-import { AGGREGATE_METHODS, buildProfilesWithSummary, normalizeSteps, parseFeatureSelections, type AggregateMethod, type NormalizeBy, type NormalizeFit, type ProfileLevel } from '../profiles/index.js';
+import { AGGREGATE_METHODS, buildProfilesWithSummary, parseNormalize, parseFeatureSelections, type AggregateMethod, type NormalizeBy, type NormalizeFit, type ProfileLevel } from '../profiles/index.js';
 import { writeProfiles } from '../table/index.js';
 import { note } from './common.js';
 
@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .option('--output-file <file>', 'output table instead (.parquet, .csv, .csv.gz)')
     .addOption(new Option('--aggregate <method>', 'fields -> wells (and wells -> treatments)').choices([...AGGREGATE_METHODS]).default('mean'))
     .addOption(new Option('--level <level>', 'output one profile per well or per treatment').choices(['well', 'treatment']).default('well'))
-    .option('--normalize <methods>', 'standardize, robustize (median/MAD), sphere (ZCA whitening), none; a comma list runs in order, e.g. standardize,sphere', 'none')
+    .option('--normalize <methods>', 'standardize, robustize (median/MAD), sphere (ZCA whitening), none; a comma list runs in order, e.g. standardize,sphere; or the preset tvn (standardize on the screen\'s controls, then sphere with lambda 1; fixes --by)', 'none')
     .addOption(new Option('--fit <rows>', 'fit the normalization on the control wells or on all wells').choices(['controls', 'all']).default('controls'))
     .addOption(new Option('--by <scope>', 'fit standardize/robustize per plate or over the whole screen (sphere: always the screen)').choices(['plate', 'screen']).default('plate'))
     .option('--controls <compound>', 'negative-control compound', 'DMSO')
@@ -55,7 +55,7 @@ export function register(program: Command): void {
       const { table, summary } = await buildProfilesWithSummary(o.profiles, {
         aggregate: o.aggregate,
         level: o.level,
-        normalize: normalizeSteps(o.normalize),
+        normalize: parseNormalize(o.normalize),
         fit: o.fit,
         by: o.by,
         controlCompound: o.controls,

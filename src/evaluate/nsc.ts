@@ -56,8 +56,12 @@ export interface Accuracy {
 
 export interface NscResult {
   nsc: Accuracy;
-  /** null when the treatments have no Metadata_Batch. */
-  nscb: (Accuracy & { eligible: Accuracy }) | null;
+  /**
+   * null when the treatments have no Metadata_Batch. `note` says why NSCB is not defined when no
+   * treatment is eligible (e.g. every treatment spans all batches): its accuracies are then no
+   * measurement (0 of 0) and are shown as n/a.
+   */
+  nscb: (Accuracy & { eligible: Accuracy; note?: string }) | null;
   map: {
     meanAveragePrecision: number | null;
     /** (1 + permutations with mAP >= observed) / (1 + permutations); null when not run. */
@@ -97,6 +101,15 @@ function requireColumn(table: ProfileTable, name: string): string {
 }
 
 const accuracyOf = (correct: number, total: number): Accuracy => ({ accuracy: total > 0 ? correct / total : 0, correct, total });
+
+/** Why no treatment is NSCB-eligible, in words (`batches`: each treatment's `a|b` batch list). */
+function nscbUndefined(neighbors: readonly NscNeighbor[], batches: readonly string[]): string {
+  if (neighbors.some((nb) => nb.nscb !== null)) return 'no treatment has a same-MOA treatment of another compound in another batch';
+  const lists = batches.map((b) => new Set(b.split('|').filter(Boolean)));
+  const all = new Set(lists.flatMap((l) => [...l]));
+  if (all.size > 1 && lists.every((l) => l.size === all.size)) return `every treatment spans all ${all.size} batches (${[...all].sort().join(', ')}), so none has a neighbour in another batch`;
+  return 'every treatment shares a batch with every other one, so none has a neighbour in another batch';
+}
 
 /** Integer codes of `values` (first appearance order) and the distinct values. */
 function encode(values: string[]): { codes: Int32Array; names: string[] } {
@@ -270,6 +283,7 @@ export async function evaluateNsc(treatments: ProfileTable, options: NscOptions 
     const right = neighbors.filter((nb) => nb.nscb?.correct).length;
     const eligible = neighbors.filter((nb) => nb.nscbEligible);
     nscb = { ...accuracyOf(right, n), eligible: accuracyOf(eligible.filter((nb) => nb.nscb?.correct).length, eligible.length) };
+    if (eligible.length === 0) nscb.note = nscbUndefined(neighbors, rows.map((r) => meta(r, batchCol!)));
   }
   const aps = neighbors.map((nb) => nb.averagePrecision).filter((ap): ap is number => ap !== null);
   const meanAp = aps.length > 0 ? aps.reduce((a, b) => a + b, 0) / aps.length : null;

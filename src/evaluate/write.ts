@@ -20,7 +20,7 @@ export interface EvaluationFiles {
 export interface Metrics {
   nsc: Accuracy;
   /** null without a Metadata_Batch column. `eligible`: over treatments with a same-MOA treatment of another compound and batch. */
-  nscb: (Accuracy & { eligible: Accuracy }) | null;
+  nscb: (Accuracy & { eligible: Accuracy; note?: string }) | null;
   map: { mean_average_precision: number | null; p_value: number | null; permutations: number; queries: number; note?: string };
   per_moa: Array<{ moa: string; correct: number; total: number; accuracy: number }>;
   similarity: string;

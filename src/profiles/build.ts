@@ -103,7 +103,7 @@ export async function buildProfilesWithSummary(input: string | ProfileTable, opt
   }
   if (steps.length > 0) {
     table = normalizeProfiles(table, {
-      method: steps,
+      method: options.normalize!,
       fit: options.fit,
       by: options.by,
       controlCompound: options.controlCompound,

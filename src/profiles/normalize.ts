@@ -11,6 +11,11 @@
  * there: it is DROPPED with a warning naming it (scikit-learn would keep it unscaled, which leaves
  * it in raw units beside plates where it was divided by a tiny spread).
  * Fit rows are the control wells (`fit: 'controls'`) or all wells; per plate or over the screen.
+ *
+ * Presets name a recipe that is known to work (docs/baseline.md has the sweeps behind them):
+ * - `tvn`: standardize every feature on the control wells of the whole screen, then sphere on the
+ *   same wells with lambda 1 (a moderate regularization; lambda is in units of the mean eigenvalue,
+ *   which standardization makes 1). On BBBC021's CellProfiler means: 96/103 NSC, 70/92 NSCB.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { invalidParameter, MorphoprofError } from '../errors.js';
@@ -20,13 +25,34 @@ import { defaultWarn } from './annotate.js';
 import { dropFeatures } from './select.js';
 
 export type NormalizeMethod = 'standardize' | 'robustize' | 'sphere' | 'none';
+export type NormalizePreset = 'tvn';
 export const NORMALIZE_METHODS: readonly string[] = ['standardize', 'robustize', 'mad_robustize', 'sphere', 'none'];
+
+/** A named recipe: its steps and the scope and regularization it fixes. */
+export interface NormalizeRecipe {
+  steps: NormalizeMethod[];
+  by: NormalizeBy;
+  sphereLambda: number;
+}
+
+export const NORMALIZE_PRESETS: Readonly<Record<NormalizePreset, NormalizeRecipe>> = Object.freeze({
+  tvn: { steps: ['standardize', 'sphere'], by: 'screen', sphereLambda: 1 },
+});
+
+/** The preset `method` names, or null when it is a method or a list of methods. */
+export function normalizePreset(method: unknown): NormalizeRecipe | null {
+  const name = Array.isArray(method) && method.length === 1 ? method[0] : method;
+  return typeof name === 'string' && Object.hasOwn(NORMALIZE_PRESETS, name) ? NORMALIZE_PRESETS[name as NormalizePreset] : null;
+}
 export type NormalizeFit = 'controls' | 'all';
 export type NormalizeBy = 'plate' | 'screen';
 
 export interface NormalizeOptions {
-  /** One method or several applied in order, e.g. `['standardize', 'sphere']` (TVN-style). */
-  method: NormalizeMethod | 'mad_robustize' | Array<NormalizeMethod | 'mad_robustize'>;
+  /**
+   * One method or several applied in order, e.g. `['standardize', 'sphere']`, or a preset (`tvn`),
+   * which fixes `by` and the default `sphereLambda` (an explicit `sphereLambda` still wins).
+   */
+  method: NormalizeMethod | NormalizePreset | 'mad_robustize' | Array<NormalizeMethod | 'mad_robustize'>;
   /** Rows the parameters are fitted on (default `controls`). */
   fit?: NormalizeFit;
   /** Fit per plate (`Metadata_Plate`) or once over the screen (default `plate`; `sphere` always fits over the screen). */
@@ -40,12 +66,20 @@ export interface NormalizeOptions {
 
 export const DEFAULT_SPHERE_LAMBDA = 0.01;
 
-/** The method list, validated (`mad_robustize` -> `robustize`, `none` dropped). */
+/** `--normalize` text: a preset name as it is, else the validated list of methods. */
+export function parseNormalize(text: string): NormalizeOptions['method'] {
+  return normalizePreset(text.trim()) ? (text.trim() as NormalizePreset) : normalizeSteps(text);
+}
+
+/** The method list, validated (`mad_robustize` -> `robustize`, `none` dropped, a preset expanded). */
 export function normalizeSteps(method: NormalizeOptions['method'] | string): NormalizeMethod[] {
+  const preset = normalizePreset(method);
+  if (preset) return [...preset.steps];
   const list = Array.isArray(method) ? method : String(method).split(',').map((m) => m.trim());
   return list
     .map((m) => {
-      if (!NORMALIZE_METHODS.includes(m)) throw invalidParameter('normalize method', `one of ${NORMALIZE_METHODS.join(', ')}`, m);
+      if (Object.hasOwn(NORMALIZE_PRESETS, m)) throw invalidParameter('normalize method', `${m} alone (it is a preset; see --normalize ${m} in the README)`, list.join(','));
+      if (!NORMALIZE_METHODS.includes(m)) throw invalidParameter('normalize method', `one of ${[...NORMALIZE_METHODS, ...Object.keys(NORMALIZE_PRESETS)].join(', ')}`, m);
       return (m === 'mad_robustize' ? 'robustize' : m) as NormalizeMethod;
     })
     .filter((m) => m !== 'none');
@@ -172,11 +206,12 @@ function controlRows(table: ProfileTable, rows: number[], controlCompound: strin
  */
 export function normalizeProfiles(table: ProfileTable, options: NormalizeOptions): ProfileTable {
   const steps = normalizeSteps(options.method);
+  const preset = normalizePreset(options.method);
   const fitMode = options.fit ?? 'controls';
   if (fitMode !== 'controls' && fitMode !== 'all') throw invalidParameter('fit', 'controls or all', fitMode);
-  const by = options.by ?? 'plate';
+  const by = preset?.by ?? options.by ?? 'plate';
   if (by !== 'plate' && by !== 'screen') throw invalidParameter('by', 'plate or screen', by);
-  const lambda = options.sphereLambda ?? DEFAULT_SPHERE_LAMBDA;
+  const lambda = options.sphereLambda ?? preset?.sphereLambda ?? DEFAULT_SPHERE_LAMBDA;
   if (!(lambda >= 0)) throw invalidParameter('sphere lambda', 'a number >= 0', lambda);
   const controlCompound = options.controlCompound ?? 'DMSO';
   const warn = options.warn ?? defaultWarn;

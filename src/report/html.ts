@@ -80,13 +80,45 @@ td .ok { color: var(--ok); font-weight: bold; }
 td .bad { color: var(--bad); font-weight: bold; }
 table.kv th { width: 16em; }
 code { font-size: 12px; word-break: break-all; }
+h3 { font-size: 16px; margin: 22px 0 6px; }
+.gallery { display: flex; flex-wrap: wrap; gap: 14px; }
+figure.picture { margin: 0; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); max-width: 360px; }
+figure.picture figcaption { font-size: 13px; margin-top: 4px; }
+.pair { display: flex; gap: 4px; align-items: flex-start; }
+img.pic { display: block; background: #000; }
+td img.pic { width: 88px; height: auto; }
+#vg-tooltip-element img.tooltip-picture { display: block; width: 176px; height: auto; margin: 2px 0 4px; background: #000; }
 `;
 
-/** Draws every chart: the element with id `key` gets the spec `specs[key]`. */
+/**
+ * Fills every `<img data-picture=id>` from the pictures store, then draws every chart: the element
+ * with id `key` gets the spec `specs[key]`. A tooltip field titled "Picture" holds a picture id:
+ * the tooltip shows that picture above the other fields instead of the id.
+ */
 const EMBED = `
 (function () {
-  var specs = JSON.parse(document.getElementById('morphoprof-specs').textContent);
-  var options = { mode: 'vega-lite', renderer: 'svg', actions: { export: true, source: false, compiled: false, editor: false } };
+  var store = document.getElementById('morphoprof-pictures');
+  var pictures = store ? JSON.parse(store.textContent) : {};
+  document.querySelectorAll('img[data-picture]').forEach(function (img) {
+    var src = pictures[img.getAttribute('data-picture')];
+    if (src) img.src = src;
+  });
+  function formatTooltip(value, valueToHtml) {
+    if (value === null || typeof value !== 'object') return valueToHtml(value);
+    var picture = '';
+    var rows = '';
+    Object.keys(value).forEach(function (key) {
+      if (key === 'Picture') {
+        if (pictures[value[key]]) picture = '<img class="tooltip-picture" alt="" src="' + pictures[value[key]] + '">';
+        return;
+      }
+      rows += '<tr><td class="key">' + valueToHtml(key) + '</td><td class="value">' + valueToHtml(value[key]) + '</td></tr>';
+    });
+    return picture + '<table>' + rows + '</table>';
+  }
+  var specsElement = document.getElementById('morphoprof-specs');
+  var specs = specsElement ? JSON.parse(specsElement.textContent) : {};
+  var options = { mode: 'vega-lite', renderer: 'svg', tooltip: { formatTooltip: formatTooltip }, actions: { export: true, source: false, compiled: false, editor: false } };
   Object.keys(specs).forEach(function (id) {
     var el = document.getElementById(id);
     vegaEmbed(el, specs[id], options).then(function () {
@@ -100,11 +132,16 @@ const EMBED = `
 })();
 `;
 
-/** The whole page: `body` is HTML; `specs` maps the id of an empty element in it to a Vega-Lite spec. */
-export function htmlPage(title: string, body: string, specs: Record<string, unknown>): string {
-  const scripts = libraryScripts()
+/**
+ * The whole page: `body` is HTML; `specs` maps the id of an empty element in it to a Vega-Lite spec;
+ * `pictures` maps picture ids to data URIs (./gallery.ts). A page without charts leaves Vega out.
+ */
+export function htmlPage(title: string, body: string, specs: Record<string, unknown>, pictures: Record<string, string> = {}): string {
+  const charts = Object.keys(specs).length > 0;
+  const scripts = (charts ? libraryScripts() : [])
     .map((js) => `<script>${js}</script>`)
     .join('\n');
+  const store = Object.keys(pictures).length ? `<script type="application/json" id="morphoprof-pictures">${scriptJson(pictures)}</script>\n` : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -120,7 +157,7 @@ ${scripts}
 <noscript><p class="notes">The charts need JavaScript; the same figures are in the run's figures/ folder as PNG and SVG.</p></noscript>
 ${body}
 </main>
-<script type="application/json" id="morphoprof-specs">${scriptJson(specs)}</script>
+${store}<script type="application/json" id="morphoprof-specs">${scriptJson(specs)}</script>
 <script>${EMBED}</script>
 </body>
 </html>

@@ -15,6 +15,8 @@ export interface MapPoint {
   profiles: number | null;
   x: number;
   y: number;
+  /** Id of the treatment's picture in the page (./gallery.ts), when it has one. */
+  picture?: string | null;
 }
 
 export interface ProfileMap {

@@ -3,7 +3,7 @@
  * confusion matrix, per-MOA accuracy, a map of the treatment profiles, nearest neighbours, run
  * settings, timings, skipped fields) plus PNG and SVG figures of the charts for papers.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { MetadataValue } from '../table/types.js';
@@ -12,6 +12,8 @@ import { readRunInputs, RUN_FILES, type Records, type ReportInputs } from './inp
 import { pcaMap, umapMap, UMAP_MIN_TREATMENTS, type ProfileMap } from './map.js';
 import { renderSvg, svgToPng } from './render.js';
 import { confusionSpec, mapSpec, perMoaSpec } from './specs.js';
+import { cellsSection, DEFAULT_PICTURE_BUDGET, galleryHtml, GALLERY_FILE, pictureImg, pictureLegend, planPictures, thumbnailId, type PicturePlacement, type PicturePlan } from './gallery.js';
+import { cellPictures, type CellPictures, type NoPictures } from './pictures.js';
 
 export interface ReportOptions {
   /** Also lay the treatment profiles out with UMAP (beside PCA). */
@@ -20,6 +22,14 @@ export interface ReportOptions {
   errorRows?: number;
   /** PNG scale relative to the chart's size in CSS pixels (default 2). */
   pngScale?: number;
+  /** Pictures of the cells (default on when the run's images can be found). */
+  pictures?: boolean;
+  /** Stains and colours, e.g. `DAPI:blue,Tubulin:green,Actin:red` (default: run.json's, else DNA blue, tubulin green, actin red). */
+  composite?: string;
+  /** Stain scaling of the pictures: over all pictures (`screen`, default) or per picture (`field`). */
+  pictureScale?: 'screen' | 'field';
+  /** Bytes of pictures report.html may embed (default 8 MB); over it the gallery goes to gallery.html. */
+  pictureBudget?: number;
 }
 
 export interface ReportFiles {
@@ -27,6 +37,10 @@ export interface ReportFiles {
   html: string;
   /** `<run>/figures/<chart>.png` and `.svg`, for every chart drawn. */
   figures: string[];
+  /** `<run>/gallery.html` when the pictures were over the page's budget. */
+  gallery: string | null;
+  /** Treatments with a picture and where they are, or why there are none. */
+  pictures: { count: number; placement: PicturePlacement; reportBytes: number; galleryBytes: number } | { count: 0; reason: string };
 }
 
 interface Chart {
@@ -61,7 +75,11 @@ function headline(inputs: ReportInputs): string {
   const explain = [
     'NSC (not-same-compound) accuracy: each treatment (a compound at one concentration) is given the mechanism of action (MOA) of its most similar treatment of another compound; the accuracy is the share of treatments whose MOA this gets right.',
   ];
-  if (nscb) {
+  const undefinedNscb = nscb && typeof nscb.note === 'string' ? nscb.note : null;
+  if (nscb && undefinedNscb) {
+    cards.push(card('NSCB accuracy', 'n/a', undefinedNscb));
+    explain.push('NSCB also excludes neighbours from the same batch; here no treatment has such a neighbour, so it measures nothing (n/a, not zero).');
+  } else if (nscb) {
     cards.push(card('NSCB accuracy', percent(nscb.accuracy), `${nscb.correct} of ${nscb.total} treatments`));
     const eligible = nscb.eligible as { accuracy?: unknown; correct?: unknown; total?: unknown } | null | undefined;
     if (eligible && typeof eligible.correct === 'number' && typeof eligible.total === 'number') {
@@ -113,7 +131,13 @@ function neighborCell(column: string, value: MetadataValue): unknown {
   return formatValue(value);
 }
 
-function neighborSection(neighbors: Records): string {
+/** The picture column after the treatment's MOA and after its neighbour's MOA. */
+const PICTURE_AFTER: Record<string, [title: string, compound: string, concentration: string]> = {
+  Metadata_MOA: ['Picture', 'Metadata_Compound', 'Metadata_Concentration'],
+  Neighbor_MOA: ['Its picture', 'Neighbor_Compound', 'Neighbor_Concentration'],
+};
+
+function neighborSection(neighbors: Records, plan: PicturePlan | null): string {
   const key = (row: Record<string, MetadataValue>): [string, string, number] => [
     String(row.Metadata_MOA ?? ''),
     String(row.Metadata_Compound ?? ''),
@@ -124,9 +148,15 @@ function neighborSection(neighbors: Records): string {
     const [mb, cb, xb] = key(b);
     return ma.localeCompare(mb) || ca.localeCompare(cb) || xa - xb;
   });
+  const withPictures = plan !== null && plan.thumbnailOf.size > 0;
+  const after = (c: string): [string, string, string] | undefined => (withPictures ? PICTURE_AFTER[c] : undefined);
+  const picture = (row: Record<string, MetadataValue>, compound: string, concentration: string): unknown => {
+    const id = thumbnailId(plan, row[compound], row[concentration]);
+    return id ? raw(pictureImg(id, `${String(row[compound] ?? '')} at ${String(row[concentration] ?? '')}`, 88, 70)) : '—';
+  };
   const table = htmlTable(
-    neighbors.columns.map((c) => NEIGHBOR_TITLES[c] ?? c),
-    rows.map((row) => neighbors.columns.map((c) => neighborCell(c, row[c] ?? null))),
+    neighbors.columns.flatMap((c) => [NEIGHBOR_TITLES[c] ?? c, ...(after(c) ? [after(c)![0]] : [])]),
+    rows.map((row) => neighbors.columns.flatMap((c) => [neighborCell(c, row[c] ?? null), ...(after(c) ? [picture(row, after(c)![1], after(c)![2])] : [])])),
   );
   return `<section id="neighbors"><h2>Nearest neighbours</h2>
 <p>${escapeHtml(`For each of the ${rows.length} evaluated treatments: the most similar treatment of another compound, and whether its MOA is the same. Sorted by MOA and compound; all rows are in ${RUN_FILES.neighbors}.`)}</p>
@@ -170,15 +200,47 @@ async function profileMaps(inputs: ReportInputs, umap: boolean): Promise<Profile
   return maps;
 }
 
+/**
+ * The pictures of the cells (or why there are none), where they go, and gallery.html when they are
+ * over the page's budget (a stale gallery.html of an earlier report is removed).
+ */
+async function picturesOf(runDir: string, inputs: ReportInputs, opts: ReportOptions): Promise<{ pictures: CellPictures | NoPictures; plan: PicturePlan | null; gallery: string | null }> {
+  const control = inputs.metrics.control_compound ?? 'DMSO';
+  const settings = inputs.run?.settings ?? null;
+  const pictures: CellPictures | NoPictures =
+    opts.pictures === false
+      ? { reason: 'turned off (--no-pictures)' }
+      : await cellPictures(settings, path.join(runDir, RUN_FILES.features), {
+          composite: opts.composite ?? (typeof settings?.composite === 'string' ? settings.composite : undefined),
+          scale: opts.pictureScale,
+        });
+  const plan = 'reason' in pictures ? null : await planPictures(pictures, opts.pictureBudget ?? DEFAULT_PICTURE_BUDGET);
+  const gallery = path.join(runDir, GALLERY_FILE);
+  if (!plan?.gallery || 'reason' in pictures) {
+    await rm(gallery, { force: true });
+    return { pictures, plan, gallery: null };
+  }
+  const body = `<header><h1>Pictures of the cells</h1><p class="sub">${escapeHtml(`Run ${path.resolve(runDir)} · ${pictures.pictures.length} treatments · the report is report.html beside this file`)}</p></header>
+<p class="muted">${escapeHtml(pictureLegend(pictures))}</p>
+${galleryHtml(pictures, control)}`;
+  await writeAtomic(gallery, htmlPage(`morphoprof gallery: ${path.basename(path.resolve(runDir))}`, body, {}, plan.gallery));
+  return { pictures, plan, gallery };
+}
+
 /** Writes `<runDir>/report.html` and `<runDir>/figures/*.png|svg`; returns their paths. */
 export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportFiles> {
   const inputs = await readRunInputs(runDir);
   const maps = await profileMaps(inputs, opts.umap ?? false);
+  const control = inputs.metrics.control_compound ?? 'DMSO';
+  const { pictures, plan, gallery } = await picturesOf(runDir, inputs, opts);
+  const withPicture = (m: ProfileMap): ProfileMap => ({ ...m, points: m.points.map((p) => ({ ...p, picture: thumbnailId(plan, p.compound, p.concentration) ?? null })) });
 
   const confusionCharts: Chart[] = inputs.confusion?.labels.length ? [{ name: 'confusion_matrix', spec: confusionSpec(inputs.confusion) }] : [];
   const perMoaCharts: Chart[] = inputs.perMoa?.length ? [{ name: 'per_moa_accuracy', spec: perMoaSpec(inputs.perMoa, inputs.metrics.nsc.accuracy) }] : [];
   const mapCharts: Chart[] = maps.map((m) => ({ name: m.method === 'pca' ? 'profile_map' : 'profile_map_umap', spec: mapSpec(m) }));
   const charts = [...confusionCharts, ...perMoaCharts, ...mapCharts];
+  // In the page, the map's tooltip also shows the treatment's picture (not in the figures for papers).
+  const pageSpecs = new Map(maps.map((m) => [m.method === 'pca' ? 'profile_map' : 'profile_map_umap', mapSpec(withPicture(m))]));
 
   const figuresDir = path.join(runDir, 'figures');
   await mkdir(figuresDir, { recursive: true });
@@ -205,14 +267,19 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
       ? chartSection('per-moa', 'Accuracy per MOA', 'The share of each MOA\'s treatments whose nearest neighbour (another compound) has the same MOA. The dashed line is the overall accuracy.', perMoaCharts)
       : '',
     mapCharts.length
-      ? chartSection('map', 'Map of the treatment profiles', `Each point is one treatment profile (the mean of its fields' features), placed so that similar profiles are close (${maps.map((m) => m.method.toUpperCase()).join(' and ')}). Hover over a point for the compound, concentration and MOA; the cross marks the negative control.`, mapCharts)
+      ? chartSection('map', 'Map of the treatment profiles', `Each point is one treatment profile (the mean of its fields' features), placed so that similar profiles are close (${maps.map((m) => m.method.toUpperCase()).join(' and ')}). Hover over a point for the compound, concentration and MOA${plan?.thumbnailOf.size ? ' and a picture of its most typical field' : ''}; the cross marks the negative control.`, mapCharts)
       : '',
-    inputs.neighbors ? neighborSection(inputs.neighbors) : '',
+    cellsSection(pictures, plan, control),
+    inputs.neighbors ? neighborSection(inputs.neighbors, plan) : '',
     runSection(inputs),
     inputs.errors ? errorSection(inputs.errors, opts.errorRows ?? 50) : '',
   ];
-  const specs = Object.fromEntries(charts.map((c) => [c.name, c.spec]));
+  const specs = Object.fromEntries(charts.map((c) => [c.name, pageSpecs.get(c.name) ?? c.spec]));
   const html = path.join(runDir, 'report.html');
-  await writeAtomic(html, htmlPage(`morphoprof report: ${name}`, sections.filter(Boolean).join('\n'), specs));
-  return { html, figures };
+  await writeAtomic(html, htmlPage(`morphoprof report: ${name}`, sections.filter(Boolean).join('\n'), specs, plan?.report ?? {}));
+  const summary: ReportFiles['pictures'] =
+    'reason' in pictures || !plan
+      ? { count: 0, reason: 'reason' in pictures ? pictures.reason : 'none' }
+      : { count: pictures.pictures.length, placement: plan.placement, reportBytes: plan.reportBytes, galleryBytes: plan.galleryBytes };
+  return { html, figures, gallery, pictures: summary };
 }

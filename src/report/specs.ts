@@ -128,6 +128,8 @@ export function mapSpec(map: ProfileMap): TopLevelSpec {
         { field: 'concentration', type: 'nominal', title: 'Concentration' },
         { field: 'moa', type: 'nominal', title: 'MOA' },
         ...(map.points.some((p) => p.profiles !== null) ? [{ field: 'profiles', type: 'quantitative' as const, title: 'Profiles averaged' }] : []),
+        // shown as the picture itself by the page's tooltip formatter (./html.ts)
+        ...(map.points.some((p) => p.picture) ? [{ field: 'picture', type: 'nominal' as const, title: 'Picture' }] : []),
       ],
     },
     config,

@@ -73,6 +73,22 @@ function randomTreatments(n: number, p: number, seed: number, { levels = 3, moas
   return t;
 }
 
+test('NSCB is n/a, with the reason, when every treatment spans all batches (the demo screen\'s layout); not a zero', async () => {
+  const spanning = toy.map(([c, k, m, , f]): Row => [c, k, m, 'W2|W1', f]);
+  const r = await evaluateNsc(table(spanning), { permutations: 0 });
+  assert.ok(r.neighbors.every((nb) => nb.nscb === null));
+  assert.deepEqual([r.nscb?.eligible.correct, r.nscb?.eligible.total], [0, 0]);
+  assert.equal(r.nscb?.note, 'every treatment spans all 2 batches (W1, W2), so none has a neighbour in another batch');
+  // batches that exist but every treatment shares one with every other: a different reason
+  const shared = toy.map(([c, k, m, , f], i): Row => [c, k, m, i === 0 ? 'W1' : 'W1|W2', f]);
+  assert.match((await evaluateNsc(table(shared), { permutations: 0 })).nscb?.note ?? '', /shares a batch with every other one/);
+  // the usual case has no note
+  assert.equal((await evaluateNsc(table(toy), { permutations: 0 })).nscb?.note, undefined);
+  const out = tempDir();
+  await evaluate({ profiles: table(spanning), out, permutations: 0 });
+  assert.match(JSON.parse(readFileSync(`${out}/metrics.json`, 'utf8')).nscb.note, /spans all 2 batches/);
+});
+
 test('the O(n) bucketed AP equals AP by sorting, ties included', () => {
   const rng = new Rng(11);
   for (const [n, distinct] of [[50, 4], [400, 1000], [300, 1]] as const) {

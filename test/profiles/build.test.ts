@@ -116,6 +116,27 @@ test('real BBBC021 baseline via the CLI: profile then evaluate gives 84/103 NSC 
   assert.equal(metrics.nscb.eligible.total, 92, 'FIELD.md: kinase inhibitors (Week7) and statins (Week9) have no eligible same-MOA neighbour');
 });
 
+/**
+ * The tvn preset (docs/baseline.md, "standardize on the screen's DMSO wells, then sphere"): the best
+ * of the lambda sweep there, 96/103 NSC and 70 of the 92 eligible NSCB.
+ */
+test('real BBBC021 baseline via the CLI: --normalize tvn gives 96/103 NSC and 70/92 eligible NSCB', async (t) => {
+  const data = realData();
+  if (!data) return t.skip(skipMessage('bbbc021/profiles and bbbc021/metadata'));
+  const out = tempDir();
+  const lines: string[] = [];
+  const log = t.mock.method(console, 'log', (line: string) => lines.push(line));
+  const program = new Command().exitOverride();
+  registerProfile(program);
+  registerEvaluate(program);
+  await program.parseAsync(['profile', '--profiles', data.profiles, '--metadata', data.image, '--moa', data.moa, '--normalize', 'tvn', '--out', out], { from: 'user' });
+  await program.parseAsync(['evaluate', '--profiles', path.join(out, 'profiles.parquet'), '--out', path.join(out, 'eval'), '--permutations', '0'], { from: 'user' });
+  log.mock.restore();
+  assert.ok(lines.includes('NSC accuracy: 0.932 (96/103)'), lines.join('\n'));
+  const metrics = JSON.parse(readFileSync(path.join(out, 'eval', 'metrics.json'), 'utf8'));
+  assert.deepEqual([metrics.nscb.eligible.correct, metrics.nscb.eligible.total], [70, 92]);
+});
+
 test('real BBBC021 pycytominer mad_robustize table (lower-case Metadata_moa) evaluates as it is', async (t) => {
   const data = realData();
   if (!data) return t.skip(skipMessage('bbbc021/profiles'));

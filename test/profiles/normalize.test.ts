@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { MorphoprofError } from '../../src/errors.js';
-import { correlatedFeatures, fitSphere, lowVarianceFeatures, naFeatures, normalizeProfiles, selectFeatures } from '../../src/profiles/index.js';
+import { correlatedFeatures, fitSphere, lowVarianceFeatures, naFeatures, normalizeProfiles, parseNormalize, selectFeatures } from '../../src/profiles/index.js';
 import type { ProfileTable } from '../../src/table/index.js';
 import { Rng } from '../../src/synth/random.js';
 
@@ -77,6 +77,25 @@ test('normalize rejects an unknown method listing the allowed ones, and per-plat
   const noPlate = wells(plates);
   noPlate.metadataColumns = ['Metadata_Well', 'Metadata_Compound'];
   assert.throws(() => normalizeProfiles(noPlate, { method: 'standardize' }), (e: unknown) => e instanceof MorphoprofError && e.code === 'MISSING_COLUMN' && e.message.includes('Metadata_Plate'));
+});
+
+test('the tvn preset is standardize on the screen\'s controls, then sphere with lambda 1; --by is its own; it goes alone', () => {
+  const t = randomWells(60, 3, 5);
+  // two plates with a shift, which per-plate standardization would remove and the screen-wide one keeps
+  t.metadata.forEach((m, i) => {
+    m.Metadata_Plate = i < 30 ? 'P1' : 'P2';
+    if (i >= 30) t.features[i] = t.features[i]!.map((v) => v + 2);
+  });
+  const tvn = normalizeProfiles(t, { method: 'tvn', by: 'plate' });
+  const byHand = normalizeProfiles(normalizeProfiles(t, { method: 'standardize', by: 'screen' }), { method: 'sphere', sphereLambda: 1 });
+  const perPlate = normalizeProfiles(t, { method: ['standardize', 'sphere'], by: 'plate', sphereLambda: 1 });
+  tvn.features.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - byHand.features[i]![j]!) < 1e-4, `row ${i} feature ${j}: ${v} vs ${byHand.features[i]![j]}`)));
+  assert.ok(tvn.features.some((row, i) => row.some((v, j) => Math.abs(v - perPlate.features[i]![j]!) > 0.1)), 'the preset does not fit per plate');
+  const lighter = normalizeProfiles(t, { method: 'tvn', sphereLambda: 1e-3 });
+  assert.ok(lighter.features.some((row, i) => row.some((v, j) => Math.abs(v - tvn.features[i]![j]!) > 1e-3)), 'an explicit lambda wins over the preset\'s');
+  assert.equal(parseNormalize('tvn'), 'tvn');
+  assert.deepEqual(parseNormalize('standardize, sphere'), ['standardize', 'sphere']);
+  assert.throws(() => parseNormalize('tvn,sphere'), (e: unknown) => e instanceof MorphoprofError && /tvn alone/.test(e.message));
 });
 
 function randomWells(n: number, p: number, seed: number): ProfileTable {

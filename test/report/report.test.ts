@@ -83,6 +83,19 @@ test('an evaluation folder (no run.json, errors.csv or profiles): report without
   assert.ok(!figures.some((f) => f.includes('profile_map')));
 });
 
+test('NSCB without any eligible treatment shows n/a and the reason, not 0.0%', async () => {
+  const dir = tempDir();
+  await makeNewRun(dir);
+  const metrics = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+  const note = 'every treatment spans all 3 batches (Week1, Week2, Week3), so none has a neighbour in another batch';
+  metrics.nscb = { accuracy: 0, correct: 0, total: 16, eligible: { accuracy: 0, correct: 0, total: 0 }, note };
+  writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(metrics));
+  const html = readFileSync((await writeReport(dir)).html, 'utf8');
+  const cards = html.slice(html.indexOf('<div class="cards">'), html.indexOf('</section>'));
+  assert.match(cards, /NSCB accuracy<\/div><div class="value">n\/a<\/div><div class="detail">every treatment spans all 3 batches/);
+  assert.ok(!cards.includes('eligible') && !cards.includes('0 of 0') && !/NSCB[^<]*<\/div><div class="value">0/.test(cards), 'no zero shown for an undefined figure');
+});
+
 test('a broken optional input becomes a note; a missing or broken metrics.json is an error naming the file', async () => {
   const dir = tempDir();
   await makeNewRun(dir);
