@@ -337,36 +337,49 @@ static napi_value cooccurrence(napi_env env, napi_callback_info info) {
                                       "cnt/tch hold 4 (12 with nucleus) tables of 65536, nucleus as long as gray");
     return NULL;
   }
+  /* the lists' lengths and the shifts in locals, the arrays restrict: no store to cnt or tch makes
+     the compiler reload them */
+  int32_t n[12];
+  int64_t sh[4] = {shift[0], shift[1], shift[2], shift[3]};
+  for (size_t t = 0; t < tables; t++) n[t] = nt[t];
+  const int32_t *restrict px = pixel;
+  const uint8_t *restrict mk = mask;
+  const uint8_t *restrict gr = gray;
+  const int32_t *restrict nu = nucleus;
+  int32_t *restrict ct = cnt;
+  int32_t *restrict tl = tch;
+  int bad = 0;
   for (int32_t i = i0; i < i1; i++) {
-    int bits = mask[i];
+    int bits = mk[i];
     if (bits == 0) continue;
-    int64_t p = pixel[i];
-    if (p < 0 || (size_t)p >= ngray) goto out_of_range;
-    int a = gray[p];
+    int64_t p = px[i];
+    if (p < 0 || (size_t)p >= ngray) { bad = 1; break; }
+    int a = gr[p];
     if (a == 0) continue;
-    int an = nucleus ? nucleus[p] != 0 : 0;
+    int an = nu ? nu[p] != 0 : 0;
     for (int d = 0; d < 4; d++) {
       if (((bits >> d) & 1) == 0) continue;
-      int64_t q = p + shift[d];
-      if (q < 0 || (size_t)q >= ngray) goto out_of_range;
-      int b = gray[q];
+      int64_t q = p + sh[d];
+      if (q < 0 || (size_t)q >= ngray) { bad = 1; break; }
+      int b = gr[q];
       if (b == 0) continue;
       int lo = a < b ? a : b;
       int hi = a + b - lo;
-      if (hi >= size) goto out_of_range;
+      if (hi >= size) { bad = 1; break; }
       int off = lo * size + hi;
       int ab = (lo << 8) | hi;
-      int32_t *c = cnt + (size_t)d * COOC_KEYS + off;
-      if ((*c)++ == 0) tch[(size_t)d * COOC_KEYS + nt[d]++] = ab;
-      if (nucleus && an == (nucleus[q] != 0)) {
+      int32_t *c = ct + (size_t)d * COOC_KEYS + off;
+      if ((*c)++ == 0) tl[(size_t)d * COOC_KEYS + n[d]++] = ab;
+      if (nu && an == (nu[q] != 0)) {
         int t = (an ? 4 : 8) + d;
-        c = cnt + (size_t)t * COOC_KEYS + off;
-        if ((*c)++ == 0) tch[(size_t)t * COOC_KEYS + nt[t]++] = ab;
+        c = ct + (size_t)t * COOC_KEYS + off;
+        if ((*c)++ == 0) tl[(size_t)t * COOC_KEYS + n[t]++] = ab;
       }
     }
+    if (bad) break;
   }
-  return NULL;
-out_of_range:
+  for (size_t t = 0; t < tables; t++) nt[t] = n[t];
+  if (!bad) return NULL;
   napi_throw_range_error(env, NULL, "cooccurrence: a pixel, its partner or its gray level (>= size) is out of range");
   return NULL;
 }
