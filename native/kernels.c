@@ -1197,6 +1197,137 @@ static napi_value seg_propagate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ==== mspeed2: measureShape's pixel passes ==================================================== */
+
+/*
+ * shapePixels(labels, w, h, pixel, x, edge, i0, i1, k, border, lo, hi, sums): the C twin of
+ * shapePixels in src/cells/shape.ts (integer moments in doubles, exact; the perimeter's weights
+ * summed in the same pixel order): row extremes into lo/hi, border flags, and sx, sy, sxx, syy,
+ * sxy, xmin, xmax, perimeter into sums.
+ */
+static napi_value shape_pixels(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "shapePixels(labels: Int32Array, width, height, pixel: Int32Array, x: Int32Array, edge: Uint8Array, i0, i1, k, "
+                      "border: Uint8Array, lo: Float64Array, hi: Float64Array, sums: Float64Array)";
+  if (argc != 13) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nl, np, nx, ne, nb, nlo, nhi, ns;
+  const int32_t *labels = typed_arg(env, argv[0], napi_int32_array, &nl, usage);
+  if (!labels) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[3], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *xs = typed_arg(env, argv[4], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  const uint8_t *edge = typed_arg(env, argv[5], napi_uint8_array, &ne, usage);
+  if (!edge) return NULL;
+  uint8_t *border = typed_arg(env, argv[9], napi_uint8_array, &nb, usage);
+  if (!border) return NULL;
+  double *lo = typed_arg(env, argv[10], napi_float64_array, &nlo, usage);
+  if (!lo) return NULL;
+  double *hi = typed_arg(env, argv[11], napi_float64_array, &nhi, usage);
+  if (!hi) return NULL;
+  double *sums = typed_arg(env, argv[12], napi_float64_array, &ns, usage);
+  if (!sums) return NULL;
+  int32_t w, h, i0, i1, k;
+  napi_get_value_int32(env, argv[1], &w);
+  napi_get_value_int32(env, argv[2], &h);
+  napi_get_value_int32(env, argv[6], &i0);
+  napi_get_value_int32(env, argv[7], &i1);
+  napi_get_value_int32(env, argv[8], &k);
+  size_t size = (size_t)(w > 0 ? w : 0) * (size_t)(h > 0 ? h : 0);
+  int ok = w > 0 && h > 0 && nl == size && nb >= size && ns >= 8 && i0 >= 0 && i1 > i0 && (size_t)i1 <= np && (size_t)i1 <= nx &&
+           (size_t)i1 <= ne;
+  int64_t ymin = 0, rows = 0;
+  if (ok) {
+    int64_t p0 = pixel[i0], p1 = pixel[i1 - 1];
+    ok = p0 >= 0 && p1 >= p0 && (size_t)p1 < size && xs[i0] >= 0 && xs[i0] < w && xs[i1 - 1] >= 0 && xs[i1 - 1] < w;
+    if (ok) {
+      ymin = (p0 - xs[i0]) / w;
+      rows = (p1 - xs[i1 - 1]) / w - ymin + 1;
+      ok = rows >= 1 && (size_t)rows <= nlo && (size_t)rows <= nhi;
+    }
+  }
+  if (!ok) {
+  bad:
+    napi_throw_range_error(env, NULL, "shapePixels: i0 < i1 within pixel, x and edge; pixels in rising raster order inside a width x height "
+                                      "image, x their columns; border as large, lo/hi one entry per row, sums 8");
+    return NULL;
+  }
+  const int x0 = xs[i0];
+  for (int64_t r = 0; r < rows; r++) {
+    lo[r] = INFINITY;
+    hi[r] = -INFINITY;
+  }
+  /* rows are followed (pixels rise in raster order), no division; each pixel's column is checked */
+  double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, xmin = x0, xmax = x0;
+  int64_t row = 0, rowStart = ymin * w, prev = -1;
+  for (int32_t i = i0; i < i1; i++) {
+    const int64_t p = pixel[i];
+    const int x = xs[i];
+    if (p <= prev || p > pixel[i1 - 1]) goto bad;
+    prev = p;
+    while (p >= rowStart + w) {
+      rowStart += w;
+      row++;
+    }
+    if (x != p - rowStart || row >= rows) goto bad;
+    const int64_t y = ymin + row;
+    const double dx = x - x0;
+    const double dy = (double)row;
+    sx += dx;
+    sy += dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+    sxy += dx * dy;
+    if (x < xmin) xmin = x;
+    if (x > xmax) xmax = x;
+    if (x < lo[row]) lo[row] = x;
+    if (x > hi[row]) hi[row] = x;
+    border[p] = edge[i] | (x == 0 || x == w - 1 || y == 0 || y == h - 1 ? 1 : 0);
+  }
+  /* scikit-image's perimeter weights (PERIMETER_WEIGHTS in shape.ts; 1.414... rounds to Math.SQRT2) */
+  const double sqrt2 = 1.41421356237309504880;
+  double wts[50] = {0};
+  wts[5] = wts[7] = wts[15] = wts[17] = wts[25] = wts[27] = 1;
+  wts[21] = wts[33] = sqrt2;
+  wts[13] = wts[23] = (1 + sqrt2) / 2;
+#define ON_BORDER(q) (labels[q] == k && border[q] == 1 ? 1 : 0)
+  double perimeter = 0;
+  row = 0;
+  rowStart = ymin * w;
+  for (int32_t i = i0; i < i1; i++) {
+    const int64_t p = pixel[i];
+    while (p >= rowStart + w) {
+      rowStart += w;
+      row++;
+    }
+    if (border[p] == 0) continue;
+    const int x = xs[i];
+    const int64_t y = ymin + row;
+    const int l = x > 0, r = x < w - 1, u = y > 0, d = y < h - 1;
+    const int four = (l ? ON_BORDER(p - 1) : 0) + (r ? ON_BORDER(p + 1) : 0) + (u ? ON_BORDER(p - w) : 0) + (d ? ON_BORDER(p + w) : 0);
+    const int diag = (u && l ? ON_BORDER(p - w - 1) : 0) + (u && r ? ON_BORDER(p - w + 1) : 0) + (d && l ? ON_BORDER(p + w - 1) : 0) +
+                     (d && r ? ON_BORDER(p + w + 1) : 0);
+    perimeter += wts[1 + 2 * four + 10 * diag];
+  }
+#undef ON_BORDER
+  sums[0] = sx;
+  sums[1] = sy;
+  sums[2] = sxx;
+  sums[3] = syy;
+  sums[4] = sxy;
+  sums[5] = xmin;
+  sums[6] = xmax;
+  sums[7] = perimeter;
+  return NULL;
+}
+
+/* ==== end mspeed2 ============================================================================= */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1219,6 +1350,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "haralickSums", fn);
   napi_create_function(env, "segPropagate", NAPI_AUTO_LENGTH, seg_propagate, NULL, &fn);
   napi_set_named_property(env, exports, "segPropagate", fn);
+  /* mspeed2 */
+  napi_create_function(env, "shapePixels", NAPI_AUTO_LENGTH, shape_pixels, NULL, &fn);
+  napi_set_named_property(env, exports, "shapePixels", fn);
   return exports;
 }
 
