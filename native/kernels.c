@@ -1326,6 +1326,69 @@ static napi_value shape_pixels(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * neighbourMask(labels, width, height, start, pixel, x, count, distance, mask): the C twin of
+ * neighbourMask in src/cells/texture.ts (integer work: identical masks). Bit d of mask[i]: the
+ * partner of object pixel i in texture direction d at `distance` carries the same label.
+ */
+static napi_value neighbour_mask(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "neighbourMask(labels: Int32Array, width, height, start: Int32Array, pixel: Int32Array, x: Int32Array, count, distance, "
+                      "mask: Uint8Array)";
+  if (argc != 9) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nl, ns, np, nx, nm;
+  const int32_t *labels = typed_arg(env, argv[0], napi_int32_array, &nl, usage);
+  if (!labels) return NULL;
+  const int32_t *start = typed_arg(env, argv[3], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[4], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *xs = typed_arg(env, argv[5], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  uint8_t *mask = typed_arg(env, argv[8], napi_uint8_array, &nm, usage);
+  if (!mask) return NULL;
+  int32_t w, h, count, dist;
+  napi_get_value_int32(env, argv[1], &w);
+  napi_get_value_int32(env, argv[2], &h);
+  napi_get_value_int32(env, argv[6], &count);
+  napi_get_value_int32(env, argv[7], &dist);
+  const int64_t size = (int64_t)(w > 0 ? w : 0) * (h > 0 ? h : 0);
+  int ok = w > 0 && h > 0 && (int64_t)nl == size && dist >= 1 && count >= 0 && ns >= (size_t)count + 1 && start[0] == 0;
+  for (int32_t k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1];
+  ok = ok && (size_t)start[count] <= np && (size_t)start[count] <= nx && (size_t)start[count] <= nm;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "neighbourMask: a width x height label image, distance >= 1, start rising from 0 over count + 1 entries "
+                                      "within pixel, x and mask");
+    return NULL;
+  }
+  /* a partner outside the label image is no partner (TypeScript reads undefined there) */
+#define SAME(q) ((q) >= 0 && (q) < size && labels[q] == k)
+  const int64_t dw = (int64_t)dist * w;
+  for (int32_t k = 1; k <= count; k++) {
+    for (int32_t i = start[k - 1]; i < start[k]; i++) {
+      const int64_t p = pixel[i];
+      const int x = xs[i];
+      const int right = x + dist < w;
+      const int down = p + dw < size;
+      int bits = 0;
+      if (right && SAME(p + dist)) bits |= 1;
+      if (down) {
+        if (right && SAME(p + dw + dist)) bits |= 2;
+        if (SAME(p + dw)) bits |= 4;
+        if (x - dist >= 0 && SAME(p + dw - dist)) bits |= 8;
+      }
+      mask[i] = (uint8_t)bits;
+    }
+  }
+#undef SAME
+  return NULL;
+}
+
 /* ==== end mspeed2 ============================================================================= */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -1353,6 +1416,8 @@ static napi_value init(napi_env env, napi_value exports) {
   /* mspeed2 */
   napi_create_function(env, "shapePixels", NAPI_AUTO_LENGTH, shape_pixels, NULL, &fn);
   napi_set_named_property(env, exports, "shapePixels", fn);
+  napi_create_function(env, "neighbourMask", NAPI_AUTO_LENGTH, neighbour_mask, NULL, &fn);
+  napi_set_named_property(env, exports, "neighbourMask", fn);
   return exports;
 }
 

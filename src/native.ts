@@ -81,6 +81,8 @@ export interface NativeKernels {
     hi: Float64Array,
     sums: Float64Array,
   ): void;
+  /** Same-object partners per object pixel; twin of neighbourMask in src/cells/texture.ts (MaskKernel). Optional as shapePixels. */
+  neighbourMask?(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, count: number, distance: number, mask: Uint8Array): void;
 }
 
 function load(): NativeKernels | null {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { measureObjects } from '../../src/cells/measure.js';
 import { measureNested } from '../../src/cells/measure-nested.js';
 import { native } from '../../src/native.js';
-import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel, useHaralickKernel } from '../../src/cells/texture.js';
+import { COOCCURRENCE_KEYS, countPairs, neighbourMask, useCooccurrenceKernel, useHaralickKernel, useMaskKernel } from '../../src/cells/texture.js';
 import { useGatherKernel, useIntensityKernel } from '../../src/cells/intensity.js';
 import { indexObjects, shapePixels, useIndexKernel, useShapeKernel, type ShapeKernel } from '../../src/cells/shape.js';
 import { MorphoprofError } from '../../src/errors.js';
@@ -82,7 +82,7 @@ test('cooccurrence: refuses a gray level beyond size and offsets outside the ima
 });
 
 test('measureObjects and measureNested give the same values with the C kernels as with TypeScript', (t) => {
-  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts || !native.haralickSums || !native.shapePixels) return t.skip(skip);
+  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts || !native.haralickSums || !native.shapePixels || !native.neighbourMask) return t.skip(skip);
   const rnd = lcg(8);
   const w = 150;
   const h = 105;
@@ -115,6 +115,7 @@ test('measureObjects and measureNested give the same values with the C kernels a
     useIndexKernel(useC ? { counts: native!.labelCounts, fill: native!.labelFill } : null);
     useHaralickKernel(useC ? native!.haralickSums : null);
     useShapeKernel(useC ? native!.shapePixels! : null);
+    useMaskKernel(useC ? native!.neighbourMask! : null);
     try {
       return { alone: measureObjects(cells, images, { textureScales: [1, 2] }), nested: measureNested(nuclei, cells, images) };
     } finally {
@@ -124,6 +125,7 @@ test('measureObjects and measureNested give the same values with the C kernels a
       useIndexKernel(null);
       useHaralickKernel(null);
       useShapeKernel(null);
+      useMaskKernel(null);
     }
   };
   const js = measure(false);
@@ -218,4 +220,26 @@ test('shapePixels: the same row extremes, border flags, moments and perimeter in
     () => native!.shapePixels!(labels, w, h, index.pixel, bad, index.edge, 0, index.start[1]!, 1, new Uint8Array(w * h), new Float64Array(h), new Float64Array(h), new Float64Array(8)),
     /shapePixels/,
   );
+});
+
+test('neighbourMask: the same masks in C as in TypeScript', (t) => {
+  if (!native?.neighbourMask) return t.skip(skip);
+  const rnd = lcg(9);
+  const w = 41;
+  const h = 23;
+  // blocky objects touching the image's edges and each other, with background holes
+  const labels = Int32Array.from({ length: w * h }, (_, p) => (rnd() < 0.2 ? 0 : 1 + (((p % w) >> 3) + 2 * (Math.floor(p / w) >> 3)) % 5));
+  const index = indexObjects({ labels, width: w, height: h, count: 5 });
+  for (const distance of [1, 2, 3, 7]) {
+    useMaskKernel(null);
+    const js = neighbourMask(index, distance);
+    useMaskKernel(native.neighbourMask);
+    try {
+      const c = neighbourMask(index, distance);
+      assert.ok(js.includes(0) && js.some((b) => b !== 0) && (distance > 3 || js.includes(15)), `partners and none at distance ${distance}`);
+      assert.deepEqual(c, js, `masks at distance ${distance}`);
+    } finally {
+      useMaskKernel(null);
+    }
+  }
 });
