@@ -337,36 +337,49 @@ static napi_value cooccurrence(napi_env env, napi_callback_info info) {
                                       "cnt/tch hold 4 (12 with nucleus) tables of 65536, nucleus as long as gray");
     return NULL;
   }
+  /* the lists' lengths and the shifts in locals, the arrays restrict: no store to cnt or tch makes
+     the compiler reload them */
+  int32_t n[12];
+  int64_t sh[4] = {shift[0], shift[1], shift[2], shift[3]};
+  for (size_t t = 0; t < tables; t++) n[t] = nt[t];
+  const int32_t *restrict px = pixel;
+  const uint8_t *restrict mk = mask;
+  const uint8_t *restrict gr = gray;
+  const int32_t *restrict nu = nucleus;
+  int32_t *restrict ct = cnt;
+  int32_t *restrict tl = tch;
+  int bad = 0;
   for (int32_t i = i0; i < i1; i++) {
-    int bits = mask[i];
+    int bits = mk[i];
     if (bits == 0) continue;
-    int64_t p = pixel[i];
-    if (p < 0 || (size_t)p >= ngray) goto out_of_range;
-    int a = gray[p];
+    int64_t p = px[i];
+    if (p < 0 || (size_t)p >= ngray) { bad = 1; break; }
+    int a = gr[p];
     if (a == 0) continue;
-    int an = nucleus ? nucleus[p] != 0 : 0;
+    int an = nu ? nu[p] != 0 : 0;
     for (int d = 0; d < 4; d++) {
       if (((bits >> d) & 1) == 0) continue;
-      int64_t q = p + shift[d];
-      if (q < 0 || (size_t)q >= ngray) goto out_of_range;
-      int b = gray[q];
+      int64_t q = p + sh[d];
+      if (q < 0 || (size_t)q >= ngray) { bad = 1; break; }
+      int b = gr[q];
       if (b == 0) continue;
       int lo = a < b ? a : b;
       int hi = a + b - lo;
-      if (hi >= size) goto out_of_range;
+      if (hi >= size) { bad = 1; break; }
       int off = lo * size + hi;
       int ab = (lo << 8) | hi;
-      int32_t *c = cnt + (size_t)d * COOC_KEYS + off;
-      if ((*c)++ == 0) tch[(size_t)d * COOC_KEYS + nt[d]++] = ab;
-      if (nucleus && an == (nucleus[q] != 0)) {
+      int32_t *c = ct + (size_t)d * COOC_KEYS + off;
+      if ((*c)++ == 0) tl[(size_t)d * COOC_KEYS + n[d]++] = ab;
+      if (nu && an == (nu[q] != 0)) {
         int t = (an ? 4 : 8) + d;
-        c = cnt + (size_t)t * COOC_KEYS + off;
-        if ((*c)++ == 0) tch[(size_t)t * COOC_KEYS + nt[t]++] = ab;
+        c = ct + (size_t)t * COOC_KEYS + off;
+        if ((*c)++ == 0) tl[(size_t)t * COOC_KEYS + n[t]++] = ab;
       }
     }
+    if (bad) break;
   }
-  return NULL;
-out_of_range:
+  for (size_t t = 0; t < tables; t++) nt[t] = n[t];
+  if (!bad) return NULL;
   napi_throw_range_error(env, NULL, "cooccurrence: a pixel, its partner or its gray level (>= size) is out of range");
   return NULL;
 }
@@ -1184,6 +1197,200 @@ static napi_value seg_propagate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ==== mspeed2: measureShape's pixel passes ==================================================== */
+
+/*
+ * shapePixels(labels, w, h, pixel, x, edge, i0, i1, k, border, lo, hi, sums): the C twin of
+ * shapePixels in src/cells/shape.ts (integer moments in doubles, exact; the perimeter's weights
+ * summed in the same pixel order): row extremes into lo/hi, border flags, and sx, sy, sxx, syy,
+ * sxy, xmin, xmax, perimeter into sums.
+ */
+static napi_value shape_pixels(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "shapePixels(labels: Int32Array, width, height, pixel: Int32Array, x: Int32Array, edge: Uint8Array, i0, i1, k, "
+                      "border: Uint8Array, lo: Float64Array, hi: Float64Array, sums: Float64Array)";
+  if (argc != 13) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nl, np, nx, ne, nb, nlo, nhi, ns;
+  const int32_t *labels = typed_arg(env, argv[0], napi_int32_array, &nl, usage);
+  if (!labels) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[3], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *xs = typed_arg(env, argv[4], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  const uint8_t *edge = typed_arg(env, argv[5], napi_uint8_array, &ne, usage);
+  if (!edge) return NULL;
+  uint8_t *border = typed_arg(env, argv[9], napi_uint8_array, &nb, usage);
+  if (!border) return NULL;
+  double *lo = typed_arg(env, argv[10], napi_float64_array, &nlo, usage);
+  if (!lo) return NULL;
+  double *hi = typed_arg(env, argv[11], napi_float64_array, &nhi, usage);
+  if (!hi) return NULL;
+  double *sums = typed_arg(env, argv[12], napi_float64_array, &ns, usage);
+  if (!sums) return NULL;
+  int32_t w, h, i0, i1, k;
+  napi_get_value_int32(env, argv[1], &w);
+  napi_get_value_int32(env, argv[2], &h);
+  napi_get_value_int32(env, argv[6], &i0);
+  napi_get_value_int32(env, argv[7], &i1);
+  napi_get_value_int32(env, argv[8], &k);
+  size_t size = (size_t)(w > 0 ? w : 0) * (size_t)(h > 0 ? h : 0);
+  int ok = w > 0 && h > 0 && nl == size && nb >= size && ns >= 8 && i0 >= 0 && i1 > i0 && (size_t)i1 <= np && (size_t)i1 <= nx &&
+           (size_t)i1 <= ne;
+  int64_t ymin = 0, rows = 0;
+  if (ok) {
+    int64_t p0 = pixel[i0], p1 = pixel[i1 - 1];
+    ok = p0 >= 0 && p1 >= p0 && (size_t)p1 < size && xs[i0] >= 0 && xs[i0] < w && xs[i1 - 1] >= 0 && xs[i1 - 1] < w;
+    if (ok) {
+      ymin = (p0 - xs[i0]) / w;
+      rows = (p1 - xs[i1 - 1]) / w - ymin + 1;
+      ok = rows >= 1 && (size_t)rows <= nlo && (size_t)rows <= nhi;
+    }
+  }
+  if (!ok) {
+  bad:
+    napi_throw_range_error(env, NULL, "shapePixels: i0 < i1 within pixel, x and edge; pixels in rising raster order inside a width x height "
+                                      "image, x their columns; border as large, lo/hi one entry per row, sums 8");
+    return NULL;
+  }
+  const int x0 = xs[i0];
+  for (int64_t r = 0; r < rows; r++) {
+    lo[r] = INFINITY;
+    hi[r] = -INFINITY;
+  }
+  /* rows are followed (pixels rise in raster order), no division; each pixel's column is checked */
+  double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, xmin = x0, xmax = x0;
+  int64_t row = 0, rowStart = ymin * w, prev = -1;
+  for (int32_t i = i0; i < i1; i++) {
+    const int64_t p = pixel[i];
+    const int x = xs[i];
+    if (p <= prev || p > pixel[i1 - 1]) goto bad;
+    prev = p;
+    while (p >= rowStart + w) {
+      rowStart += w;
+      row++;
+    }
+    if (x != p - rowStart || row >= rows) goto bad;
+    const int64_t y = ymin + row;
+    const double dx = x - x0;
+    const double dy = (double)row;
+    sx += dx;
+    sy += dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+    sxy += dx * dy;
+    if (x < xmin) xmin = x;
+    if (x > xmax) xmax = x;
+    if (x < lo[row]) lo[row] = x;
+    if (x > hi[row]) hi[row] = x;
+    border[p] = edge[i] | (x == 0 || x == w - 1 || y == 0 || y == h - 1 ? 1 : 0);
+  }
+  /* scikit-image's perimeter weights (PERIMETER_WEIGHTS in shape.ts; 1.414... rounds to Math.SQRT2) */
+  const double sqrt2 = 1.41421356237309504880;
+  double wts[50] = {0};
+  wts[5] = wts[7] = wts[15] = wts[17] = wts[25] = wts[27] = 1;
+  wts[21] = wts[33] = sqrt2;
+  wts[13] = wts[23] = (1 + sqrt2) / 2;
+#define ON_BORDER(q) (labels[q] == k && border[q] == 1 ? 1 : 0)
+  double perimeter = 0;
+  row = 0;
+  rowStart = ymin * w;
+  for (int32_t i = i0; i < i1; i++) {
+    const int64_t p = pixel[i];
+    while (p >= rowStart + w) {
+      rowStart += w;
+      row++;
+    }
+    if (border[p] == 0) continue;
+    const int x = xs[i];
+    const int64_t y = ymin + row;
+    const int l = x > 0, r = x < w - 1, u = y > 0, d = y < h - 1;
+    const int four = (l ? ON_BORDER(p - 1) : 0) + (r ? ON_BORDER(p + 1) : 0) + (u ? ON_BORDER(p - w) : 0) + (d ? ON_BORDER(p + w) : 0);
+    const int diag = (u && l ? ON_BORDER(p - w - 1) : 0) + (u && r ? ON_BORDER(p - w + 1) : 0) + (d && l ? ON_BORDER(p + w - 1) : 0) +
+                     (d && r ? ON_BORDER(p + w + 1) : 0);
+    perimeter += wts[1 + 2 * four + 10 * diag];
+  }
+#undef ON_BORDER
+  sums[0] = sx;
+  sums[1] = sy;
+  sums[2] = sxx;
+  sums[3] = syy;
+  sums[4] = sxy;
+  sums[5] = xmin;
+  sums[6] = xmax;
+  sums[7] = perimeter;
+  return NULL;
+}
+
+/*
+ * neighbourMask(labels, width, height, start, pixel, x, count, distance, mask): the C twin of
+ * neighbourMask in src/cells/texture.ts (integer work: identical masks). Bit d of mask[i]: the
+ * partner of object pixel i in texture direction d at `distance` carries the same label.
+ */
+static napi_value neighbour_mask(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "neighbourMask(labels: Int32Array, width, height, start: Int32Array, pixel: Int32Array, x: Int32Array, count, distance, "
+                      "mask: Uint8Array)";
+  if (argc != 9) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nl, ns, np, nx, nm;
+  const int32_t *labels = typed_arg(env, argv[0], napi_int32_array, &nl, usage);
+  if (!labels) return NULL;
+  const int32_t *start = typed_arg(env, argv[3], napi_int32_array, &ns, usage);
+  if (!start) return NULL;
+  const int32_t *pixel = typed_arg(env, argv[4], napi_int32_array, &np, usage);
+  if (!pixel) return NULL;
+  const int32_t *xs = typed_arg(env, argv[5], napi_int32_array, &nx, usage);
+  if (!xs) return NULL;
+  uint8_t *mask = typed_arg(env, argv[8], napi_uint8_array, &nm, usage);
+  if (!mask) return NULL;
+  int32_t w, h, count, dist;
+  napi_get_value_int32(env, argv[1], &w);
+  napi_get_value_int32(env, argv[2], &h);
+  napi_get_value_int32(env, argv[6], &count);
+  napi_get_value_int32(env, argv[7], &dist);
+  const int64_t size = (int64_t)(w > 0 ? w : 0) * (h > 0 ? h : 0);
+  int ok = w > 0 && h > 0 && (int64_t)nl == size && dist >= 1 && count >= 0 && ns >= (size_t)count + 1 && start[0] == 0;
+  for (int32_t k = 1; ok && k <= count; k++) ok = start[k] >= start[k - 1];
+  ok = ok && (size_t)start[count] <= np && (size_t)start[count] <= nx && (size_t)start[count] <= nm;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "neighbourMask: a width x height label image, distance >= 1, start rising from 0 over count + 1 entries "
+                                      "within pixel, x and mask");
+    return NULL;
+  }
+  /* a partner outside the label image is no partner (TypeScript reads undefined there) */
+#define SAME(q) ((q) >= 0 && (q) < size && labels[q] == k)
+  const int64_t dw = (int64_t)dist * w;
+  for (int32_t k = 1; k <= count; k++) {
+    for (int32_t i = start[k - 1]; i < start[k]; i++) {
+      const int64_t p = pixel[i];
+      const int x = xs[i];
+      const int right = x + dist < w;
+      const int down = p + dw < size;
+      int bits = 0;
+      if (right && SAME(p + dist)) bits |= 1;
+      if (down) {
+        if (right && SAME(p + dw + dist)) bits |= 2;
+        if (SAME(p + dw)) bits |= 4;
+        if (x - dist >= 0 && SAME(p + dw - dist)) bits |= 8;
+      }
+      mask[i] = (uint8_t)bits;
+    }
+  }
+#undef SAME
+  return NULL;
+}
+
+/* ==== end mspeed2 ============================================================================= */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1206,6 +1413,11 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "haralickSums", fn);
   napi_create_function(env, "segPropagate", NAPI_AUTO_LENGTH, seg_propagate, NULL, &fn);
   napi_set_named_property(env, exports, "segPropagate", fn);
+  /* mspeed2 */
+  napi_create_function(env, "shapePixels", NAPI_AUTO_LENGTH, shape_pixels, NULL, &fn);
+  napi_set_named_property(env, exports, "shapePixels", fn);
+  napi_create_function(env, "neighbourMask", NAPI_AUTO_LENGTH, neighbour_mask, NULL, &fn);
+  napi_set_named_property(env, exports, "neighbourMask", fn);
   return exports;
 }
 

@@ -62,6 +62,27 @@ export interface NativeKernels {
    * Optional: an addon built before it existed lacks it.
    */
   segPropagate?(image: Float32Array, labels: Int32Array, mask: Uint8Array, width: number, height: number, lambda2: number, inverseQuantum: number, buckets: number): void;
+  /**
+   * measureShape's pixel passes of one object; twin of shapePixels in src/cells/shape.ts
+   * (ShapeKernel). Optional: an addon built before it existed lacks it.
+   */
+  shapePixels?(
+    labels: Int32Array,
+    width: number,
+    height: number,
+    pixel: Int32Array,
+    x: Int32Array,
+    edge: Uint8Array,
+    i0: number,
+    i1: number,
+    k: number,
+    border: Uint8Array,
+    lo: Float64Array,
+    hi: Float64Array,
+    sums: Float64Array,
+  ): void;
+  /** Same-object partners per object pixel; twin of neighbourMask in src/cells/texture.ts (MaskKernel). Optional as shapePixels. */
+  neighbourMask?(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, count: number, distance: number, mask: Uint8Array): void;
 }
 
 function load(): NativeKernels | null {

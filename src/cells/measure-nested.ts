@@ -24,11 +24,22 @@ export interface NestedMeasurements {
 
 /** Cytoplasm labels: the cells' labels where no nucleus is (the cells' count). */
 export function cytoplasmLabels(nuclei: LabelImage, cells: LabelImage): LabelImage {
+  return cytoplasmOf(nuclei, cells).cytoplasm;
+}
+
+/** cytoplasmLabels and nucleiInsideCells in one pass over the two label images. */
+function cytoplasmOf(nuclei: LabelImage, cells: LabelImage): { cytoplasm: LabelImage; nested: boolean } {
   const labels = new Int32Array(cells.labels.length);
   const n = nuclei.labels;
   const c = cells.labels;
-  for (let i = 0; i < labels.length; i++) labels[i] = n[i] !== 0 ? 0 : c[i]!;
-  return { labels, width: cells.width, height: cells.height, count: cells.count };
+  let outside = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const a = n[i]!;
+    const b = c[i]!;
+    labels[i] = a !== 0 ? 0 : b;
+    outside |= a !== 0 && a !== b ? 1 : 0;
+  }
+  return { cytoplasm: { labels, width: cells.width, height: cells.height, count: cells.count }, nested: outside === 0 };
 }
 
 /** True when every nucleus pixel carries its nucleus' number in the cell label image. */
@@ -54,8 +65,8 @@ export function measureNested(nuclei: LabelImage, cells: LabelImage, images: Rec
   }
   checkInputs(nuclei, images, opts);
   checkInputs(cells, images, opts);
-  const cyto = cytoplasmLabels(nuclei, cells);
-  if (!nucleiInsideCells(nuclei, cells)) {
+  const { cytoplasm: cyto, nested } = cytoplasmOf(nuclei, cells);
+  if (!nested) {
     return { Nuclei: measureObjects(nuclei, images, opts), Cells: measureObjects(cells, images, opts), Cytoplasm: measureObjects(cyto, images, opts) };
   }
   const layout = measurementLayout(images, opts);

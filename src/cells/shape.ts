@@ -304,6 +304,104 @@ function feret(s: HullScratch, n: number): [number, number] {
   return [Math.sqrt(max2), min];
 }
 
+/** shapePixels' sums of one object: sx, sy, sxx, syy, sxy (about its first pixel's column and row), xmin, xmax, perimeter. */
+const shapeSums = new Float64Array(8);
+
+/**
+ * The pixel passes of measureShape for object k (entries i0..i1 of the index, i1 > i0): each
+ * row's leftmost and rightmost column into lo/hi (row r at r, from the object's top row; rows
+ * without pixels get +/-Infinity), border flags of its pixels into `border`, and into `sums`: the
+ * integer moments sx, sy, sxx, syy, sxy about (x of the first pixel, top row), xmin, xmax and the
+ * perimeter (Benkrid-Crookes weights summed in pixel order). ShapeKernel is its C twin.
+ */
+export function shapePixels(
+  labels: Int32Array,
+  w: number,
+  h: number,
+  pixel: Int32Array,
+  xs: Int32Array,
+  edge: Uint8Array,
+  i0: number,
+  i1: number,
+  k: number,
+  border: Uint8Array,
+  lo: Float64Array,
+  hi: Float64Array,
+  sums: Float64Array,
+): void {
+  const x0 = xs[i0]!;
+  const ymin = (pixel[i0]! - x0) / w;
+  const rows = (pixel[i1 - 1]! - xs[i1 - 1]!) / w - ymin + 1;
+  for (let r = 0; r < rows; r++) {
+    lo[r] = Infinity;
+    hi[r] = -Infinity;
+  }
+  // moments about (x0, ymin), bounding box, row extremes, border pixels (4-connected erosion
+  // with the outside of the image as background, as scikit-image's perimeter erodes the crop)
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  let xmin = x0;
+  let xmax = x0;
+  for (let i = i0; i < i1; i++) {
+    const p = pixel[i]!;
+    const x = xs[i]!;
+    const y = (p - x) / w;
+    const dx = x - x0;
+    const dy = y - ymin;
+    sx += dx;
+    sy += dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+    sxy += dx * dy;
+    if (x < xmin) xmin = x;
+    if (x > xmax) xmax = x;
+    if (x < lo[dy]!) lo[dy] = x;
+    if (x > hi[dy]!) hi[dy] = x;
+    // an edge pixel (another label next to it inside the image) or one on the image's border
+    border[p] = edge[i]! | (x === 0 || x === w - 1 || y === 0 || y === h - 1 ? 1 : 0);
+  }
+  // perimeter: Benkrid-Crookes weights of the border pixels' 8-neighbourhood codes
+  let perimeter = 0;
+  for (let i = i0; i < i1; i++) {
+    const p = pixel[i]!;
+    if (border[p] === 0) continue;
+    const x = xs[i]!;
+    const y = (p - x) / w;
+    const l = x > 0;
+    const r = x < w - 1;
+    const u = y > 0;
+    const d = y < h - 1;
+    const four =
+      (l ? onBorder(labels, border, p - 1, k) : 0) + (r ? onBorder(labels, border, p + 1, k) : 0) +
+      (u ? onBorder(labels, border, p - w, k) : 0) + (d ? onBorder(labels, border, p + w, k) : 0);
+    const diag =
+      (u && l ? onBorder(labels, border, p - w - 1, k) : 0) + (u && r ? onBorder(labels, border, p - w + 1, k) : 0) +
+      (d && l ? onBorder(labels, border, p + w - 1, k) : 0) + (d && r ? onBorder(labels, border, p + w + 1, k) : 0);
+    perimeter += PERIMETER_WEIGHTS[1 + 2 * four + 10 * diag]!;
+  }
+  sums[0] = sx;
+  sums[1] = sy;
+  sums[2] = sxx;
+  sums[3] = syy;
+  sums[4] = sxy;
+  sums[5] = xmin;
+  sums[6] = xmax;
+  sums[7] = perimeter;
+}
+
+/** The C twin of shapePixels (same arguments; bitwise the same results), e.g. native/kernels.c `shapePixels`. */
+export type ShapeKernel = typeof shapePixels;
+
+let shapeKernel: ShapeKernel | null = null;
+
+/** Run measureShape's pixel passes with `k` (null: TypeScript); see src/cells/measure-native.ts. */
+export function useShapeKernel(k: ShapeKernel | null): void {
+  shapeKernel = k;
+}
+
 /**
  * Shape features of every object into `out` (row k-1 of `stride` values, columns `offset` ..
  * `offset + SHAPE_FEATURES.length - 1` in SHAPE_FEATURES order) and the centroid into
@@ -334,56 +432,16 @@ export function measureShape(index: ObjectPixels, out: Float64Array, stride: num
     const rows = ymax - ymin + 1;
     s.ensure(2 * rows + 1);
     const { lo, hi } = s;
-    for (let r = 0; r < rows; r++) {
-      lo[r] = Infinity;
-      hi[r] = -Infinity;
-    }
-    // moments about (x0, ymin), bounding box, row extremes, border pixels (4-connected erosion
-    // with the outside of the image as background, as scikit-image's perimeter erodes the crop)
-    let sx = 0;
-    let sy = 0;
-    let sxx = 0;
-    let syy = 0;
-    let sxy = 0;
-    let xmin = x0;
-    let xmax = x0;
-    for (let i = i0; i < i1; i++) {
-      const p = pixel[i]!;
-      const x = xs[i]!;
-      const y = (p - x) / w;
-      const dx = x - x0;
-      const dy = y - ymin;
-      sx += dx;
-      sy += dy;
-      sxx += dx * dx;
-      syy += dy * dy;
-      sxy += dx * dy;
-      if (x < xmin) xmin = x;
-      if (x > xmax) xmax = x;
-      if (x < lo[dy]!) lo[dy] = x;
-      if (x > hi[dy]!) hi[dy] = x;
-      // an edge pixel (another label next to it inside the image) or one on the image's border
-      border[p] = edge[i]! | (x === 0 || x === w - 1 || y === 0 || y === h - 1 ? 1 : 0);
-    }
-    // perimeter: Benkrid-Crookes weights of the border pixels' 8-neighbourhood codes
-    let perimeter = 0;
-    for (let i = i0; i < i1; i++) {
-      const p = pixel[i]!;
-      if (border[p] === 0) continue;
-      const x = xs[i]!;
-      const y = (p - x) / w;
-      const l = x > 0;
-      const r = x < w - 1;
-      const u = y > 0;
-      const d = y < h - 1;
-      const four =
-        (l ? onBorder(labels, border, p - 1, k) : 0) + (r ? onBorder(labels, border, p + 1, k) : 0) +
-        (u ? onBorder(labels, border, p - w, k) : 0) + (d ? onBorder(labels, border, p + w, k) : 0);
-      const diag =
-        (u && l ? onBorder(labels, border, p - w - 1, k) : 0) + (u && r ? onBorder(labels, border, p - w + 1, k) : 0) +
-        (d && l ? onBorder(labels, border, p + w - 1, k) : 0) + (d && r ? onBorder(labels, border, p + w + 1, k) : 0);
-      perimeter += PERIMETER_WEIGHTS[1 + 2 * four + 10 * diag]!;
-    }
+    if (shapeKernel) shapeKernel(labels, w, h, pixel, xs, edge, i0, i1, k, border, lo, hi, shapeSums);
+    else shapePixels(labels, w, h, pixel, xs, edge, i0, i1, k, border, lo, hi, shapeSums);
+    const sx = shapeSums[0]!;
+    const sy = shapeSums[1]!;
+    const sxx = shapeSums[2]!;
+    const syy = shapeSums[3]!;
+    const sxy = shapeSums[4]!;
+    const xmin = shapeSums[5]!;
+    const xmax = shapeSums[6]!;
+    const perimeter = shapeSums[7]!;
     // second central moments -> regionprops' inertia tensor [[a, b], [b, c]] = [[A, -B], [-B, C]] / n^2,
     // from integer sums (exact ties: a symmetric object has eccentricity 0, not 1e-8)
     const cx = sx / n;

@@ -79,6 +79,10 @@ function entropyOf(sumClogC: number, t: number): number {
 export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array {
   const { width: w, height: h, labels, start, pixel, x: xs, count } = index;
   const mask = new Uint8Array(pixel.length);
+  if (maskKernel) {
+    maskKernel(labels, w, h, start, pixel, xs, count, distance, mask);
+    return mask;
+  }
   const dw = distance * w;
   const size = w * h;
   for (let k = 1; k <= count; k++) {
@@ -99,6 +103,16 @@ export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array
     }
   }
   return mask;
+}
+
+/** neighbourMask's C twin (native/kernels.c `neighbourMask`): fills `mask` with identical bits. */
+export type MaskKernel = (labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, count: number, distance: number, mask: Uint8Array) => void;
+
+let maskKernel: MaskKernel | null = null;
+
+/** Make neighbour masks with `k` (null: TypeScript); see src/cells/measure-native.ts. */
+export function useMaskKernel(k: MaskKernel | null): void {
+  maskKernel = k;
 }
 
 /**

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import { measureObjects } from '../../src/cells/measure.js';
 import { measureNested } from '../../src/cells/measure-nested.js';
 import { native } from '../../src/native.js';
-import { COOCCURRENCE_KEYS, countPairs, useCooccurrenceKernel, useHaralickKernel } from '../../src/cells/texture.js';
+import { COOCCURRENCE_KEYS, countPairs, neighbourMask, useCooccurrenceKernel, useHaralickKernel, useMaskKernel } from '../../src/cells/texture.js';
 import { useGatherKernel, useIntensityKernel } from '../../src/cells/intensity.js';
-import { indexObjects, useIndexKernel } from '../../src/cells/shape.js';
+import { indexObjects, shapePixels, useIndexKernel, useShapeKernel, type ShapeKernel } from '../../src/cells/shape.js';
 import { MorphoprofError } from '../../src/errors.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
 
@@ -82,7 +82,7 @@ test('cooccurrence: refuses a gray level beyond size and offsets outside the ima
 });
 
 test('measureObjects and measureNested give the same values with the C kernels as with TypeScript', (t) => {
-  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts || !native.haralickSums) return t.skip(skip);
+  if (!native?.cooccurrence || !native.intensityStats || !native.gatherValues || !native.labelCounts || !native.haralickSums || !native.shapePixels || !native.neighbourMask) return t.skip(skip);
   const rnd = lcg(8);
   const w = 150;
   const h = 105;
@@ -114,6 +114,8 @@ test('measureObjects and measureNested give the same values with the C kernels a
     useGatherKernel(useC ? native!.gatherValues : null);
     useIndexKernel(useC ? { counts: native!.labelCounts, fill: native!.labelFill } : null);
     useHaralickKernel(useC ? native!.haralickSums : null);
+    useShapeKernel(useC ? native!.shapePixels! : null);
+    useMaskKernel(useC ? native!.neighbourMask! : null);
     try {
       return { alone: measureObjects(cells, images, { textureScales: [1, 2] }), nested: measureNested(nuclei, cells, images) };
     } finally {
@@ -122,6 +124,8 @@ test('measureObjects and measureNested give the same values with the C kernels a
       useGatherKernel(null);
       useIndexKernel(null);
       useHaralickKernel(null);
+      useShapeKernel(null);
+      useMaskKernel(null);
     }
   };
   const js = measure(false);
@@ -177,4 +181,65 @@ test('intensityStats: refuses object starts outside the values', (t) => {
   const i32 = () => new Int32Array(4);
   assert.throws(() => native!.intensityStats(values, Int32Array.of(0, 9), i32(), i32(), new Uint8Array(4), 1, new Float64Array(15), 15, 0, new Float64Array(4)), /start must rise/);
   assert.throws(() => native!.intensityStats(values, Int32Array.of(0, 2), i32(), i32(), new Uint8Array(4), 1, new Float64Array(15), 15, 1, new Float64Array(4)), /offset \+ 15/);
+});
+
+test('shapePixels: the same row extremes, border flags, moments and perimeter in C as in TypeScript', (t) => {
+  if (!native?.shapePixels) return t.skip(skip);
+  const rnd = lcg(5);
+  const w = 37;
+  const h = 29;
+  // ragged random objects: touching the image's edges and each other, with holes and empty rows
+  const labels = Int32Array.from({ length: w * h }, (_, p) => {
+    const x = p % w;
+    const y = Math.floor(p / w);
+    if (y === 11 || y === 12) return x < 5 ? 3 : 0; // rows 11-12 empty for objects 1, 2
+    return rnd() < 0.15 ? 0 : 1 + ((x >> 3) + (y >> 4)) % 4;
+  });
+  const index = indexObjects({ labels, width: w, height: h, count: 4 });
+  for (let k = 1; k <= 4; k++) {
+    const i0 = index.start[k - 1]!;
+    const i1 = index.start[k]!;
+    assert.ok(i1 - i0 > 20, `object ${k} has pixels`);
+    const run = (kernel: ShapeKernel) => {
+      const r = { border: new Uint8Array(w * h), lo: new Float64Array(h), hi: new Float64Array(h), sums: new Float64Array(8) };
+      kernel(labels, w, h, index.pixel, index.x, index.edge, i0, i1, k, r.border, r.lo, r.hi, r.sums);
+      return r;
+    };
+    const js = run(shapePixels);
+    const c = run(native.shapePixels);
+    assert.ok(js.sums[7]! > 0 && js.lo[0]! <= js.hi[0]!, 'a perimeter and a first row');
+    assert.deepEqual(c.border, js.border, `border flags of object ${k}`);
+    assert.deepEqual(c.lo, js.lo, `row starts of object ${k}`);
+    assert.deepEqual(c.hi, js.hi, `row ends of object ${k}`);
+    assert.ok(Buffer.from(c.sums.buffer).equals(Buffer.from(js.sums.buffer)), `sums of object ${k}`);
+  }
+  // an index whose columns do not match its pixels is refused
+  const bad = Int32Array.from(index.x);
+  bad[index.start[0]! + 3]! += 1;
+  assert.throws(
+    () => native!.shapePixels!(labels, w, h, index.pixel, bad, index.edge, 0, index.start[1]!, 1, new Uint8Array(w * h), new Float64Array(h), new Float64Array(h), new Float64Array(8)),
+    /shapePixels/,
+  );
+});
+
+test('neighbourMask: the same masks in C as in TypeScript', (t) => {
+  if (!native?.neighbourMask) return t.skip(skip);
+  const rnd = lcg(9);
+  const w = 41;
+  const h = 23;
+  // blocky objects touching the image's edges and each other, with background holes
+  const labels = Int32Array.from({ length: w * h }, (_, p) => (rnd() < 0.2 ? 0 : 1 + (((p % w) >> 3) + 2 * (Math.floor(p / w) >> 3)) % 5));
+  const index = indexObjects({ labels, width: w, height: h, count: 5 });
+  for (const distance of [1, 2, 3, 7]) {
+    useMaskKernel(null);
+    const js = neighbourMask(index, distance);
+    useMaskKernel(native.neighbourMask);
+    try {
+      const c = neighbourMask(index, distance);
+      assert.ok(js.includes(0) && js.some((b) => b !== 0) && (distance > 3 || js.includes(15)), `partners and none at distance ${distance}`);
+      assert.deepEqual(c, js, `masks at distance ${distance}`);
+    } finally {
+      useMaskKernel(null);
+    }
+  }
 });
