@@ -1,3 +1,4 @@
 export { readImage, readImageResized, type BitDepth, type GreyImage, type ResizedImage } from './read.js';
 export { inspectImage, type ImageInspection } from './inspect.js';
 export { areaResize } from './resample.js';
+export { bilinearResize, nearestResize } from './bilinear.js';
