@@ -1,0 +1,100 @@
+/**
+ * Single-cell deep profiles: crops/s, crop-stains/s (network images) and fields/s end to end
+ * (read 1280x1024 16-bit fields, find nuclei, crop, embed, aggregate, commit) at fp32 and int8,
+ * crops enlarged to 224 px and fed natively at the 96-px box size; raw onnxruntime inference at
+ * both sizes on ready tensors, for comparison; the projected time for all of BBBC021 on this
+ * machine and per fleet worker; the queue job size that follows. With `--real`, the real BBBC021
+ * crops (all 309): leave-one-out 1-NN of the cells path (bilinear and pixel-repeating enlargement,
+ * native size) and of whole-crop embedding (`embed`, the crop as a field).
+ *
+ *   node dist/bench/singlecell.js [--fields 24] [--configs fp32-224,int8-224,fp32-96,int8-96] [--real] [--real-only]
+ */
+import { mkdtempSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cellDeepScreen, cellJobSize, defaultCropBatch, type CellDeepOptions } from '../src/cells/deep.js';
+import { embedScreen } from '../src/embed/embed.js';
+import { openModel } from '../src/models/session.js';
+import { loadScreen } from '../src/screen/index.js';
+import { synthesizeScreen } from '../src/synth/index.js';
+import { readProfiles } from '../src/table/index.js';
+import { leaveOneOut, writeCropScreen } from './real-crops.js';
+
+const { values } = parseArgs({
+  options: {
+    fields: { type: 'string', default: '24' },
+    configs: { type: 'string', default: 'fp32-224,int8-224,fp32-96,int8-96' },
+    real: { type: 'boolean', default: false },
+    'real-only': { type: 'boolean', default: false },
+  },
+});
+const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-singlecell-'));
+const BBBC021_FIELDS = 13200;
+const load = () => os.loadavg()[0]!.toFixed(1);
+
+async function rawRate(size: number, precision: 'fp32' | 'int8'): Promise<number> {
+  const n = defaultCropBatch(size);
+  const per = 3 * size * size;
+  const batch = new Float32Array(n * per);
+  // a textured test image (speed does not depend on content; int8 calibrated on it, for speed only)
+  for (let i = 0; i < batch.length; i++) batch[i] = 60 * Math.sin(i * 0.013) + 20 * Math.cos(i * 0.0007);
+  const m = await openModel('resnet50', { inputSize: size === 224 ? undefined : size, precision, ...(precision === 'int8' ? { calibration: batch.slice(0, Math.min(n, 16) * per), calibrationCount: Math.min(n, 16) } : {}) });
+  await m.embed(batch, n);
+  const t = performance.now();
+  let images = 0;
+  while (performance.now() - t < 6000) {
+    await m.embed(batch, n);
+    images += n;
+  }
+  const rate = images / ((performance.now() - t) / 1000);
+  await m.dispose();
+  return rate;
+}
+
+if (!values['real-only']) {
+  const s = await synthesizeScreen({ out: path.join(root, 'screen'), preset: 'bench', plates: 1, sites: 1, minorityMoa: true });
+  const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable });
+  screen.fields = screen.fields.slice(0, Number(values.fields));
+  console.log(`bench screen: ${screen.fields.length} fields x ${screen.channels.length} stains of 1280x1024 16-bit, ${os.availableParallelism()} cores, load average ${load()} at start`);
+  console.log('| config | crop batch | cells/field | crops/s | crop-stains/s | fields/s | raw inference (images/s) | pipeline / raw | BBBC021 on this machine | job size (fields) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const config of values.configs.split(',')) {
+    const [precision, size] = config.split('-') as ['fp32' | 'int8', string];
+    const native = Number(size) === 96;
+    const opts: CellDeepOptions = { boxSize: 96, cropInput: native ? 'native' : 'network' };
+    const r = await cellDeepScreen({ screen, out: path.join(root, `run-${config}`), precision, ...opts, progress: false });
+    const seconds = r.seconds - r.openSeconds;
+    const cellsPerField = r.crops / r.fieldsEmbedded;
+    const cropStains = r.images / seconds;
+    const raw = await rawRate(Number(size), precision);
+    const hours = (BBBC021_FIELDS * seconds) / r.fieldsEmbedded / 3600;
+    const job = cellJobSize({ inputSize: Number(size), cellsPerField, cropStainsPerSecond: cropStains });
+    console.log(
+      `| ${config} | ${r.settings.cropBatch} | ${cellsPerField.toFixed(0)} | ${(r.crops / seconds).toFixed(1)} | ${cropStains.toFixed(1)} | ${(r.fieldsEmbedded / seconds).toFixed(3)} | ${raw.toFixed(1)} | ${(cropStains / raw).toFixed(2)} | ${hours.toFixed(1)} h | ${job} |`,
+    );
+  }
+  console.log(`load average ${load()} at the end. "BBBC021 on this machine": 13,200 fields at this screen's cells per field; a fleet of N such workers divides it by N.`);
+  console.log('Target: native 96 px int8 >= 400 crop-stains/s on 2 cores.');
+}
+
+if (values.real || values['real-only']) {
+  const crops = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data', 'bbbc021', 'single-cell-crops');
+  const cs = await writeCropScreen(crops, path.join(root, 'crops'));
+  const { screen } = await loadScreen({ metadata: cs.metadata, images: cs.images });
+  console.log(`\nreal BBBC021 crops: ${cs.counts.DMSO} DMSO, ${cs.counts.Protein_synthesis} cycloheximide, ${cs.size}x${cs.size}; leave-one-out 1-NN (cosine), ResNet-50 fp32`);
+  const variants: Array<[string, CellDeepOptions]> = [
+    ['cells path, 68-px box enlarged bilinearly to 224', {}],
+    ['cells path, enlarged by the area resampler (pixel repetition)', { resize: 'nearest-like' }],
+    ['cells path, native 68 px', { cropInput: 'native' }],
+    ['cells path, enlarged bilinearly to 112', { cropInput: 112 }],
+  ];
+  for (const [label, o] of variants) {
+    const t = performance.now();
+    const r = await cellDeepScreen({ screen, out: path.join(root, `real-${label.replace(/\W+/g, '-')}`), locations: cs.locations, boxSize: cs.size, progress: false, ...o });
+    console.log(`${label}: ${leaveOneOut(await readProfiles(r.featuresDir), 'Metadata_Compound').toFixed(4)} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+  }
+  const e = await embedScreen({ screen, out: path.join(root, 'real-embed'), progress: false });
+  console.log(`whole-crop embedding (embed, each crop a field, area resampling): ${leaveOneOut(await readProfiles(e.featuresDir), 'Metadata_Compound').toFixed(4)}`);
+}
