@@ -25,6 +25,7 @@ import { percentileRange, scaleTo255 } from '../embed/scale.js';
 import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from '../embed/store.js';
 import { errorMessage, MorphoprofError } from '../errors.js';
 import { loadIllumination, type IlluminationSet } from '../illum/index.js';
+import { getModel } from '../models/registry.js';
 import { openModel, type ModelSession, type OpenModelOptions } from '../models/session.js';
 import { openModelInThread } from '../models/thread-session.js';
 import { fieldKey, type Field, type Screen } from '../screen/types.js';
@@ -201,7 +202,9 @@ export class CellEmbedder {
       throw new MorphoprofError('BAD_ARGUMENT', 'cells mode feeds each stain\'s crop as a greyscale image; --channels rgb is for whole fields', 'leave out --channels rgb (or use --mode fields)');
     const boxSize = cells.boxSize ?? DEFAULT_BOX_SIZE;
     if (!Number.isInteger(boxSize) || boxSize < 8 || boxSize > 1024) throw new MorphoprofError('BAD_ARGUMENT', `--box-size ${boxSize} is not a box side in pixels`, 'give an integer from 8 to 1024, e.g. 96 for BBBC021\'s 1280x1024 fields');
-    const inputSize = cropInputSize(cells.cropInput, boxSize);
+    let inputSize = cropInputSize(cells.cropInput, boxSize);
+    // the network's own size (e.g. --crop-input 224 with ResNet-50) is the default recipe, not another one
+    if (inputSize !== undefined && !settings.model.endsWith('.onnx') && getModel(settings.model).inputSize === inputSize) inputSize = undefined;
     if (inputSize !== undefined) settings.inputSize = inputSize;
     const aggregate = cells.aggregate ?? 'mean';
     const resize = cells.resize ?? 'bilinear';
