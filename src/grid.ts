@@ -5,6 +5,7 @@
  * computed once. The result is Table 1's shape: rows = variants, columns = models, cells = NSC
  * accuracy in %.
  */
+import { DEFAULT_BOX_SIZE, type CellDeepOptions } from './cells/deep.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,6 +42,12 @@ export interface GridOptions {
   progress?: boolean;
   /** Also run classical features (nuclei and cells found and measured) and compare profile kinds (default true). */
   classical?: boolean;
+  /**
+   * Also run single-cell deep profiles (a box around every nucleus, cells averaged per field) with
+   * the first model, and add them to the comparison (default true, with the comparison). Options of
+   * that run: default 96-px boxes fed natively.
+   */
+  singleCell?: boolean | CellDeepOptions;
   log?: (line: string) => void;
 }
 
@@ -152,6 +159,23 @@ export async function runGrid(opts: GridOptions): Promise<GridResult> {
       }),
       { method: 'classical (nuclei, cells, cytoplasm: shape, intensity, texture)', out: classicalOut, seconds: r.timings.secondsPerField ?? null },
     ];
+    if (opts.singleCell !== false) {
+      const cellDeep: CellDeepOptions = { cropInput: 'native', ...(typeof opts.singleCell === 'object' ? opts.singleCell : {}) };
+      const model = models[0]!;
+      const box = cellDeep.boxSize ?? DEFAULT_BOX_SIZE;
+      const input = cellDeep.cropInput === 'native' ? `native ${box} px` : cellDeep.cropInput === undefined || cellDeep.cropInput === 'network' ? 'enlarged to the network input' : `enlarged to ${cellDeep.cropInput} px`;
+      const cellOut = path.join(opts.out, 'runs', `single-cell-${model}-box${box}-${cellDeep.cropInput ?? 'network'}`, 'illum-on');
+      log(`grid: single-cell deep (${model}, ${box}-px boxes, ${input}) -> ${cellOut}`);
+      const c = await runPipeline({
+        metadata: opts.metadata, images: opts.images, moa: opts.moa, out: cellOut, model, illum, mode: 'cells', cellDeep,
+        controlCompound: opts.controlCompound, cacheDir: opts.cacheDir, progress: opts.progress, log: (line) => log(`  ${line}`),
+      });
+      runs.splice(models.length, 0, {
+        method: `single-cell deep (${model}, ${box}-px box around every nucleus, ${input}, cells averaged per field)`,
+        out: cellOut,
+        seconds: c.timings.secondsPerField ?? null,
+      });
+    }
     for (const run of runs) {
       comparison.push(row(run.method, 'none', run.out, readMetrics(run.out), run.seconds));
       const normalized = path.join(run.out, 'standardized');

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cellScreen, type CellStageResult } from './cells/stage.js';
+import { cellDeepScreen, type CellDeepOptions, type CellDeepResult } from './cells/deep.js';
 import type { CellSettingsInput } from './cells/field.js';
 import path from 'node:path';
 import { embedScreen, type EmbedResult } from './embed/embed.js';
@@ -8,7 +9,7 @@ import type { EmbedSettings } from './embed/embedder.js';
 import { metadataErrors } from './embed/field-errors.js';
 import { DEFAULT_SHARD_SIZE } from './embed/store.js';
 import { evaluate, type Metrics } from './evaluate/index.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, MorphoprofError } from './errors.js';
 import { computeIllumination } from './illum/index.js';
 import { writeReport, type ReportOptions } from './report/index.js';
 import { buildProfiles } from './profiles/index.js';
@@ -44,6 +45,10 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   keepCells?: boolean;
   /** classical: worker threads (default one per core). */
   threads?: number;
+  /** deep: `fields` (default) embeds whole fields; `cells` a box around every nucleus, cells aggregated per field. */
+  mode?: 'fields' | 'cells';
+  /** cells mode: box, network input, aggregation, locations table, segmentation settings. */
+  cellDeep?: CellDeepOptions;
   /** Called with one human-readable line per stage. */
   log?: (line: string) => void;
   /** Options of the report (e.g. the stains and colours of its pictures). */
@@ -53,7 +58,7 @@ export interface RunOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
 export interface RunResult {
   out: string;
   /** the stage that made the field features: the network's, or the classical cells stage's */
-  embed: EmbedResult | CellStageResult;
+  embed: EmbedResult | CellStageResult | CellDeepResult;
   metrics: Metrics;
   timings: Record<string, number>;
 }
@@ -87,9 +92,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   }
 
   const t1 = performance.now();
-  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, report: _r, features: _f, cells: _c, keepCells: _k, threads: _t, ...embedOpts } = opts;
+  const { metadata: _m, images: _i, moa: _moa, out: _o, log: _l, report: _r, features: _f, cells: _c, keepCells: _k, threads: _t, mode: _mode, cellDeep: _cd, ...embedOpts } = opts;
   const classical = opts.features === 'classical';
-  const embed = classical
+  const singleCell = opts.mode === 'cells';
+  if (classical && singleCell)
+    throw new MorphoprofError('BAD_ARGUMENT', '--mode cells embeds a box around every cell with a network; --features classical measures cells already', 'give one of them: --features classical, or --mode cells');
+  const embed = singleCell
+    ? await cellDeepScreen({ ...embedOpts, ...opts.cellDeep, illum, screen, out: opts.out, keepCells: opts.keepCells, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`) })
+    : classical
     ? await cellScreen({
         screen, out: opts.out, mode: 'classical', settings: { ...opts.cells, illum: illum ?? null }, keepCells: opts.keepCells, threads: opts.threads,
         shardSize: opts.shardSize, onProgress: opts.onProgress, progress: opts.progress, priorErrors: metadataErrors(problems), warn: (m) => log(`warning: ${m}`),
@@ -104,7 +114,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (before.timings?.secondsPerField) timings.secondsPerField = before.timings.secondsPerField;
   }
   log(
-    `${classical ? 'classical' : 'embed'}: ${embed.fieldsEmbedded} fields ${classical ? 'segmented and measured' : 'embedded'}` +
+    `${classical ? 'classical' : singleCell ? 'cells' : 'embed'}: ${embed.fieldsEmbedded} fields ${classical ? 'segmented and measured' : 'embedded'}` +
+      ('crops' in embed ? ` (${embed.crops} cells)` : '') +
       (embed.fieldsResumed ? `, ${embed.fieldsResumed} already done by an earlier run` : '') +
       (embed.errors.length ? `, ${embed.errors.length} skipped (see errors.csv)` : '') +
       ` in ${timings.embed.toFixed(1)} s`,
@@ -134,7 +145,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           images: resolveImages(opts.images),
           moa: opts.moa ? path.resolve(opts.moa) : null,
           ...embed.settings,
-          ...(classical ? { features: 'classical', keepCells: opts.keepCells === true } : { batchSize: opts.batchSize ?? 8 }),
+          ...(classical ? { features: 'classical', keepCells: opts.keepCells === true } : singleCell ? { keepCells: opts.keepCells === true } : { batchSize: opts.batchSize ?? 8 }),
           shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE,
           controlCompound: screen.controlCompound,
           normalize: opts.normalize ?? 'none',

@@ -88,13 +88,37 @@ export const cellOptions = [
   () => new Option('--threads <n>', 'worker threads for segmentation and measurement (default: one per core)').argParser(positiveInt('--threads')),
 ];
 
-/** Options of embed and run that choose classical features instead of a network. */
+function cropInput(value: string): 'native' | number {
+  if (value === 'native') return 'native';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 32) throw invalidParameter('--crop-input', 'native (the box size) or a network input size in px, e.g. 224', value);
+  return n;
+}
+
+/** Options of embed and run that choose classical features or single-cell crops instead of whole fields. */
 export const featureOptions = [
   () => new Option('--features <kind>', 'deep: a network embeds each field (the paper); classical: nuclei and cells found and measured, CellProfiler-style').choices(['deep', 'classical']).default('deep'),
-  () => new Option('--cell-aggregate <method>', 'classical: how a field\'s objects are summarized').choices(['mean', 'median']).default('mean'),
-  () => new Option('--keep-cells', 'classical: also write one row per object to <out>/cells/'),
+  () => new Option('--mode <what>', 'deep: fields = whole fields (the paper); cells = a box around every nucleus embedded, cells averaged per field (DeepProfiler)').choices(['fields', 'cells']).default('fields'),
+  () => new Option('--box-size <px>', 'cells: side of the box around each nucleus').default(96).argParser(positiveInt('--box-size')),
+  () => new Option('--crop-input <size|native>', 'cells: network input of a crop: the network\'s own size (default, 224 for ResNet-50; crops enlarged bilinearly) or native (the box size)').argParser(cropInput),
+  () => new Option('--locations <csv|parquet>', 'cells: nucleus centres per field (Metadata_Plate/Well/Site, Nuclei_Location_Center_X/Y) instead of finding nuclei'),
+  () => new Option('--crop-batch <n>', 'cells: crop-stain images per network batch (default ~24 at 224 px, more when smaller)').argParser(positiveInt('--crop-batch')),
+  () => new Option('--cell-aggregate <method>', 'classical and cells: how a field\'s objects are summarized').choices(['mean', 'median']).default('mean'),
+  () => new Option('--keep-cells', 'classical and cells: also write one row per object to <out>/cells/'),
   ...cellOptions,
 ];
+
+/** The single-cell deep options of a parsed command (`--mode cells`), as library options. */
+export function cellDeepFrom(o: Record<string, unknown>) {
+  return {
+    boxSize: o.boxSize as number | undefined,
+    ...(o.cropInput !== undefined ? { cropInput: o.cropInput as 'native' | number } : {}),
+    aggregate: (o.cellAggregate as 'mean' | 'median' | undefined) ?? 'mean',
+    locations: (o.locations as string | undefined) ?? null,
+    ...(o.cropBatch !== undefined ? { cropBatch: o.cropBatch as number } : {}),
+    segmentation: cellSettingsFrom(o),
+  };
+}
 
 /** The cells options of a parsed command, as library settings (unset ones left to the defaults). */
 export function cellSettingsFrom(o: Record<string, unknown>) {

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { MorphoprofError } from '../errors.js';
 import { embedScreen } from '../embed/embed.js';
 import { resolveIllumination } from '../pipeline.js';
 import { loadScreen } from '../screen/index.js';
 import { cellScreen } from '../cells/stage.js';
-import { cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, screenArgs, screenOptions } from './common.js';
+import { cellDeepScreen } from '../cells/deep.js';
+import { cellDeepFrom, cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, screenArgs, screenOptions } from './common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -18,6 +20,8 @@ export function register(program: Command): void {
     for (const p of problems.slice(0, 5)) note(`warning: ${p.message}`);
     const s = embedSettingsFrom(o);
     const illum = await resolveIllumination(s.illum, screen, o.out, note);
+    if (o.features === 'classical' && o.mode === 'cells')
+      throw new MorphoprofError('BAD_ARGUMENT', '--mode cells embeds a box around every cell with a network; --features classical measures cells already', 'give one of them: --features classical, or --mode cells');
     if (o.features === 'classical') {
       const c = await cellScreen({
         screen, out: o.out, mode: 'classical', settings: { ...cellSettingsFrom(o), illum: illum ?? null }, keepCells: o.keepCells === true,
@@ -25,6 +29,12 @@ export function register(program: Command): void {
       });
       if (o.json) console.log(JSON.stringify({ ...c, errors: c.errors.length, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }, null, 2));
       else console.log(`measured ${c.fieldsEmbedded} fields (${c.fieldsResumed} resumed, ${c.errors.length} skipped): ${c.objects} nuclei, ${c.featureDim} features, in ${c.seconds.toFixed(1)} s\nfeatures: ${c.featuresDir}` + (c.cellsDir ? `\ncells: ${c.cellsDir}` : ''));
+      return;
+    }
+    if (o.mode === 'cells') {
+      const c = await cellDeepScreen({ ...s, ...cellDeepFrom(o), illum, screen, out: o.out, keepCells: o.keepCells === true, warn: (m) => note(`warning: ${m}`) });
+      if (o.json) console.log(JSON.stringify({ ...c, errors: c.errors.length, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }, null, 2));
+      else console.log(`embedded ${c.crops} cells of ${c.fieldsEmbedded} fields (${c.fieldsResumed} resumed, ${c.errors.length} skipped) in ${c.seconds.toFixed(1)} s\nfeatures: ${c.featuresDir}` + (c.cellsDir ? `\ncells: ${c.cellsDir}` : ''));
       return;
     }
     const r = await embedScreen({ ...s, illum, screen, out: o.out, warn: (m) => note(`warning: ${m}`) });

@@ -14,10 +14,11 @@ export function register(program: Command): void {
     .addOption(new Option('--method <method>', 'illumination functions: fast (1/4 scale) or full resolution').choices([...ILLUMINATION_METHODS]).default(DEFAULT_METHOD))
     .addOption(new Option('--batch-size <n>', 'fields per inference batch').default(8).argParser(positiveInt('--batch-size')))
     .option('--no-classical', 'skip the classical-features run and the comparison of profile kinds')
-    .action(async (o: { metadata: string; images: string; moa?: string; controls: string; out: string; models?: string[]; method: IlluminationMethod; batchSize: number; classical: boolean }) => {
+    .option('--no-single-cell', 'skip the single-cell deep run (96-px boxes around every nucleus, fed natively) in the comparison')
+    .action(async (o: { metadata: string; images: string; moa?: string; controls: string; out: string; models?: string[]; method: IlluminationMethod; batchSize: number; classical: boolean; singleCell: boolean }) => {
       const r = await runGrid({
         metadata: o.metadata, images: o.images, moa: o.moa, out: o.out, models: o.models, method: o.method,
-        controlCompound: o.controls, batchSize: o.batchSize, classical: o.classical, log: note,
+        controlCompound: o.controls, batchSize: o.batchSize, classical: o.classical, singleCell: o.singleCell, log: note,
       });
       console.log(r.markdown);
       console.log(`table: ${r.md}, ${r.csv}${r.comparison.length ? `, ${r.out}/comparison.csv` : ''}`);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { runPipeline, type RunResult } from '../pipeline.js';
-import { cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, screenArgs, screenOptions } from './common.js';
+import { cellDeepFrom, cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, screenArgs, screenOptions } from './common.js';
 import { compositeOption } from './report.js';
 
 export function printRunSummary(r: RunResult): void {
@@ -17,7 +17,8 @@ export function printRunSummary(r: RunResult): void {
   console.log(`outputs in ${path.resolve(r.out)}:`);
   console.log('  report.html    the report: accuracy, confusion matrix, map of treatment profiles, neighbours, errors');
   console.log('  features/      one row per field: metadata + features (Parquet shards)');
-  if ('cellsDir' in r.embed && r.embed.cellsDir) console.log('  cells/         one row per object (nucleus, its cell and cytoplasm): metadata + measurements');
+  if ('cellsDir' in r.embed && r.embed.cellsDir)
+    console.log('crops' in r.embed ? '  cells/         one row per cell: metadata, object number, centre + its embedding' : '  cells/         one row per object (nucleus, its cell and cytoplasm): metadata + measurements');
   console.log('  metrics.json, confusion_matrix.csv, per_moa.csv, neighbors.csv, treatment_profiles.parquet');
   console.log('  errors.csv     skipped fields with reasons; run.json: settings, counts, timings');
 }
@@ -45,6 +46,8 @@ export function register(program: Command): void {
         cells: cellSettingsFrom(o),
         keepCells: o.keepCells === true,
         threads: o.threads,
+        mode: o.mode,
+        cellDeep: cellDeepFrom(o),
         log: note,
       });
       printRunSummary(r);

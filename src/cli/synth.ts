@@ -24,7 +24,8 @@ export function register(program: Command): void {
     .option('--sites <n>', 'sites (fields) per well', positiveInt('--sites'))
     .option('--controls <n>', 'DMSO control wells per plate', positiveInt('--controls'))
     .option('--doses <n>', 'doses per compound', positiveInt('--doses'))
-    .action(async (o: { out: string; preset: SynthPreset; seed?: number; plates?: number; width?: number; height?: number; sites?: number; controls?: number; doses?: number }) => {
+    .option('--minority-moa', 'add an MOA whose phenotype lives in a minority of cells (Eg5 inhibitors: a quarter of cells arrested in mitosis), for single-cell profiles')
+    .action(async (o: { out: string; preset: SynthPreset; seed?: number; plates?: number; width?: number; height?: number; sites?: number; controls?: number; doses?: number; minorityMoa?: boolean }) => {
       const r = await synthesizeScreen(o);
       note(`synth: ${r.plates} plates, ${r.wells} wells, ${r.fields} fields (${r.images} TIFFs), ${r.compounds} compounds in ${r.moas} MOAs, ${r.treatments} treatments, in ${r.seconds.toFixed(1)}s`);
       console.log(`image table: ${r.imageTable}`);

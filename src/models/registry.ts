@@ -175,6 +175,22 @@ export interface OnnxFileOptions {
   cacheDir?: string;
   /** Hidden layer exposed (global-average-pooled) as the only output instead of the entry's default outputs. */
   layer?: string;
+  /**
+   * Square input side other than the network's own (e.g. 96 to embed 96-px cell crops natively).
+   * The networks are convolutional up to their global pool, so the same weights run at any size
+   * big enough for their strides; the converted file fixes the size (TF 'same' padding depends on it).
+   */
+  inputSize?: number;
+}
+
+/** Smallest input side accepted for a registered network (ResNet-50's last stage is 1x1 at 32 px). */
+export const MIN_INPUT_SIZE = 32;
+
+/** The input size asked for, or null for the network's own; checked. */
+function requestedSize(e: RegistryEntry, size: number | undefined): number | null {
+  if (size === undefined || size === e.info.inputSize) return null;
+  if (!Number.isInteger(size) || size < MIN_INPUT_SIZE || size > 1024) throw invalidParameter('inputSize', `an integer from ${MIN_INPUT_SIZE} to 1024`, size);
+  return size;
 }
 
 /** Layer actually converted for a request: the asked one, else the entry's pooled layer (null = network outputs). */
@@ -185,10 +201,11 @@ function requestedLayer(e: RegistryEntry, layer: string | undefined): string | n
 }
 
 /** Cache file name: changes whenever the weights, the converter or the exposed layer change. */
-export function onnxFileName(name: string, opts: { layer?: string } = {}): string {
+export function onnxFileName(name: string, opts: { layer?: string; inputSize?: number } = {}): string {
   const e = entry(name);
   const layer = requestedLayer(e, opts.layer);
-  const base = `${e.network}-${e.npm.version}-c${CONVERTER_VERSION}`;
+  const size = requestedSize(e, opts.inputSize);
+  const base = `${e.network}-${e.npm.version}-c${CONVERTER_VERSION}${size === null ? '' : `-s${size}`}`;
   return layer === null ? `${base}.onnx` : `${base}-${layer.replace(/[^A-Za-z0-9_.-]/g, '_')}.onnx`;
 }
 
@@ -266,14 +283,30 @@ export function ensureOnnx(name: string, opts: OnnxFileOptions = {}): Promise<st
   if (existsSync(file)) return Promise.resolve(file);
   let job = pending.get(file);
   if (!job) {
-    job = convertTo(entry(name), requestedLayer(entry(name), opts.layer), file).finally(() => pending.delete(file));
+    const e = entry(name);
+    job = convertTo(e, requestedLayer(e, opts.layer), requestedSize(e, opts.inputSize) ?? e.info.inputSize, file).finally(() => pending.delete(file));
     pending.set(file, job);
   }
   return job;
 }
 
-async function convertTo(e: RegistryEntry, layer: string | null, file: string): Promise<string> {
-  const artifacts = loadNetworkArtifacts(e.info.name);
+/** The topology with its input layer set to `size` x `size` (a copy; the network's own size returns it unchanged). */
+function withInputSize(topology: unknown, size: number, own: number): unknown {
+  if (size === own) return topology;
+  const copy = structuredClone(topology) as { model_config?: { config?: { layers?: Array<{ class_name: string; config: Record<string, unknown> }> } }; config?: { layers?: Array<{ class_name: string; config: Record<string, unknown> }> } };
+  const layers = (copy.model_config ?? copy).config?.layers ?? [];
+  const input = layers.find((l) => l.class_name === 'InputLayer');
+  const key = input && ('batch_input_shape' in input.config ? 'batch_input_shape' : 'batchInputShape');
+  const shape = input && key ? (input.config[key] as (number | null)[]) : undefined;
+  if (!input || !key || !Array.isArray(shape) || shape.length !== 4)
+    throw new MorphoprofError('BAD_MODEL', `cannot set the input size to ${size}: the network has no [N, H, W, C] input layer`, `Use its own input size, ${own}`);
+  input.config[key] = [shape[0] ?? null, size, size, shape[3]];
+  return copy;
+}
+
+async function convertTo(e: RegistryEntry, layer: string | null, size: number, file: string): Promise<string> {
+  const loaded = loadNetworkArtifacts(e.info.name);
+  const artifacts = { ...loaded, modelTopology: withInputSize(loaded.modelTopology, size, e.info.inputSize) };
   if (layer !== null && !tfjsLayerNames(artifacts.modelTopology).includes(layer)) {
     throw new MorphoprofError(
       'BAD_MODEL',
@@ -285,7 +318,7 @@ async function convertTo(e: RegistryEntry, layer: string | null, file: string): 
   const bytes = convertTfjsLayersToOnnx(artifacts, {
     ...(layer === null ? { outputs: e.info.layers.map((l) => l.name) } : { pooledOutputs: [layer] }),
     graphName: layer === null ? e.info.name : `${e.network}_${layer}`,
-    docString: `${what}. Input: NCHW float32 [N,3,${e.info.inputSize},${e.info.inputSize}], ${e.info.preprocessing}-preprocessed.`,
+    docString: `${what}. Input: NCHW float32 [N,3,${size},${size}], ${e.info.preprocessing}-preprocessed.`,
     metadata: { source: e.info.source, licence: e.info.licence, preprocessing: e.info.preprocessing, converter: `morphoprof tfjs-to-onnx v${CONVERTER_VERSION}` },
   });
   await writeFileAtomic(file, bytes);

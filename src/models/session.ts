@@ -24,7 +24,11 @@ export interface OpenModelOptions {
   layer?: string;
   /** For your own .onnx file: output holding the embedding (default: its first output). */
   embeddingOutput?: string;
-  /** For your own .onnx file: square input side, if the file leaves it dynamic (checked if fixed). */
+  /**
+   * Square input side. Your own .onnx file: if the file leaves it dynamic (checked if fixed).
+   * A registered network: another size than its own (e.g. 96 for cell crops fed natively), a
+   * converted file of its own (cached per size).
+   */
   inputSize?: number;
   /** For your own .onnx file: pixel preprocessing (default `torch`, as torchvision exports expect). */
   preprocessing?: PreprocessMode;
@@ -88,7 +92,7 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   if (precision !== 'fp32' && precision !== 'int8') throw invalidParameter('precision', 'fp32 or int8', precision);
   // A layer other than the entry's own embedding: a converted file with that layer pooled as its only output.
   const layerFile = info !== null && opts.layer !== undefined;
-  const fp32Path = isFile ? nameOrPath : await ensureOnnx(nameOrPath, { cacheDir: opts.cacheDir, layer: opts.layer });
+  const fp32Path = isFile ? nameOrPath : await ensureOnnx(nameOrPath, { cacheDir: opts.cacheDir, layer: opts.layer, inputSize: opts.inputSize });
   if (!existsSync(fp32Path)) throw new MorphoprofError('FILE_NOT_FOUND', `ONNX model ${fp32Path} does not exist`, 'Check the path, or give a registered model name (morphoprof models list)');
   const threads = opts.intraOpNumThreads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw invalidParameter('intraOpNumThreads', 'a positive integer', threads);
@@ -110,7 +114,7 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   if (opts.inputSize !== undefined && (!Number.isInteger(opts.inputSize) || opts.inputSize < 1)) throw invalidParameter('inputSize', 'a positive integer', opts.inputSize);
   const fixed = (d: number | string | undefined) => (typeof d === 'number' && d > 0 ? d : undefined);
   const fixedSize = fixed(inputDims[2]) !== undefined && inputDims[2] === inputDims[3] ? (inputDims[2] as number) : undefined;
-  const inputSize = info?.inputSize ?? opts.inputSize ?? fixedSize;
+  const inputSize = opts.inputSize ?? info?.inputSize ?? fixedSize;
   if (!inputSize) throw fail(`${fp32Path}: input ${inputName} has no fixed square size`, 'Pass inputSize (--input-size, e.g. 224)');
   const expected = [undefined, 3, inputSize, inputSize];
   if (inputDims.length !== 4 || expected.some((e, i) => e !== undefined && fixed(inputDims[i]) !== undefined && inputDims[i] !== e)) {

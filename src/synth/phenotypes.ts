@@ -111,6 +111,20 @@ export const MOA_TABLE: readonly MoaDefinition[] = Object.freeze([
   },
 ] satisfies MoaDefinition[]);
 
+/**
+ * MOAs whose phenotype lives in a minority of cells, added to a screen with `synth --minority-moa`:
+ * a field average dilutes them, single-cell profiles need not. Eg5 (kinesin-5) inhibitors, an
+ * MOA of BBBC021, arrest cells in mitosis with monoastral spindles: here a quarter of the cells
+ * are rounded up in mitosis (DMSO: 3%) and nothing else changes.
+ */
+export const MINORITY_MOA_TABLE: readonly MoaDefinition[] = Object.freeze([
+  {
+    moa: 'Eg5 inhibitors',
+    effects: { mitotic: 0.25 },
+    compounds: [{ name: 'monastrane', maxConcentration: 3 }, { name: 'ispinesol', maxConcentration: 0.3 }],
+  },
+] satisfies MoaDefinition[]);
+
 export const CONTROL_COMPOUND = 'DMSO';
 
 /** DMSO's value of `key` moved a fraction `t` of the way to `full` (t > 1 overshoots). */

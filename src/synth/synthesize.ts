@@ -10,7 +10,7 @@ import { invalidParameter, MorphoprofError } from '../errors.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
 import { writeCsvRecords } from '../util/csv.js';
 import {
-  atStrength, compoundPhenotype, CONTROL_COMPOUND, DMSO_PHENOTYPE, MOA_TABLE, type Phenotype,
+  atStrength, compoundPhenotype, CONTROL_COMPOUND, DMSO_PHENOTYPE, MINORITY_MOA_TABLE, MOA_TABLE, type Phenotype,
 } from './phenotypes.js';
 import { Rng, normalTable } from './random.js';
 import { FieldRenderer, illuminationField, STAINS, type StainOptics } from './render.js';
@@ -30,12 +30,14 @@ export interface SynthOptions {
   controls?: number;
   /** Doses per compound (strengths evenly from 0.6 to 1.0 of the MOA's maximal effect). */
   doses?: number;
+  /** Add the MOAs whose phenotype lives in a minority of cells (MINORITY_MOA_TABLE), for single-cell profiles. */
+  minorityMoa?: boolean;
   preset?: SynthPreset;
 }
 
 export const SYNTH_PRESETS: Readonly<Record<SynthPreset, Required<Omit<SynthOptions, 'out' | 'preset'>>>> = Object.freeze({
-  demo: { seed: 1, plates: 3, width: 640, height: 512, sites: 2, controls: 6, doses: 2 },
-  bench: { seed: 1, plates: 2, width: 1280, height: 1024, sites: 4, controls: 6, doses: 2 },
+  demo: { seed: 1, plates: 3, width: 640, height: 512, sites: 2, controls: 6, doses: 2, minorityMoa: false },
+  bench: { seed: 1, plates: 2, width: 1280, height: 1024, sites: 4, controls: 6, doses: 2, minorityMoa: false },
 });
 
 export interface SynthResult {
@@ -125,9 +127,9 @@ function halfLogSeriesBelow(max: number, steps: number): number {
 }
 
 /** Every compound at every dose, plus the control; the same list on every plate. */
-export function synthTreatments(seed: number, doses: number): Treatment[] {
+export function synthTreatments(seed: number, doses: number, minorityMoa = false): Treatment[] {
   const out: Treatment[] = [];
-  for (const def of MOA_TABLE) {
+  for (const def of minorityMoa ? [...MOA_TABLE, ...MINORITY_MOA_TABLE] : MOA_TABLE) {
     for (const { name, maxConcentration } of def.compounds) {
       const full = compoundPhenotype(seed, def, name);
       for (let d = 0; d < doses; d++) {
@@ -191,7 +193,8 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
   const o = resolveOptions(opts);
   const out = path.resolve(o.out);
   const imagesRoot = path.join(out, 'images');
-  const treatments = synthTreatments(o.seed, o.doses);
+  const treatments = synthTreatments(o.seed, o.doses, o.minorityMoa);
+  const moaDefs = o.minorityMoa ? [...MOA_TABLE, ...MINORITY_MOA_TABLE] : MOA_TABLE;
   const plates = planPlates(o, treatments);
   const fieldsTotal = plates.reduce((n, p) => n + p.wells.length * o.sites, 0);
   const renderer = new FieldRenderer(o.width, o.height, normalTable(Rng.from(o.seed, 'normals')));
@@ -263,10 +266,10 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
   await writeFile(manifest, `${JSON.stringify({
     generator: 'morphoprof synth',
     note: 'Synthetic screen for plumbing and speed tests; no claim about biology.',
-    options: { seed: o.seed, preset: o.preset, plates: o.plates, width: o.width, height: o.height, sites: o.sites, controls: o.controls, doses: o.doses },
+    options: { seed: o.seed, preset: o.preset, plates: o.plates, width: o.width, height: o.height, sites: o.sites, controls: o.controls, doses: o.doses, ...(o.minorityMoa ? { minorityMoa: true } : {}) },
     stains: STAINS,
     dmso: DMSO_PHENOTYPE,
-    moas: MOA_TABLE,
+    moas: moaDefs,
     treatments: treatments.map((t) => ({ compound: t.compound, concentration: t.concentration, moa: t.moa, strength: t.strength, phenotype: t.phenotype })),
     plates: plates.map((p) => ({
       plate: p.plate, batch: p.batch, replicate: p.index + 1,
@@ -284,7 +287,7 @@ export async function synthesizeScreen(opts: SynthOptions, onProgress?: Progress
     images: rows.length * STAINS.length,
     compounds: compounds.size,
     treatments: treatments.length,
-    moas: MOA_TABLE.length,
+    moas: moaDefs.length,
     seconds: (performance.now() - started) / 1000,
   };
 }
