@@ -48,6 +48,8 @@ export function register(program: Command): void {
     .addOption(new Option('--attempts <n>', 'tries per job before it goes to the failed set').default(3).argParser(positiveInt('--attempts')))
     .addOption(new Option('--backoff <ms>', 'delay before the first retry, doubled at each retry').default(5000).argParser(positiveInt('--backoff')))
     .action(async (o) => {
+      if (o.mode === 'cells')
+        throw new MorphoprofError('BAD_ARGUMENT', 'the job queue does not run --mode cells (single-cell deep profiles) yet', 'run single-cell screens with `morphoprof run --mode cells` (a rerun resumes), or submit whole fields or --features classical');
       const r = await submitScreen({
         ...embedSettingsFrom(o),
         ...screenArgs(o),
