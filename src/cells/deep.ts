@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { checkFieldFiles, calibrationFields, embedSettings, nothingValidMessage } from '../embed/embed.js';
-import { featureColumnNames, fieldError, METADATA_COLUMNS, modelTag, type EmbedSettings } from '../embed/embedder.js';
+import { featureColumnNames, fieldError, METADATA_COLUMNS, modelTag, type EmbedSettings, fieldMetadata } from '../embed/embedder.js';
 import { writeErrorTable, type FieldError } from '../embed/field-errors.js';
 import { percentileRange, scaleTo255 } from '../embed/scale.js';
 import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from '../embed/store.js';
@@ -130,17 +130,6 @@ export interface CellShardOutput {
 export const CELL_FIELD_METADATA = [...METADATA_COLUMNS, 'Metadata_Count_Cells'] as const;
 export const CELL_ROW_METADATA = [...METADATA_COLUMNS, 'Metadata_ObjectNumber', 'Metadata_Location_Center_X', 'Metadata_Location_Center_Y'] as const;
 
-function fieldMetadata(f: Field): Record<string, MetadataValue> {
-  return {
-    Metadata_Plate: f.plate,
-    Metadata_Well: f.well,
-    Metadata_Site: f.site,
-    Metadata_Compound: f.compound,
-    Metadata_Concentration: f.concentration,
-    Metadata_MOA: f.moa,
-    Metadata_Batch: f.batch,
-  };
-}
 
 /** Mean or median over `n` rows of `width` values (row-major), as float32. Deterministic: float64 sums in row order. */
 export function aggregateRows(values: Float32Array, n: number, width: number, how: CellAggregate): Float32Array {

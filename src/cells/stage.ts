@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkFieldFiles, nothingValidMessage } from '../embed/embed.js';
-import { fieldError, METADATA_COLUMNS } from '../embed/embedder.js';
+import { fieldError, METADATA_COLUMNS, fieldMetadata } from '../embed/embedder.js';
 import { writeErrorTable, type FieldError } from '../embed/field-errors.js';
 import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from '../embed/store.js';
 import { MorphoprofError } from '../errors.js';
@@ -78,17 +78,6 @@ export const OBJECT_METADATA_COLUMNS = [...METADATA_COLUMNS, 'Metadata_ObjectNum
 /** Metadata columns of a classical field row. */
 export const CLASSICAL_METADATA_COLUMNS = [...METADATA_COLUMNS, 'Metadata_Count_Nuclei'] as const;
 
-function fieldMetadata(f: Field): Record<string, MetadataValue> {
-  return {
-    Metadata_Plate: f.plate,
-    Metadata_Well: f.well,
-    Metadata_Site: f.site,
-    Metadata_Compound: f.compound,
-    Metadata_Concentration: f.concentration,
-    Metadata_MOA: f.moa,
-    Metadata_Batch: f.batch,
-  };
-}
 
 /** File stem of a field's pictures: `<plate>_<well>_s<site>`. */
 export function fieldStem(f: Pick<Field, 'plate' | 'well' | 'site'>): string {

@@ -51,6 +51,19 @@ export const METADATA_COLUMNS = [
   'Metadata_Batch',
 ] as const;
 
+/** The `Metadata_*` values of a field's row (METADATA_COLUMNS), for every stage that writes one row per field. */
+export function fieldMetadata(f: Field): Record<(typeof METADATA_COLUMNS)[number], string | number | null> {
+  return {
+    Metadata_Plate: f.plate,
+    Metadata_Well: f.well,
+    Metadata_Site: f.site,
+    Metadata_Compound: f.compound,
+    Metadata_Concentration: f.concentration,
+    Metadata_MOA: f.moa,
+    Metadata_Batch: f.batch,
+  };
+}
+
 /** Short tag of the network for feature names: `resnet50`, `resnet50.activation_40`, `mymodel`. */
 export function modelTag(settings: Pick<EmbedSettings, 'model' | 'layer' | 'precision'>): string {
   const base = settings.model.endsWith('.onnx') ? path.basename(settings.model, '.onnx') : settings.model;
@@ -230,15 +243,7 @@ export class FieldEmbedder {
     const dim = this.model.embeddingDim;
     ok.forEach((l, i) => {
       const f = l.field;
-      table.metadata.push({
-        Metadata_Plate: f.plate,
-        Metadata_Well: f.well,
-        Metadata_Site: f.site,
-        Metadata_Compound: f.compound,
-        Metadata_Concentration: f.concentration,
-        Metadata_MOA: f.moa,
-        Metadata_Batch: f.batch,
-      });
+      table.metadata.push(fieldMetadata(f));
       table.features.push(emb.slice(i * per * dim, (i + 1) * per * dim));
     });
     return { table, errors };
