@@ -1184,6 +1184,141 @@ static napi_value seg_propagate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- segmentation: Gaussian blur passes (src/cells/filters.ts `gaussianBlur` is the TS twin) ----
+ * Same passes in the same order and the same double operations, each result rounded to float32
+ * as a Float32Array store rounds it: the blurred planes are bitwise equal to the TypeScript path's. */
+
+static void seg_binomial_rows(const float *src, float *dst, int w, int h) {
+  for (int y = 0; y < h; y++) {
+    const long b = (long)y * w;
+    if (w == 1) {
+      dst[b] = src[b];
+      continue;
+    }
+    double left = src[b], mid = left;
+    for (int x = 0; x < w - 1; x++) {
+      double right = src[b + x + 1];
+      dst[b + x] = (float)(0.25 * (left + right) + 0.5 * mid);
+      left = mid;
+      mid = right;
+    }
+    dst[b + w - 1] = (float)(0.25 * left + 0.75 * mid);
+  }
+}
+
+static void seg_binomial_columns(const float *src, float *dst, int w, int h) {
+  for (int y = 0; y < h; y++) {
+    const long b = (long)y * w;
+    const long up = y > 0 ? b - w : b, down = y < h - 1 ? b + w : b;
+    for (int x = 0; x < w; x++) dst[b + x] = (float)(0.25 * ((double)src[up + x] + (double)src[down + x]) + 0.5 * (double)src[b + x]);
+  }
+}
+
+static void seg_box_rows(const float *src, float *dst, int w, int h, int width) {
+  const int r = (width - 1) >> 1;
+  const double inv = 1.0 / width;
+  for (int y = 0; y < h; y++) {
+    const long b = (long)y * w;
+    const double first = src[b], last = src[b + w - 1];
+    double acc = 0;
+    for (int j = -r; j <= r; j++) acc += (double)src[b + (j < 0 ? 0 : j >= w ? w - 1 : j)];
+    for (int x = 0; x < w; x++) {
+      dst[b + x] = (float)(acc * inv);
+      const int add = x + r + 1, sub = x - r;
+      acc += (add < w ? (double)src[b + add] : last) - (sub >= 0 ? (double)src[b + sub] : first);
+    }
+  }
+}
+
+static inline long seg_row(int y, int w, int h) { return (long)(y < 0 ? 0 : y >= h ? h - 1 : y) * w; }
+
+static void seg_box_columns(const float *src, float *dst, int w, int h, int width, double *acc) {
+  const int r = (width - 1) >> 1;
+  const double inv = 1.0 / width;
+  for (int x = 0; x < w; x++) acc[x] = 0;
+  for (int j = -r; j <= r; j++) {
+    const long b = seg_row(j, w, h);
+    for (int x = 0; x < w; x++) acc[x] = acc[x] + (double)src[b + x];
+  }
+  for (int y = 0; y < h; y++) {
+    const long out = (long)y * w, add = seg_row(y + r + 1, w, h), sub = seg_row(y - r, w, h);
+    for (int x = 0; x < w; x++) dst[out + x] = (float)(acc[x] * inv);
+    for (int x = 0; x < w; x++) acc[x] = acc[x] + (double)src[add + x] - (double)src[sub + x];
+  }
+}
+
+/* The three Float32Array arguments src, out, tmp of width x height (out may be src). */
+static int seg_blur_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, float **src, float **out, float **tmp, int *w, int *h, const char *usage) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  size_t ns, no, nt;
+  if (!(*src = typed_arg(env, argv[0], napi_float32_array, &ns, usage))) return 0;
+  if (!(*out = typed_arg(env, argv[1], napi_float32_array, &no, usage))) return 0;
+  if (!(*tmp = typed_arg(env, argv[2], napi_float32_array, &nt, usage))) return 0;
+  int32_t iw = 0, ih = 0;
+  napi_get_value_int32(env, argv[3], &iw);
+  napi_get_value_int32(env, argv[4], &ih);
+  if (iw < 1 || ih < 1 || ns != (size_t)iw * ih || no != ns || nt != ns) {
+    napi_throw_range_error(env, NULL, usage);
+    return 0;
+  }
+  *w = iw;
+  *h = ih;
+  return 1;
+}
+
+/* segBinomialBlur(src, out, tmp: Float32Array, width, height, passes): `passes` x ([1 2 1] / 4 rows into tmp, then columns into out), from src then from out */
+static napi_value seg_binomial_blur(napi_env env, napi_callback_info info) {
+  static const char *usage = "segBinomialBlur(src, out, tmp: Float32Array of width*height, width, height, passes)";
+  napi_value argv[6];
+  float *src, *out, *tmp;
+  int w, h;
+  if (!seg_blur_args(env, info, 6, argv, &src, &out, &tmp, &w, &h, usage)) return NULL;
+  int32_t passes = 0;
+  napi_get_value_int32(env, argv[5], &passes);
+  const float *from = src;
+  for (int p = 0; p < passes; p++) {
+    seg_binomial_rows(from, tmp, w, h);
+    seg_binomial_columns(tmp, out, w, h);
+    from = out;
+  }
+  return NULL;
+}
+
+/* segBoxBlur(src, out, tmp: Float32Array, width, height, w0, w1, w2): box rows src -> tmp -> out -> tmp, columns tmp -> out -> tmp -> out (odd widths) */
+static napi_value seg_box_blur(napi_env env, napi_callback_info info) {
+  static const char *usage = "segBoxBlur(src, out, tmp: Float32Array of width*height, width, height, w0, w1, w2: odd box widths)";
+  napi_value argv[8];
+  float *src, *out, *tmp;
+  int w, h;
+  if (!seg_blur_args(env, info, 8, argv, &src, &out, &tmp, &w, &h, usage)) return NULL;
+  int32_t widths[3];
+  for (int k = 0; k < 3; k++) {
+    napi_get_value_int32(env, argv[5 + k], &widths[k]);
+    if (widths[k] < 1 || (widths[k] & 1) == 0) {
+      napi_throw_range_error(env, NULL, usage);
+      return NULL;
+    }
+  }
+  double *acc = malloc(sizeof(double) * (size_t)w);
+  if (!acc) {
+    napi_throw_error(env, NULL, "segBoxBlur: out of memory");
+    return NULL;
+  }
+  seg_box_rows(src, tmp, w, h, widths[0]);
+  seg_box_rows(tmp, out, w, h, widths[1]);
+  seg_box_rows(out, tmp, w, h, widths[2]);
+  seg_box_columns(tmp, out, w, h, widths[0], acc);
+  seg_box_columns(out, tmp, w, h, widths[1], acc);
+  seg_box_columns(tmp, out, w, h, widths[2], acc);
+  free(acc);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1206,6 +1341,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "haralickSums", fn);
   napi_create_function(env, "segPropagate", NAPI_AUTO_LENGTH, seg_propagate, NULL, &fn);
   napi_set_named_property(env, exports, "segPropagate", fn);
+  napi_create_function(env, "segBinomialBlur", NAPI_AUTO_LENGTH, seg_binomial_blur, NULL, &fn);
+  napi_set_named_property(env, exports, "segBinomialBlur", fn);
+  napi_create_function(env, "segBoxBlur", NAPI_AUTO_LENGTH, seg_box_blur, NULL, &fn);
+  napi_set_named_property(env, exports, "segBoxBlur", fn);
   return exports;
 }
 

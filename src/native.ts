@@ -62,6 +62,10 @@ export interface NativeKernels {
    * Optional: an addon built before it existed lacks it.
    */
   segPropagate?(image: Float32Array, labels: Int32Array, mask: Uint8Array, width: number, height: number, lambda2: number, inverseQuantum: number, buckets: number): void;
+  /** gaussianBlur's binomial passes (src/cells/filters.ts is the TS twin). Optional: older addons lack it. */
+  segBinomialBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, passes: number): void;
+  /** gaussianBlur's three box passes per axis (src/cells/filters.ts is the TS twin). Optional: older addons lack it. */
+  segBoxBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, w0: number, w1: number, w2: number): void;
 }
 
 function load(): NativeKernels | null {

@@ -87,6 +87,23 @@ function boxColumns(src: Float32Array, dst: Float32Array, w: number, h: number, 
   }
 }
 
+/**
+ * The blur passes in C (native/kernels.c segBinomialBlur and segBoxBlur, registered by
+ * src/cells/segment-native.ts on Node): the same passes as binomialRows/Columns and
+ * boxRows/Columns, bitwise-equal results. Null: the TypeScript passes.
+ */
+export interface BlurKernel {
+  binomial(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, passes: number): void;
+  box(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, w0: number, w1: number, w2: number): void;
+}
+
+let blurKernel: BlurKernel | null = null;
+
+/** Use `kernel` for the blur passes (null: the TypeScript twin). */
+export function useBlurKernel(kernel: BlurKernel | null): void {
+  blurKernel = kernel;
+}
+
 /** Above this sigma the blur is three box passes (constant cost per pixel), below binomial passes. */
 const BOX_SIGMA = 1.5;
 
@@ -104,6 +121,10 @@ export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: num
   }
   if (sigma <= BOX_SIGMA) {
     const passes = Math.max(1, Math.round(2 * sigma * sigma));
+    if (blurKernel) {
+      blurKernel.binomial(src, out, tmp, w, h, passes);
+      return out;
+    }
     let from = src;
     for (let p = 0; p < passes; p++) {
       binomialRows(from, tmp, w, h);
@@ -113,6 +134,10 @@ export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: num
     return out;
   }
   const widths = boxWidths(sigma);
+  if (blurKernel) {
+    blurKernel.box(src, out, tmp, w, h, widths[0] as number, widths[1] as number, widths[2] as number);
+    return out;
+  }
   const acc = new Float64Array(w);
   // rows: src -> tmp -> out -> tmp; columns: tmp -> out -> tmp -> out
   boxRows(src, tmp, w, h, widths[0] as number);

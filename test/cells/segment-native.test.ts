@@ -1,0 +1,99 @@
+/**
+ * The C segmentation blurs (native/kernels.c segBinomialBlur, segBoxBlur) against their
+ * TypeScript twin (gaussianBlur's passes in src/cells/filters.ts): bitwise-equal planes for the
+ * binomial and the box range of sigma, odd sizes, a single row or column, in place; and the same
+ * nuclei through segmentNuclei either way.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gaussianBlur, useBlurKernel } from '../../src/cells/filters.js';
+import { nativeBlur } from '../../src/cells/segment-native.js';
+import { segmentNuclei } from '../../src/cells/segment.js';
+import { native } from '../../src/native.js';
+
+const skip = 'native kernels not built with segBinomialBlur/segBoxBlur (npm install builds them with node-gyp); the TypeScript twin is in use';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const kernel = (): Parameters<typeof useBlurKernel>[0] => (native?.segBinomialBlur && native.segBoxBlur ? { binomial: native.segBinomialBlur, box: native.segBoxBlur } : null);
+
+/** Blur with the TypeScript passes and with the C kernel (restoring the registration after). */
+function both(src: Float32Array, w: number, h: number, sigma: number, inPlace = false): [Float32Array, Float32Array] {
+  const run = (): Float32Array => {
+    const a = Float32Array.from(src);
+    return gaussianBlur(a, w, h, sigma, inPlace ? a : new Float32Array(w * h));
+  };
+  try {
+    useBlurKernel(null);
+    const ts = run();
+    useBlurKernel(kernel());
+    return [ts, run()];
+  } finally {
+    useBlurKernel(nativeBlur ? kernel() : null);
+  }
+}
+
+const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+test('segBinomialBlur and segBoxBlur: bitwise the TypeScript blur', (t) => {
+  if (!nativeBlur) return t.skip(skip);
+  assert.ok(nativeBlur, 'the registration module registered the kernel');
+  const rnd = lcg(5);
+  for (const [w, h] of [[67, 41], [1, 30], [30, 1], [5, 5], [128, 96]] as const) {
+    // 16-bit-like values with a few spikes (wide exponents stress the running sums)
+    const src = Float32Array.from({ length: w * h }, () => (rnd() < 0.02 ? 60000 * rnd() : 100 + 900 * rnd()) + rnd() / 7);
+    for (const sigma of [0.5, 1, 1.3, 1.6, 2.9, 4.2, 9]) {
+      for (const inPlace of [false, true]) {
+        const [ts, c] = both(src, w, h, sigma, inPlace);
+        assert.deepEqual(bits(c), bits(ts), `${w}x${h} sigma ${sigma}${inPlace ? ' in place' : ''}`);
+        assert.notDeepEqual(bits(ts), bits(src), 'the blur changed the plane');
+      }
+    }
+  }
+});
+
+test('segBoxBlur: bad arguments throw instead of writing out of bounds', (t) => {
+  if (!native?.segBoxBlur || !native.segBinomialBlur) return t.skip(skip);
+  const a = new Float32Array(12);
+  assert.throws(() => native!.segBoxBlur!(a, new Float32Array(11), a, 4, 3, 3, 3, 3), RangeError);
+  assert.throws(() => native!.segBoxBlur!(a, a, a, 4, 3, 3, 4, 3), RangeError);
+  assert.throws(() => native!.segBinomialBlur!(a, a, new Float64Array(12) as unknown as Float32Array, 4, 3, 1), TypeError);
+});
+
+test('segmentNuclei: the same labels with the C blurs and with the TypeScript blurs', (t) => {
+  if (!nativeBlur) return t.skip(skip);
+  // a field of blurred discs, some touching, on a noisy background
+  const w = 160;
+  const h = 120;
+  const rnd = lcg(9);
+  const data = new Uint16Array(w * h);
+  const discs = [[30, 30, 10], [48, 34, 9], [100, 60, 12], [120, 70, 11], [60, 90, 8], [135, 25, 7]] as const;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let v = 300 + 40 * rnd();
+      for (const [cx, cy, r] of discs) {
+        const d = Math.hypot(x - cx, y - cy);
+        if (d < r + 2) v += 2000 / (1 + Math.exp((d - r) * 1.5));
+      }
+      data[y * w + x] = Math.round(v);
+    }
+  }
+  try {
+    useBlurKernel(null);
+    const ts = segmentNuclei({ data, width: w, height: h }, { diameter: [8, 40] });
+    useBlurKernel(kernel());
+    const c = segmentNuclei({ data, width: w, height: h }, { diameter: [8, 40] });
+    assert.ok(ts.count >= 5, `found ${ts.count} nuclei`);
+    assert.equal(c.count, ts.count);
+    assert.equal(c.threshold, ts.threshold);
+    assert.deepEqual(c.labels, ts.labels);
+  } finally {
+    useBlurKernel(nativeBlur ? kernel() : null);
+  }
+});
