@@ -1319,6 +1319,89 @@ static napi_value seg_box_blur(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* segWatershed(cost: Float32Array, markers: Int32Array, mask: Uint8Array, width, height, levels):
+ * src/cells/watershed.ts `watershed` is the TS twin (same quantized levels from the same double
+ * operations, first in first out within a level): bitwise-equal labels. */
+static napi_value seg_watershed(napi_env env, napi_callback_info info) {
+  static const char *usage = "segWatershed(cost: Float32Array, markers: Int32Array, mask: Uint8Array of width*height, width, height, levels)";
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nc, nm, nk;
+  const float *cost = typed_arg(env, argv[0], napi_float32_array, &nc, usage);
+  if (!cost) return NULL;
+  int32_t *markers = typed_arg(env, argv[1], napi_int32_array, &nm, usage);
+  if (!markers) return NULL;
+  const uint8_t *mask = typed_arg(env, argv[2], napi_uint8_array, &nk, usage);
+  if (!mask) return NULL;
+  int32_t w = 0, h = 0, levels = 0;
+  napi_get_value_int32(env, argv[3], &w);
+  napi_get_value_int32(env, argv[4], &h);
+  napi_get_value_int32(env, argv[5], &levels);
+  const long n = (long)w * h;
+  if (w < 1 || h < 1 || levels < 1 || nc != (size_t)n || nm != (size_t)n || nk != (size_t)n) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  double lo = INFINITY, hi = -INFINITY;
+  for (long i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    const double c = cost[i];
+    if (c < lo) lo = c;
+    if (c > hi) hi = c;
+  }
+  if (!(lo <= hi)) return NULL;
+  const double scale = hi > lo ? (levels - 1) / (hi - lo) : 0;
+  int32_t *head = malloc(sizeof(int32_t) * (2 * (size_t)levels + (size_t)n));
+  if (!head) {
+    napi_throw_error(env, NULL, "segWatershed: out of memory");
+    return NULL;
+  }
+  int32_t *tail = head + levels, *next = tail + levels;
+  for (int l = 0; l < levels; l++) head[l] = tail[l] = -1;
+  for (long i = 0; i < n; i++) {
+    if (markers[i] == 0 || !mask[i]) continue;
+    const int l = (int)(((double)cost[i] - lo) * scale);
+    next[i] = -1;
+    if (tail[l] == -1) head[l] = (int32_t)i;
+    else next[tail[l]] = (int32_t)i;
+    tail[l] = (int32_t)i;
+  }
+  const long offsets[8] = {-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1};
+  for (int l = 0; l < levels; l++) {
+    while (head[l] != -1) {
+      const long i = head[l];
+      head[l] = next[i];
+      if (head[l] == -1) tail[l] = -1;
+      const int32_t lab = markers[i];
+      const long x = i % w;
+      const int interior = x > 0 && x < w - 1 && i >= w && i < n - w;
+      for (int k = 0; k < 8; k++) {
+        const long j = i + offsets[k];
+        if (!interior) {
+          if (j < 0 || j >= n) continue;
+          const long xj = j % w;
+          if (xj - x > 1 || x - xj > 1) continue;
+        }
+        if (markers[j] != 0 || !mask[j]) continue;
+        markers[j] = lab;
+        int lj = (int)(((double)cost[j] - lo) * scale);
+        if (lj < l) lj = l;
+        next[j] = -1;
+        if (tail[lj] == -1) head[lj] = (int32_t)j;
+        else next[tail[lj]] = (int32_t)j;
+        tail[lj] = (int32_t)j;
+      }
+    }
+  }
+  free(head);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1345,6 +1428,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "segBinomialBlur", fn);
   napi_create_function(env, "segBoxBlur", NAPI_AUTO_LENGTH, seg_box_blur, NULL, &fn);
   napi_set_named_property(env, exports, "segBoxBlur", fn);
+  napi_create_function(env, "segWatershed", NAPI_AUTO_LENGTH, seg_watershed, NULL, &fn);
+  napi_set_named_property(env, exports, "segWatershed", fn);
   return exports;
 }
 

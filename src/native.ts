@@ -66,6 +66,8 @@ export interface NativeKernels {
   segBinomialBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, passes: number): void;
   /** gaussianBlur's three box passes per axis (src/cells/filters.ts is the TS twin). Optional: older addons lack it. */
   segBoxBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, w0: number, w1: number, w2: number): void;
+  /** The seeded watershed (src/cells/watershed.ts `watershed` is the TS twin). Optional: older addons lack it. */
+  segWatershed?(cost: Float32Array, markers: Int32Array, mask: Uint8Array, width: number, height: number, levels: number): void;
 }
 
 function load(): NativeKernels | null {

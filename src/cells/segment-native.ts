@@ -1,15 +1,21 @@
 /**
- * Node hosts: the segmentation blurs run in C (native/kernels.c segBinomialBlur, segBoxBlur) when
- * the addon is built (and MORPHOPROF_NATIVE is not 0). Importing this module registers them; the
+ * Node hosts: the segmentation blurs and the seeded watershed run in C (native/kernels.c
+ * segBinomialBlur, segBoxBlur, segWatershed) when the addon is built (and MORPHOPROF_NATIVE is
+ * not 0). Importing this module registers them; the
  * segmentation modules import nothing Node-specific and run their TypeScript twin otherwise
  * (bitwise-equal results: test/cells/segment-native.test.ts).
  */
 import { native } from '../native.js';
 import { useBlurKernel } from './filters.js';
+import { useWatershedKernel } from './watershed.js';
 
 const binomial = native?.segBinomialBlur;
 const box = native?.segBoxBlur;
 useBlurKernel(binomial && box ? { binomial, box } : null);
 
+useWatershedKernel(native?.segWatershed ?? null);
+
 /** Whether the segmentation blurs run in C. */
 export const nativeBlur = binomial !== undefined && box !== undefined;
+/** Whether the seeded watershed runs in C. */
+export const nativeWatershed = native?.segWatershed !== undefined;

@@ -9,7 +9,7 @@ import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
 import { borderLabels, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
 import { mergeShallow } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
-import { classMeans, imageThreshold, noiseSigma } from './threshold.js';
+import { classMeans, imageThreshold, noiseSigma, type Histogram } from './threshold.js';
 import type { CellsOptions, LabelImage, NucleiOptions, Plane } from './types.js';
 import { propagate, watershed } from './watershed.js';
 
@@ -75,8 +75,8 @@ const empty = (w: number, h: number): LabelImage => ({ labels: new Int32Array(w 
  * constant (blank or saturated), or the two classes less than MIN_CONTRAST_SIGMAS noise standard
  * deviations apart (pure noise).
  */
-function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number, scale: 'linear' | 'log', clip = 1): { t: number; ok: boolean } {
-  const { threshold, histogram: hist, clipped } = imageThreshold(smooth, method, scale, undefined, clip);
+function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number, scale: 'linear' | 'log', clip = 1, fine?: Histogram): { t: number; ok: boolean } {
+  const { threshold, histogram: hist, clipped } = imageThreshold(smooth, method, scale, undefined, clip, fine);
   if (hist.step === 0) return { t: hist.lo, ok: false };
   const sigma = noiseSigma(raw, w, h);
   const separated = (hg: typeof hist, t: number): boolean => {
@@ -87,7 +87,7 @@ function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number,
   // the clipped threshold must itself separate two classes of the clipped histogram: on a sparse
   // field (foreground under 1 - clip of the pixels) the clipped histogram is background only, and
   // the threshold of the whole histogram is used instead
-  if (clipped && !separated(clipped, t)) return foregroundThreshold(smooth, raw, w, h, method, correction, scale, 1);
+  if (clipped && !separated(clipped, t)) return foregroundThreshold(smooth, raw, w, h, method, correction, scale, 1, hist);
   return { t, ok: separated(hist, t) };
 }
 

@@ -113,10 +113,10 @@ const FINE_BINS = 65536;
  * a few very bright objects then no longer pull the threshold above the dim ones. On the linear
  * scale, `clip` < 1 does that differently: values above the `clip` quantile count as that
  * quantile (the histogram spans min..quantile, the values above fall in its top bin; returned as
- * `clipped`).
+ * `clipped`). `fine` is the FINE_BINS histogram of the same values (returned as `histogram`) when
+ * the caller has it already.
  */
-export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array, clip = 1): { threshold: number; histogram: Histogram; clipped?: Histogram } {
-  const fine = histogram(a, mask, FINE_BINS);
+export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array, clip = 1, fine: Histogram = histogram(a, mask, FINE_BINS)): { threshold: number; histogram: Histogram; clipped?: Histogram } {
   if (fine.step === 0) return { threshold: fine.lo, histogram: fine };
   const coarse = new Float64Array(HISTOGRAM_BINS);
   if (scale === 'linear') {

@@ -1,14 +1,16 @@
 /**
  * The C segmentation blurs (native/kernels.c segBinomialBlur, segBoxBlur) against their
  * TypeScript twin (gaussianBlur's passes in src/cells/filters.ts): bitwise-equal planes for the
- * binomial and the box range of sigma, odd sizes, a single row or column, in place; and the same
+ * binomial and the box range of sigma, odd sizes, a single row or column, in place; the seeded
+ * watershed (segWatershed) against `watershed`: identical labels, ties included; and the same
  * nuclei through segmentNuclei either way.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gaussianBlur, useBlurKernel } from '../../src/cells/filters.js';
-import { nativeBlur } from '../../src/cells/segment-native.js';
+import { nativeBlur, nativeWatershed } from '../../src/cells/segment-native.js';
 import { segmentNuclei } from '../../src/cells/segment.js';
+import { useWatershedKernel, watershed } from '../../src/cells/watershed.js';
 import { native } from '../../src/native.js';
 
 const skip = 'native kernels not built with segBinomialBlur/segBoxBlur (npm install builds them with node-gyp); the TypeScript twin is in use';
@@ -58,6 +60,34 @@ test('segBinomialBlur and segBoxBlur: bitwise the TypeScript blur', (t) => {
   }
 });
 
+test('segWatershed: the same labels as watershed in TypeScript', (t) => {
+  if (!nativeWatershed) return t.skip(skip);
+  const rnd = lcg(17);
+  for (const [w, h, levels] of [[53, 37, 0], [53, 37, 6], [1, 25, 0], [25, 1, 3], [40, 40, 2]] as const) {
+    const n = w * h;
+    // quantized costs (levels > 0) make many ties, which first-in-first-out must break alike
+    const cost = Float32Array.from({ length: n }, () => (levels ? Math.floor(rnd() * levels) : rnd() * 10 - 5));
+    const mask = Uint8Array.from({ length: n }, () => (rnd() < 0.85 ? 1 : 0));
+    const seeds = Int32Array.from({ length: n }, () => (rnd() < 0.02 ? 1 + Math.floor(rnd() * 5) : 0));
+    seeds[n >> 1] = 1;
+    mask[n >> 1] = 1;
+    mask[(n >> 1) + 1] = 1;
+    const run = (k: Parameters<typeof useWatershedKernel>[0]): Int32Array => {
+      useWatershedKernel(k);
+      return watershed(cost, Int32Array.from(seeds), mask, w, h);
+    };
+    try {
+      const ts = run(null);
+      const c = run(native?.segWatershed ?? null);
+      assert.ok(ts.some((v, i) => v !== seeds[i]), 'the seeds grew');
+      assert.deepEqual(c, ts, `${w}x${h}, ${levels || 'continuous'} levels`);
+    } finally {
+      useWatershedKernel(native?.segWatershed ?? null);
+    }
+  }
+  assert.throws(() => native!.segWatershed!(new Float32Array(4), new Int32Array(3), new Uint8Array(4), 2, 2, 16), RangeError);
+});
+
 test('segBoxBlur: bad arguments throw instead of writing out of bounds', (t) => {
   if (!native?.segBoxBlur || !native.segBinomialBlur) return t.skip(skip);
   const a = new Float32Array(12);
@@ -86,8 +116,10 @@ test('segmentNuclei: the same labels with the C blurs and with the TypeScript bl
   }
   try {
     useBlurKernel(null);
+    useWatershedKernel(null);
     const ts = segmentNuclei({ data, width: w, height: h }, { diameter: [8, 40] });
     useBlurKernel(kernel());
+    useWatershedKernel(native?.segWatershed ?? null);
     const c = segmentNuclei({ data, width: w, height: h }, { diameter: [8, 40] });
     assert.ok(ts.count >= 5, `found ${ts.count} nuclei`);
     assert.equal(c.count, ts.count);
@@ -95,5 +127,6 @@ test('segmentNuclei: the same labels with the C blurs and with the TypeScript bl
     assert.deepEqual(c.labels, ts.labels);
   } finally {
     useBlurKernel(nativeBlur ? kernel() : null);
+    useWatershedKernel(nativeWatershed ? (native?.segWatershed ?? null) : null);
   }
 });
