@@ -1402,6 +1402,51 @@ static napi_value seg_watershed(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* segHistogram(values: Float32Array, counts: Float64Array (zeroed; its length is the number of bins),
+ * range: Float64Array(2)): src/cells/threshold.ts `histogram` without a mask is the TS twin (same
+ * range, same bins: JS's `| 0` of a non-finite bin position is 0). range = [lo, hi] ([Inf, -Inf]
+ * and no counts when no value is a number). */
+static napi_value seg_histogram(napi_env env, napi_callback_info info) {
+  static const char *usage = "segHistogram(values: Float32Array, counts: Float64Array (bins), range: Float64Array(2))";
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t n, bins, nr;
+  const float *a = typed_arg(env, argv[0], napi_float32_array, &n, usage);
+  if (!a) return NULL;
+  double *counts = typed_arg(env, argv[1], napi_float64_array, &bins, usage);
+  if (!counts) return NULL;
+  double *range = typed_arg(env, argv[2], napi_float64_array, &nr, usage);
+  if (!range) return NULL;
+  if (bins < 1 || bins > 0x7fffffff || nr < 2) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < n; i++) {
+    const double v = a[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  range[0] = lo;
+  range[1] = hi;
+  if (!(lo <= hi)) return NULL;
+  const double step = (hi - lo) / (double)bins;
+  const double scale = step > 0 ? 1 / step : 0;
+  const int last = (int)bins - 1;
+  for (size_t i = 0; i < n; i++) {
+    const double d = ((double)a[i] - lo) * scale;
+    int b = isfinite(d) ? (int)d : 0;
+    if (b > last) b = last;
+    counts[b] += 1;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1430,6 +1475,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "segBoxBlur", fn);
   napi_create_function(env, "segWatershed", NAPI_AUTO_LENGTH, seg_watershed, NULL, &fn);
   napi_set_named_property(env, exports, "segWatershed", fn);
+  napi_create_function(env, "segHistogram", NAPI_AUTO_LENGTH, seg_histogram, NULL, &fn);
+  napi_set_named_property(env, exports, "segHistogram", fn);
   return exports;
 }
 

@@ -68,6 +68,8 @@ export interface NativeKernels {
   segBoxBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, w0: number, w1: number, w2: number): void;
   /** The seeded watershed (src/cells/watershed.ts `watershed` is the TS twin). Optional: older addons lack it. */
   segWatershed?(cost: Float32Array, markers: Int32Array, mask: Uint8Array, width: number, height: number, levels: number): void;
+  /** A histogram without mask (src/cells/threshold.ts `histogram` is the TS twin); writes range = [lo, hi]. Optional: older addons lack it. */
+  segHistogram?(values: Float32Array, counts: Float64Array, range: Float64Array): void;
 }
 
 function load(): NativeKernels | null {

@@ -2,14 +2,16 @@
  * The C segmentation blurs (native/kernels.c segBinomialBlur, segBoxBlur) against their
  * TypeScript twin (gaussianBlur's passes in src/cells/filters.ts): bitwise-equal planes for the
  * binomial and the box range of sigma, odd sizes, a single row or column, in place; the seeded
- * watershed (segWatershed) against `watershed`: identical labels, ties included; and the same
+ * watershed (segWatershed) against `watershed`: identical labels, ties included; the histogram
+ * (segHistogram) against `histogram`, NaN and infinities included; and the same
  * nuclei through segmentNuclei either way.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gaussianBlur, useBlurKernel } from '../../src/cells/filters.js';
-import { nativeBlur, nativeWatershed } from '../../src/cells/segment-native.js';
+import { nativeBlur, nativeHistogram, nativeWatershed } from '../../src/cells/segment-native.js';
 import { segmentNuclei } from '../../src/cells/segment.js';
+import { histogram, useHistogramKernel } from '../../src/cells/threshold.js';
 import { useWatershedKernel, watershed } from '../../src/cells/watershed.js';
 import { native } from '../../src/native.js';
 
@@ -88,6 +90,33 @@ test('segWatershed: the same labels as watershed in TypeScript', (t) => {
   assert.throws(() => native!.segWatershed!(new Float32Array(4), new Int32Array(3), new Uint8Array(4), 2, 2, 16), RangeError);
 });
 
+test('segHistogram: the same histogram as histogram() in TypeScript', (t) => {
+  if (!nativeHistogram) return t.skip(skip);
+  const rnd = lcg(3);
+  const cases: Array<[string, Float32Array]> = [
+    ['16-bit-like', Float32Array.from({ length: 5000 }, () => Math.round(65535 * rnd() * rnd()))],
+    ['floats with a NaN', Float32Array.from({ length: 999 }, (_, i) => (i === 7 ? NaN : rnd() * 3 - 1))],
+    ['an infinity', Float32Array.from({ length: 300 }, (_, i) => (i === 5 ? Infinity : rnd()))],
+    ['constant', new Float32Array(100).fill(4)],
+    ['all NaN', new Float32Array(10).fill(NaN)],
+    ['empty', new Float32Array(0)],
+  ];
+  try {
+    for (const [what, a] of cases) {
+      for (const bins of [7, 4096, 65536]) {
+        useHistogramKernel(null);
+        const ts = histogram(a, undefined, bins);
+        useHistogramKernel(native?.segHistogram ?? null);
+        const c = histogram(a, undefined, bins);
+        assert.deepEqual(c, ts, `${what}, ${bins} bins`);
+      }
+    }
+  } finally {
+    useHistogramKernel(native?.segHistogram ?? null);
+  }
+  assert.throws(() => native!.segHistogram!(new Float32Array(3), new Float64Array(4), new Float64Array(1)), RangeError);
+});
+
 test('segBoxBlur: bad arguments throw instead of writing out of bounds', (t) => {
   if (!native?.segBoxBlur || !native.segBinomialBlur) return t.skip(skip);
   const a = new Float32Array(12);
@@ -117,9 +146,11 @@ test('segmentNuclei: the same labels with the C blurs and with the TypeScript bl
   try {
     useBlurKernel(null);
     useWatershedKernel(null);
+    useHistogramKernel(null);
     const ts = segmentNuclei({ data, width: w, height: h }, { diameter: [8, 40] });
     useBlurKernel(kernel());
     useWatershedKernel(native?.segWatershed ?? null);
+    useHistogramKernel(native?.segHistogram ?? null);
     const c = segmentNuclei({ data, width: w, height: h }, { diameter: [8, 40] });
     assert.ok(ts.count >= 5, `found ${ts.count} nuclei`);
     assert.equal(c.count, ts.count);
@@ -128,5 +159,6 @@ test('segmentNuclei: the same labels with the C blurs and with the TypeScript bl
   } finally {
     useBlurKernel(nativeBlur ? kernel() : null);
     useWatershedKernel(nativeWatershed ? (native?.segWatershed ?? null) : null);
+    useHistogramKernel(nativeHistogram ? (native?.segHistogram ?? null) : null);
   }
 });
