@@ -375,12 +375,12 @@ describe('fillMaskHoles', () => {
   });
 
   it('fills a hole that touches the background outside only diagonally (the background is 4-connected)', () => {
-    // a ring with a cross-shaped hole; the corners are background outside the ring, and the hole's
-    // arms end diagonally next to them
+    // an 8-connected ring around a hole whose pixel (1, 1) is diagonal to the background corner (0, 0)
     const w = 5;
-    const mask = Uint8Array.from([0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0]);
+    const mask = Uint8Array.from([0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0]);
     fillMaskHoles(mask, w, 5);
-    assert.equal(mask[7], 1, 'the pixel at (2, 1) is in the hole');
+    assert.equal(mask[6], 1, 'the pixel at (1, 1) touches the corner (0, 0) only diagonally');
+    assert.equal(mask[7], 1);
     assert.equal(mask[12], 1);
     assert.equal(mask[0], 0, 'a corner stays background');
   });
