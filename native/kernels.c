@@ -1222,10 +1222,21 @@ static void seg_box_rows(const float *src, float *dst, int w, int h, int width) 
     const double first = src[b], last = src[b + w - 1];
     double acc = 0;
     for (int j = -r; j <= r; j++) acc += (double)src[b + (j < 0 ? 0 : j >= w ? w - 1 : j)];
-    for (int x = 0; x < w; x++) {
+    const int mid0 = r < w ? r : w, mid1 = w - r - 1 > mid0 ? w - r - 1 : mid0;
+    int x = 0;
+    for (; x < mid0; x++) {
       dst[b + x] = (float)(acc * inv);
-      const int add = x + r + 1, sub = x - r;
-      acc += (add < w ? (double)src[b + add] : last) - (sub >= 0 ? (double)src[b + sub] : first);
+      const int add = x + r + 1;
+      acc += (add < w ? (double)src[b + add] : last) - first;
+    }
+    for (; x < mid1; x++) {
+      dst[b + x] = (float)(acc * inv);
+      acc += (double)src[b + x + r + 1] - (double)src[b + x - r];
+    }
+    for (; x < w; x++) {
+      dst[b + x] = (float)(acc * inv);
+      const int sub = x - r;
+      acc += last - (sub >= 0 ? (double)src[b + sub] : first);
     }
   }
 }
@@ -1242,8 +1253,11 @@ static void seg_box_columns(const float *src, float *dst, int w, int h, int widt
   }
   for (int y = 0; y < h; y++) {
     const long out = (long)y * w, add = seg_row(y + r + 1, w, h), sub = seg_row(y - r, w, h);
-    for (int x = 0; x < w; x++) dst[out + x] = (float)(acc[x] * inv);
-    for (int x = 0; x < w; x++) acc[x] = acc[x] + (double)src[add + x] - (double)src[sub + x];
+    for (int x = 0; x < w; x++) {
+      const double a = acc[x];
+      dst[out + x] = (float)(a * inv);
+      acc[x] = a + (double)src[add + x] - (double)src[sub + x];
+    }
   }
 }
 
