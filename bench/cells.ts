@@ -18,6 +18,7 @@ import { measureObjects } from '../src/cells/measure.js';
 import { readPlanes } from '../src/cells/read.js';
 import { cellScreen } from '../src/cells/stage.js';
 import '../src/cells/measure-native.js';
+import '../src/cells/segment-native.js';
 import { cytoplasm, segmentCells, segmentNuclei } from '../src/cells/segment.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';

@@ -5,6 +5,8 @@
  * 2018 fluorescence folder (if present). The machine may be shared: each figure is the median of
  * `--repeat` runs, and the load average is printed.
  *   node dist/bench/segment.js [--fields 6] [--repeat 3] [--no-eval]
+ * The segmentation blurs run in C when the addon is built (src/cells/segment-native.ts), as in the
+ * cells worker; MORPHOPROF_NATIVE=0 times the TypeScript path.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateSegmentation } from '../src/cells/segment-eval.js';
 import { cytoplasm, defaultNucleiOptions, segmentCells, segmentNuclei } from '../src/cells/segment.js';
+import { nativeBlur } from '../src/cells/segment-native.js';
 import type { Plane } from '../src/cells/types.js';
 import { readImage } from '../src/image/index.js';
 import { DMSO_PHENOTYPE, FieldRenderer, illuminationField, normalTable, Rng, STAINS } from '../src/synth/index.js';
@@ -48,7 +51,7 @@ function time<T>(items: T[], fn: (item: T) => void): string {
   return `${median(wall).toFixed(1)} (CPU ${median(cpu).toFixed(1)}) ms`;
 }
 
-console.log(`segment: one thread, ${W}x${H} 16-bit fields, median of ${repeat} passes (load average ${loadavg()[0]!.toFixed(1)} on a shared machine: figures are noisy)`);
+console.log(`segment: one thread, ${W}x${H} 16-bit fields, median of ${repeat} passes (load average ${loadavg()[0]!.toFixed(1)} on a shared machine: figures are noisy); blurs in ${nativeBlur ? 'C' : 'TypeScript'} (MORPHOPROF_NATIVE=0 for the TypeScript path)`);
 
 // synthetic fields, rendered as the `bench` preset renders them (DMSO phenotype)
 const renderer = new FieldRenderer(W, H, normalTable(Rng.from(7, 'normals')));

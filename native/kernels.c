@@ -1390,6 +1390,282 @@ static napi_value neighbour_mask(napi_env env, napi_callback_info info) {
 }
 
 /* ==== end mspeed2 ============================================================================= */
+/* ---- segmentation: Gaussian blur passes (src/cells/filters.ts `gaussianBlur` is the TS twin) ----
+ * Same passes in the same order and the same double operations, each result rounded to float32
+ * as a Float32Array store rounds it: the blurred planes are bitwise equal to the TypeScript path's. */
+
+static void seg_binomial_rows(const float *src, float *dst, int w, int h) {
+  for (int y = 0; y < h; y++) {
+    const long b = (long)y * w;
+    if (w == 1) {
+      dst[b] = src[b];
+      continue;
+    }
+    double left = src[b], mid = left;
+    for (int x = 0; x < w - 1; x++) {
+      double right = src[b + x + 1];
+      dst[b + x] = (float)(0.25 * (left + right) + 0.5 * mid);
+      left = mid;
+      mid = right;
+    }
+    dst[b + w - 1] = (float)(0.25 * left + 0.75 * mid);
+  }
+}
+
+static void seg_binomial_columns(const float *src, float *dst, int w, int h) {
+  for (int y = 0; y < h; y++) {
+    const long b = (long)y * w;
+    const long up = y > 0 ? b - w : b, down = y < h - 1 ? b + w : b;
+    for (int x = 0; x < w; x++) dst[b + x] = (float)(0.25 * ((double)src[up + x] + (double)src[down + x]) + 0.5 * (double)src[b + x]);
+  }
+}
+
+static void seg_box_rows(const float *src, float *dst, int w, int h, int width) {
+  const int r = (width - 1) >> 1;
+  const double inv = 1.0 / width;
+  for (int y = 0; y < h; y++) {
+    const long b = (long)y * w;
+    const double first = src[b], last = src[b + w - 1];
+    double acc = 0;
+    for (int j = -r; j <= r; j++) acc += (double)src[b + (j < 0 ? 0 : j >= w ? w - 1 : j)];
+    const int mid0 = r < w ? r : w, mid1 = w - r - 1 > mid0 ? w - r - 1 : mid0;
+    int x = 0;
+    for (; x < mid0; x++) {
+      dst[b + x] = (float)(acc * inv);
+      const int add = x + r + 1;
+      acc += (add < w ? (double)src[b + add] : last) - first;
+    }
+    for (; x < mid1; x++) {
+      dst[b + x] = (float)(acc * inv);
+      acc += (double)src[b + x + r + 1] - (double)src[b + x - r];
+    }
+    for (; x < w; x++) {
+      dst[b + x] = (float)(acc * inv);
+      const int sub = x - r;
+      acc += last - (sub >= 0 ? (double)src[b + sub] : first);
+    }
+  }
+}
+
+static inline long seg_row(int y, int w, int h) { return (long)(y < 0 ? 0 : y >= h ? h - 1 : y) * w; }
+
+static void seg_box_columns(const float *src, float *dst, int w, int h, int width, double *acc) {
+  const int r = (width - 1) >> 1;
+  const double inv = 1.0 / width;
+  for (int x = 0; x < w; x++) acc[x] = 0;
+  for (int j = -r; j <= r; j++) {
+    const long b = seg_row(j, w, h);
+    for (int x = 0; x < w; x++) acc[x] = acc[x] + (double)src[b + x];
+  }
+  for (int y = 0; y < h; y++) {
+    const long out = (long)y * w, add = seg_row(y + r + 1, w, h), sub = seg_row(y - r, w, h);
+    for (int x = 0; x < w; x++) {
+      const double a = acc[x];
+      dst[out + x] = (float)(a * inv);
+      acc[x] = a + (double)src[add + x] - (double)src[sub + x];
+    }
+  }
+}
+
+/* The three Float32Array arguments src, out, tmp of width x height (out may be src). */
+static int seg_blur_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, float **src, float **out, float **tmp, int *w, int *h, const char *usage) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  size_t ns, no, nt;
+  if (!(*src = typed_arg(env, argv[0], napi_float32_array, &ns, usage))) return 0;
+  if (!(*out = typed_arg(env, argv[1], napi_float32_array, &no, usage))) return 0;
+  if (!(*tmp = typed_arg(env, argv[2], napi_float32_array, &nt, usage))) return 0;
+  int32_t iw = 0, ih = 0;
+  napi_get_value_int32(env, argv[3], &iw);
+  napi_get_value_int32(env, argv[4], &ih);
+  if (iw < 1 || ih < 1 || ns != (size_t)iw * ih || no != ns || nt != ns) {
+    napi_throw_range_error(env, NULL, usage);
+    return 0;
+  }
+  *w = iw;
+  *h = ih;
+  return 1;
+}
+
+/* segBinomialBlur(src, out, tmp: Float32Array, width, height, passes): `passes` x ([1 2 1] / 4 rows into tmp, then columns into out), from src then from out */
+static napi_value seg_binomial_blur(napi_env env, napi_callback_info info) {
+  static const char *usage = "segBinomialBlur(src, out, tmp: Float32Array of width*height, width, height, passes)";
+  napi_value argv[6];
+  float *src, *out, *tmp;
+  int w, h;
+  if (!seg_blur_args(env, info, 6, argv, &src, &out, &tmp, &w, &h, usage)) return NULL;
+  int32_t passes = 0;
+  napi_get_value_int32(env, argv[5], &passes);
+  const float *from = src;
+  for (int p = 0; p < passes; p++) {
+    seg_binomial_rows(from, tmp, w, h);
+    seg_binomial_columns(tmp, out, w, h);
+    from = out;
+  }
+  return NULL;
+}
+
+/* segBoxBlur(src, out, tmp: Float32Array, width, height, w0, w1, w2): box rows src -> tmp -> out -> tmp, columns tmp -> out -> tmp -> out (odd widths) */
+static napi_value seg_box_blur(napi_env env, napi_callback_info info) {
+  static const char *usage = "segBoxBlur(src, out, tmp: Float32Array of width*height, width, height, w0, w1, w2: odd box widths)";
+  napi_value argv[8];
+  float *src, *out, *tmp;
+  int w, h;
+  if (!seg_blur_args(env, info, 8, argv, &src, &out, &tmp, &w, &h, usage)) return NULL;
+  int32_t widths[3];
+  for (int k = 0; k < 3; k++) {
+    napi_get_value_int32(env, argv[5 + k], &widths[k]);
+    if (widths[k] < 1 || (widths[k] & 1) == 0) {
+      napi_throw_range_error(env, NULL, usage);
+      return NULL;
+    }
+  }
+  double *acc = malloc(sizeof(double) * (size_t)w);
+  if (!acc) {
+    napi_throw_error(env, NULL, "segBoxBlur: out of memory");
+    return NULL;
+  }
+  seg_box_rows(src, tmp, w, h, widths[0]);
+  seg_box_rows(tmp, out, w, h, widths[1]);
+  seg_box_rows(out, tmp, w, h, widths[2]);
+  seg_box_columns(tmp, out, w, h, widths[0], acc);
+  seg_box_columns(out, tmp, w, h, widths[1], acc);
+  seg_box_columns(tmp, out, w, h, widths[2], acc);
+  free(acc);
+  return NULL;
+}
+
+/* segWatershed(cost: Float32Array, markers: Int32Array, mask: Uint8Array, width, height, levels):
+ * src/cells/watershed.ts `watershed` is the TS twin (same quantized levels from the same double
+ * operations, first in first out within a level): bitwise-equal labels. */
+static napi_value seg_watershed(napi_env env, napi_callback_info info) {
+  static const char *usage = "segWatershed(cost: Float32Array, markers: Int32Array, mask: Uint8Array of width*height, width, height, levels)";
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t nc, nm, nk;
+  const float *cost = typed_arg(env, argv[0], napi_float32_array, &nc, usage);
+  if (!cost) return NULL;
+  int32_t *markers = typed_arg(env, argv[1], napi_int32_array, &nm, usage);
+  if (!markers) return NULL;
+  const uint8_t *mask = typed_arg(env, argv[2], napi_uint8_array, &nk, usage);
+  if (!mask) return NULL;
+  int32_t w = 0, h = 0, levels = 0;
+  napi_get_value_int32(env, argv[3], &w);
+  napi_get_value_int32(env, argv[4], &h);
+  napi_get_value_int32(env, argv[5], &levels);
+  const long n = (long)w * h;
+  if (w < 1 || h < 1 || levels < 1 || nc != (size_t)n || nm != (size_t)n || nk != (size_t)n) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  double lo = INFINITY, hi = -INFINITY;
+  for (long i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    const double c = cost[i];
+    if (c < lo) lo = c;
+    if (c > hi) hi = c;
+  }
+  if (!(lo <= hi)) return NULL;
+  const double scale = hi > lo ? (levels - 1) / (hi - lo) : 0;
+  int32_t *head = malloc(sizeof(int32_t) * (2 * (size_t)levels + (size_t)n));
+  if (!head) {
+    napi_throw_error(env, NULL, "segWatershed: out of memory");
+    return NULL;
+  }
+  int32_t *tail = head + levels, *next = tail + levels;
+  for (int l = 0; l < levels; l++) head[l] = tail[l] = -1;
+  for (long i = 0; i < n; i++) {
+    if (markers[i] == 0 || !mask[i]) continue;
+    const int l = (int)(((double)cost[i] - lo) * scale);
+    next[i] = -1;
+    if (tail[l] == -1) head[l] = (int32_t)i;
+    else next[tail[l]] = (int32_t)i;
+    tail[l] = (int32_t)i;
+  }
+  const long offsets[8] = {-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1};
+  for (int l = 0; l < levels; l++) {
+    while (head[l] != -1) {
+      const long i = head[l];
+      head[l] = next[i];
+      if (head[l] == -1) tail[l] = -1;
+      const int32_t lab = markers[i];
+      const long x = i % w;
+      const int interior = x > 0 && x < w - 1 && i >= w && i < n - w;
+      for (int k = 0; k < 8; k++) {
+        const long j = i + offsets[k];
+        if (!interior) {
+          if (j < 0 || j >= n) continue;
+          const long xj = j % w;
+          if (xj - x > 1 || x - xj > 1) continue;
+        }
+        if (markers[j] != 0 || !mask[j]) continue;
+        markers[j] = lab;
+        int lj = (int)(((double)cost[j] - lo) * scale);
+        if (lj < l) lj = l;
+        next[j] = -1;
+        if (tail[lj] == -1) head[lj] = (int32_t)j;
+        else next[tail[lj]] = (int32_t)j;
+        tail[lj] = (int32_t)j;
+      }
+    }
+  }
+  free(head);
+  return NULL;
+}
+
+/* segHistogram(values: Float32Array, counts: Float64Array (zeroed; its length is the number of bins),
+ * range: Float64Array(2)): src/cells/threshold.ts `histogram` without a mask is the TS twin (same
+ * range, same bins: JS's `| 0` of a non-finite bin position is 0). range = [lo, hi] ([Inf, -Inf]
+ * and no counts when no value is a number). */
+static napi_value seg_histogram(napi_env env, napi_callback_info info) {
+  static const char *usage = "segHistogram(values: Float32Array, counts: Float64Array (bins), range: Float64Array(2))";
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  size_t n, bins, nr;
+  const float *a = typed_arg(env, argv[0], napi_float32_array, &n, usage);
+  if (!a) return NULL;
+  double *counts = typed_arg(env, argv[1], napi_float64_array, &bins, usage);
+  if (!counts) return NULL;
+  double *range = typed_arg(env, argv[2], napi_float64_array, &nr, usage);
+  if (!range) return NULL;
+  if (bins < 1 || bins > 0x7fffffff || nr < 2) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < n; i++) {
+    const double v = a[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  range[0] = lo;
+  range[1] = hi;
+  if (!(lo <= hi)) return NULL;
+  const double step = (hi - lo) / (double)bins;
+  const double scale = step > 0 ? 1 / step : 0;
+  const int last = (int)bins - 1;
+  for (size_t i = 0; i < n; i++) {
+    const double d = ((double)a[i] - lo) * scale;
+    int b = isfinite(d) ? (int)d : 0;
+    if (b > last) b = last;
+    counts[b] += 1;
+  }
+  return NULL;
+}
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
@@ -1418,6 +1694,14 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "shapePixels", fn);
   napi_create_function(env, "neighbourMask", NAPI_AUTO_LENGTH, neighbour_mask, NULL, &fn);
   napi_set_named_property(env, exports, "neighbourMask", fn);
+  napi_create_function(env, "segBinomialBlur", NAPI_AUTO_LENGTH, seg_binomial_blur, NULL, &fn);
+  napi_set_named_property(env, exports, "segBinomialBlur", fn);
+  napi_create_function(env, "segBoxBlur", NAPI_AUTO_LENGTH, seg_box_blur, NULL, &fn);
+  napi_set_named_property(env, exports, "segBoxBlur", fn);
+  napi_create_function(env, "segWatershed", NAPI_AUTO_LENGTH, seg_watershed, NULL, &fn);
+  napi_set_named_property(env, exports, "segWatershed", fn);
+  napi_create_function(env, "segHistogram", NAPI_AUTO_LENGTH, seg_histogram, NULL, &fn);
+  napi_set_named_property(env, exports, "segHistogram", fn);
   return exports;
 }
 

@@ -83,6 +83,14 @@ export interface NativeKernels {
   ): void;
   /** Same-object partners per object pixel; twin of neighbourMask in src/cells/texture.ts (MaskKernel). Optional as shapePixels. */
   neighbourMask?(labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, count: number, distance: number, mask: Uint8Array): void;
+  /** gaussianBlur's binomial passes (src/cells/filters.ts is the TS twin). Optional: older addons lack it. */
+  segBinomialBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, passes: number): void;
+  /** gaussianBlur's three box passes per axis (src/cells/filters.ts is the TS twin). Optional: older addons lack it. */
+  segBoxBlur?(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, w0: number, w1: number, w2: number): void;
+  /** The seeded watershed (src/cells/watershed.ts `watershed` is the TS twin). Optional: older addons lack it. */
+  segWatershed?(cost: Float32Array, markers: Int32Array, mask: Uint8Array, width: number, height: number, levels: number): void;
+  /** A histogram without mask (src/cells/threshold.ts `histogram` is the TS twin); writes range = [lo, hi]. Optional: older addons lack it. */
+  segHistogram?(values: Float32Array, counts: Float64Array, range: Float64Array): void;
 }
 
 function load(): NativeKernels | null {

@@ -35,10 +35,9 @@ function edt1d(f: Float64Array, d: Float64Array, n: number, v: Int32Array, z: Fl
 /**
  * Euclidean distance of each non-zero pixel of `mask` to the nearest zero pixel or the image edge.
  * First the distance along columns (two row-by-row sweeps), then the exact transform along rows
- * (rows without foreground skipped).
+ * (rows without foreground skipped). `col` (w * h values) is scratch.
  */
-export function distanceTransform(mask: Uint8Array, w: number, h: number, out: Float32Array = new Float32Array(w * h)): Float32Array {
-  const col = new Float32Array(w * h);
+export function distanceTransform(mask: Uint8Array, w: number, h: number, out: Float32Array = new Float32Array(w * h), col: Float32Array = new Float32Array(w * h)): Float32Array {
   // down: 1 + distance above (the edge counts as background), then up
   for (let x = 0; x < w; x++) col[x] = mask[x] ? 1 : 0;
   for (let y = 1; y < h; y++) {

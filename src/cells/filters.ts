@@ -59,11 +59,23 @@ function boxRows(src: Float32Array, dst: Float32Array, w: number, h: number, wid
     const last = src[b + w - 1] as number;
     let acc = 0;
     for (let j = -r; j <= r; j++) acc += src[b + (j < 0 ? 0 : j >= w ? w - 1 : j)] as number;
-    for (let x = 0; x < w; x++) {
+    // edges clamp; between them both ends of the window are inside the row
+    const mid0 = Math.min(r, w);
+    const mid1 = Math.max(mid0, w - r - 1);
+    let x = 0;
+    for (; x < mid0; x++) {
       dst[b + x] = acc * inv;
       const add = x + r + 1;
+      acc += (add < w ? (src[b + add] as number) : last) - first;
+    }
+    for (; x < mid1; x++) {
+      dst[b + x] = acc * inv;
+      acc += (src[b + x + r + 1] as number) - (src[b + x - r] as number);
+    }
+    for (; x < w; x++) {
+      dst[b + x] = acc * inv;
       const sub = x - r;
-      acc += (add < w ? (src[b + add] as number) : last) - (sub >= 0 ? (src[b + sub] as number) : first);
+      acc += last - (sub >= 0 ? (src[b + sub] as number) : first);
     }
   }
 }
@@ -80,11 +92,31 @@ function boxColumns(src: Float32Array, dst: Float32Array, w: number, h: number, 
   }
   for (let y = 0; y < h; y++) {
     const out = y * w;
-    for (let x = 0; x < w; x++) dst[out + x] = (acc[x] as number) * inv;
     const add = row(y + r + 1);
     const sub = row(y - r);
-    for (let x = 0; x < w; x++) acc[x] = (acc[x] as number) + (src[add + x] as number) - (src[sub + x] as number);
+    for (let x = 0; x < w; x++) {
+      const a = acc[x] as number;
+      dst[out + x] = a * inv;
+      acc[x] = a + (src[add + x] as number) - (src[sub + x] as number);
+    }
   }
+}
+
+/**
+ * The blur passes in C (native/kernels.c segBinomialBlur and segBoxBlur, registered by
+ * src/cells/segment-native.ts on Node): the same passes as binomialRows/Columns and
+ * boxRows/Columns, bitwise-equal results. Null: the TypeScript passes.
+ */
+export interface BlurKernel {
+  binomial(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, passes: number): void;
+  box(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, w0: number, w1: number, w2: number): void;
+}
+
+let blurKernel: BlurKernel | null = null;
+
+/** Use `kernel` for the blur passes (null: the TypeScript twin). */
+export function useBlurKernel(kernel: BlurKernel | null): void {
+  blurKernel = kernel;
 }
 
 /** Above this sigma the blur is three box passes (constant cost per pixel), below binomial passes. */
@@ -104,6 +136,10 @@ export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: num
   }
   if (sigma <= BOX_SIGMA) {
     const passes = Math.max(1, Math.round(2 * sigma * sigma));
+    if (blurKernel) {
+      blurKernel.binomial(src, out, tmp, w, h, passes);
+      return out;
+    }
     let from = src;
     for (let p = 0; p < passes; p++) {
       binomialRows(from, tmp, w, h);
@@ -113,6 +149,10 @@ export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: num
     return out;
   }
   const widths = boxWidths(sigma);
+  if (blurKernel) {
+    blurKernel.box(src, out, tmp, w, h, widths[0] as number, widths[1] as number, widths[2] as number);
+    return out;
+  }
   const acc = new Float64Array(w);
   // rows: src -> tmp -> out -> tmp; columns: tmp -> out -> tmp -> out
   boxRows(src, tmp, w, h, widths[0] as number);

@@ -13,13 +13,21 @@ function find(parent: Int32Array, x: number): number {
   return x;
 }
 
+/** Runs of a row-major mask along rows and their union-find parents (components of runs). */
+interface Runs {
+  start: Int32Array;
+  /** Exclusive. */
+  end: Int32Array;
+  rowOf: Int32Array;
+  par: Int32Array;
+  count: number;
+}
+
 /**
- * Label the connected components of `mask` (non-zero pixels), 8-connected (or 4-connected),
- * numbered 1..count in raster order of their first pixel. Returns the count; writes `labels`.
- * Works on runs of foreground along rows (few compared with pixels), joined by union-find.
+ * The runs of pixels whose mask is non-zero (`of` 1) or zero (`of` 0), joined across rows by
+ * union-find when they touch: `reach` 1 for 8-connectivity, 0 for 4-connectivity.
  */
-export function labelComponents(mask: Uint8Array, w: number, h: number, labels: Int32Array = new Int32Array(w * h), connectivity: 4 | 8 = 8): number {
-  const reach = connectivity === 8 ? 1 : 0; // how far a run touches diagonally
+function componentRuns(mask: Uint8Array, w: number, h: number, reach: number, of: 0 | 1): Runs {
   let cap = 1024;
   let start: Int32Array = new Int32Array(cap);
   let end: Int32Array = new Int32Array(cap); // exclusive
@@ -33,10 +41,12 @@ export function labelComponents(mask: Uint8Array, w: number, h: number, labels: 
     const first = runs;
     let x = 0;
     while (x < w) {
-      while (x < w && !mask[base + x]) x++;
+      if (of) while (x < w && !mask[base + x]) x++;
+      else while (x < w && mask[base + x]) x++;
       if (x >= w) break;
       const s0 = x;
-      while (x < w && mask[base + x]) x++;
+      if (of) while (x < w && mask[base + x]) x++;
+      else while (x < w && !mask[base + x]) x++;
       if (runs === cap) {
         cap *= 2;
         const grow = (a: Int32Array): Int32Array => {
@@ -65,6 +75,16 @@ export function labelComponents(mask: Uint8Array, w: number, h: number, labels: 
     prevFirst = first;
     prevLast = runs;
   }
+  return { start, end, rowOf, par, count: runs };
+}
+
+/**
+ * Label the connected components of `mask` (non-zero pixels), 8-connected (or 4-connected),
+ * numbered 1..count in raster order of their first pixel. Returns the count; writes `labels`.
+ * Works on runs of foreground along rows (few compared with pixels), joined by union-find.
+ */
+export function labelComponents(mask: Uint8Array, w: number, h: number, labels: Int32Array = new Int32Array(w * h), connectivity: 4 | 8 = 8): number {
+  const { start, end, rowOf, par, count: runs } = componentRuns(mask, w, h, connectivity === 8 ? 1 : 0, 1);
   labels.fill(0);
   const number = new Int32Array(runs);
   let count = 0;
@@ -107,13 +127,23 @@ function holes(background: Uint8Array, w: number, h: number): { comp: Int32Array
   return { comp, hole, count };
 }
 
-/** Fill holes of a binary mask in place: background that does not reach the border becomes foreground. */
+/**
+ * Fill holes of a binary mask in place: background that does not reach the border becomes
+ * foreground. Works on the background's runs (4-connected components of runs; a run reaches the
+ * border when it is on the first or last row or starts or ends the row).
+ */
 export function fillMaskHoles(mask: Uint8Array, w: number, h: number): void {
-  const n = w * h;
-  const background = new Uint8Array(n);
-  for (let i = 0; i < n; i++) background[i] = mask[i] ? 0 : 1;
-  const { comp, hole } = holes(background, w, h);
-  for (let i = 0; i < n; i++) if (hole[comp[i] as number]) mask[i] = 1;
+  const { start, end, rowOf, par, count } = componentRuns(mask, w, h, 0, 0);
+  const border = new Uint8Array(count);
+  for (let r = 0; r < count; r++) {
+    const y = rowOf[r] as number;
+    if (y === 0 || y === h - 1 || start[r] === 0 || end[r] === w) border[find(par, r)] = 1;
+  }
+  for (let r = 0; r < count; r++) {
+    if (border[find(par, r)]) continue;
+    const base = (rowOf[r] as number) * w;
+    mask.fill(1, base + (start[r] as number), base + (end[r] as number));
+  }
 }
 
 /**

@@ -6,10 +6,10 @@
 import { MorphoprofError, invalidParameter } from '../errors.js';
 import { distanceTransform } from './distance.js';
 import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
-import { borderLabels, fillLabelHoles, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
+import { borderLabels, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
 import { mergeShallow } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
-import { classMeans, imageThreshold, noiseSigma } from './threshold.js';
+import { classMeans, imageThreshold, noiseSigma, type Histogram } from './threshold.js';
 import type { CellsOptions, LabelImage, NucleiOptions, Plane } from './types.js';
 import { propagate, watershed } from './watershed.js';
 
@@ -68,6 +68,29 @@ function checkNucleiOptions(o: NucleiOptions): void {
   if (o.declump !== 'intensity' && o.declump !== 'shape' && o.declump !== 'none') throw invalidParameter('declump', "'intensity', 'shape' or 'none'", o.declump);
 }
 
+/**
+ * Scratch planes of segmentNuclei, kept between calls on fields of the same size (it is
+ * synchronous, so one set per thread suffices; nothing it returns refers to them): allocating
+ * ~30 MB per 1280x1024 field showed as garbage collection in CPU profiles.
+ */
+const scratch = { n: -1, f32: [] as Float32Array[], u8: new Uint8Array(0), i32: new Int32Array(0) };
+
+/** Scratch set for n pixels: float planes 0.. (contents undefined), the byte and int planes. */
+function scratchFor(n: number): typeof scratch {
+  if (scratch.n !== n) {
+    scratch.n = n;
+    scratch.f32 = [];
+    scratch.u8 = new Uint8Array(n);
+    scratch.i32 = new Int32Array(n);
+  }
+  return scratch;
+}
+
+/** Float scratch plane k of the current set (allocated on first use). */
+function plane32(k: number): Float32Array {
+  return (scratch.f32[k] ??= new Float32Array(scratch.n));
+}
+
 const empty = (w: number, h: number): LabelImage => ({ labels: new Int32Array(w * h), width: w, height: h, count: 0 });
 
 /**
@@ -75,8 +98,8 @@ const empty = (w: number, h: number): LabelImage => ({ labels: new Int32Array(w 
  * constant (blank or saturated), or the two classes less than MIN_CONTRAST_SIGMAS noise standard
  * deviations apart (pure noise).
  */
-function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number, scale: 'linear' | 'log', clip = 1): { t: number; ok: boolean } {
-  const { threshold, histogram: hist, clipped } = imageThreshold(smooth, method, scale, undefined, clip);
+function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number, h: number, method: NucleiOptions['threshold'], correction: number, scale: 'linear' | 'log', clip = 1, fine?: Histogram): { t: number; ok: boolean } {
+  const { threshold, histogram: hist, clipped } = imageThreshold(smooth, method, scale, undefined, clip, fine);
   if (hist.step === 0) return { t: hist.lo, ok: false };
   const sigma = noiseSigma(raw, w, h);
   const separated = (hg: typeof hist, t: number): boolean => {
@@ -87,7 +110,7 @@ function foregroundThreshold(smooth: Float32Array, raw: Float32Array, w: number,
   // the clipped threshold must itself separate two classes of the clipped histogram: on a sparse
   // field (foreground under 1 - clip of the pixels) the clipped histogram is background only, and
   // the threshold of the whole histogram is used instead
-  if (clipped && !separated(clipped, t)) return foregroundThreshold(smooth, raw, w, h, method, correction, scale, 1);
+  if (clipped && !separated(clipped, t)) return foregroundThreshold(smooth, raw, w, h, method, correction, scale, 1, hist);
   return { t, ok: separated(hist, t) };
 }
 
@@ -107,13 +130,15 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
   checkNucleiOptions(o);
   const { width: w, height: h } = plane;
   const n = w * h;
-  const raw = toFloat32(plane);
-  replaceNonFinite(raw);
-  const tmp = new Float32Array(n);
-  const smooth = gaussianBlur(raw, w, h, o.smoothing, new Float32Array(n), tmp);
+  scratchFor(n);
+  const raw = plane32(0);
+  raw.set(plane.data);
+  if (plane.data instanceof Float32Array) replaceNonFinite(raw); // integer pixels are finite
+  const tmp = plane32(1);
+  const smooth = gaussianBlur(raw, w, h, o.smoothing, plane32(2), tmp);
   const { t, ok } = foregroundThreshold(smooth, raw, w, h, o.threshold, o.thresholdCorrection, o.thresholdScale ?? 'linear', NUCLEI_THRESHOLD_CLIP);
   if (!ok) return { ...empty(w, h), threshold: t };
-  const mask = new Uint8Array(n);
+  const mask = scratch.u8;
   for (let i = 0; i < n; i++) mask[i] = (smooth[i] as number) > t ? 1 : 0;
   if (o.fillHoles) fillMaskHoles(mask, w, h);
 
@@ -121,7 +146,8 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
   let count: number;
   if (o.declump === 'none') count = labelComponents(mask, w, h, labels);
   else count = declump(raw, mask, w, h, o, labels, tmp, t);
-  if (o.fillHoles) fillLabelHoles(labels, w, h);
+  // the objects cover the hole-filled mask (every clump is flooded from its highest point), so
+  // they have no holes left to fill
   count = filterObjects(labels, w, h, count, o);
   return { labels, width: w, height: h, count, threshold: t };
 }
@@ -155,16 +181,35 @@ export function typicalRadius(dist: Float32Array, comp: Int32Array, count: numbe
     const c = comp[i] as number;
     if (c !== 0 && (dist[i] as number) > (maxR[c] as number)) maxR[c] = dist[i] as number;
   }
+  return medianRadius(maxR);
+}
+
+/** Median of the inscribed radii maxR[1..] that are at least 2 px (0 when none is). */
+function medianRadius(maxR: Float32Array): number {
   const r = Array.from(maxR.subarray(1)).filter((v) => v >= 2).sort((a, b) => a - b);
   return r.length ? (r[r.length >> 1] as number) : 0;
 }
 
 /**
- * Inscribed distance in units of the typical radius R, mixed with the smoothed intensity in units
- * of the foreground's contrast over the threshold: (1 - beta) dist / R + beta (I - t) / (mean - t).
- * Written into `out` (0 outside the mask).
+ * The mix of inscribed distance (in units of the typical radius R) and smoothed intensity (in
+ * units of the foreground's contrast over the threshold) whose maxima seed the watershed and
+ * whose valleys decide merges: (1 - beta) dist / R + beta (I - t) / (mean - t), beta being
+ * `seedBeta` or `mergeBeta`. Evaluated clump by clump, only at the clump's pixels.
  */
-function combinedMarker(blurred: Float32Array, dist: Float32Array, mask: Uint8Array, R: number, t: number, beta: number, out: Float32Array): Float32Array {
+interface MarkerMix {
+  blurred: Float32Array;
+  dist: Float32Array;
+  R: number;
+  t: number;
+  /** 1 / (mean of `blurred` over the mask - t), floored at 1e-12. */
+  inv: number;
+  seedBeta: number;
+  mergeBeta: number;
+  depth: number;
+}
+
+/** 1 / (mean of `blurred` over `mask` - t), the intensity unit of the marker mix. */
+function contrastUnit(blurred: Float32Array, mask: Uint8Array, t: number): number {
   const n = mask.length;
   let sum = 0;
   let cnt = 0;
@@ -174,10 +219,7 @@ function combinedMarker(blurred: Float32Array, dist: Float32Array, mask: Uint8Ar
       cnt++;
     }
   }
-  const inv = 1 / Math.max(1e-12, sum / Math.max(1, cnt) - t);
-  const a = (1 - beta) / R;
-  for (let i = 0; i < n; i++) out[i] = mask[i] ? a * (dist[i] as number) + beta * ((blurred[i] as number) - t) * inv : 0;
-  return out;
+  return 1 / Math.max(1e-12, sum / Math.max(1, cnt) - t);
 }
 
 /** The clumps (8-connected components) of a mask and their bounding boxes (inclusive). */
@@ -192,16 +234,16 @@ interface Clumps {
   largest: number;
 }
 
-function clumpsOf(mask: Uint8Array, w: number, h: number): Clumps {
-  const labels = new Int32Array(w * h);
+function clumpsOf(mask: Uint8Array, w: number, h: number, labels: Int32Array): Clumps {
   const count = labelComponents(mask, w, h, labels);
   const x0 = new Int32Array(count + 1).fill(w);
   const x1 = new Int32Array(count + 1).fill(-1);
   const y0 = new Int32Array(count + 1).fill(h);
   const y1 = new Int32Array(count + 1).fill(-1);
   for (let y = 0; y < h; y++) {
+    const row = y * w;
     for (let x = 0; x < w; x++) {
-      const c = labels[y * w + x] as number;
+      const c = labels[row + x] as number;
       if (c === 0) continue;
       if (x < (x0[c] as number)) x0[c] = x;
       if (x > (x1[c] as number)) x1[c] = x;
@@ -217,13 +259,16 @@ function clumpsOf(mask: Uint8Array, w: number, h: number): Clumps {
 /**
  * Euclidean distance transform of the mask computed clump by clump in its bounding box (the
  * nearest pixel outside a clump is background or beyond the box, so this equals the transform of
- * the whole mask, at the cost of the boxes instead of the field).
+ * the whole mask, at the cost of the boxes instead of the field), and the largest inscribed
+ * radius of each clump (maxR[c]).
  */
-function distanceByClump(comp: Clumps, w: number, h: number): Float32Array {
-  const out = new Float32Array(w * h);
+function distanceByClump(comp: Clumps, w: number, h: number, out: Float32Array): { dist: Float32Array; maxR: Float32Array } {
+  out.fill(0);
   const { labels: cl, count, x0, x1, y0, y1, largest } = comp;
+  const maxR = new Float32Array(count + 1);
   const inside = new Uint8Array(largest);
   const local = new Float32Array(largest);
+  const scratch = new Float32Array(largest);
   for (let c = 1; c <= count; c++) {
     const bx = x0[c] as number;
     const by = y0[c] as number;
@@ -234,22 +279,32 @@ function distanceByClump(comp: Clumps, w: number, h: number): Float32Array {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) m[y * bw + x] = cl[g + x] === c ? 1 : 0;
     }
-    const d = distanceTransform(m, bw, bh, local.subarray(0, bw * bh));
+    const d = distanceTransform(m, bw, bh, local.subarray(0, bw * bh), scratch.subarray(0, bw * bh));
+    let top = 0;
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
-      for (let x = 0; x < bw; x++) if (m[y * bw + x]) out[g + x] = d[y * bw + x] as number;
+      for (let x = 0; x < bw; x++) {
+        if (!m[y * bw + x]) continue;
+        const v = d[y * bw + x] as number;
+        out[g + x] = v;
+        if (v > top) top = v;
+      }
     }
+    maxR[c] = top;
   }
-  return out;
+  return { dist: out, maxR };
 }
 
 /**
  * Seeded watershed of each clump (connected component) on its own, in its bounding box: seeds are
- * the maxima of `marker` at least `spacing` apart (every clump has at least its highest point),
- * flooded in decreasing `marker`. Working clump by clump keeps the queue's pixels in cache.
+ * the maxima of the marker at least `spacing` apart (every clump has at least its highest point),
+ * flooded in decreasing marker. The marker is `marker` or, with `mix`, the seed mix evaluated at
+ * the clump's pixels; with `mix` the pieces of a clump are then merged by the valleys of the
+ * merge mix (mergeShallow; pieces of different clumps never touch, so merging clump by clump is
+ * merging the field). Working clump by clump keeps the pixels in cache and skips the background.
  * Writes labels 1..k (not yet renumbered) and returns k.
  */
-function watershedByClump(marker: Float32Array, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
+function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
   const { labels: cl, count, x0, x1, y0, y1, largest } = comp;
   const lMarker = new Float32Array(largest);
   const lCost = new Float32Array(largest);
@@ -266,17 +321,24 @@ function watershedByClump(marker: Float32Array, comp: Clumps, w: number, h: numb
     const cost = lCost.subarray(0, size);
     const inside = lMask.subarray(0, size);
     const seeds = lLabels.subarray(0, size);
+    if (mix) evaluateMix(mix, mix.seedBeta, cl, c, bx, by, bw, bh, w, m, inside);
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) {
-        const v = marker[g + x] as number;
-        m[y * bw + x] = v;
-        cost[y * bw + x] = -v;
-        inside[y * bw + x] = cl[g + x] === c ? 1 : 0;
+        const k = y * bw + x;
+        if (!mix) {
+          m[k] = (marker as Float32Array)[g + x] as number;
+          inside[k] = cl[g + x] === c ? 1 : 0;
+        }
+        cost[k] = -(m[k] as number);
       }
     }
     const found = suppressedMaxima(m, inside, bw, bh, spacing, seeds).count;
     watershed(cost, seeds, inside, bw, bh);
+    if (mix && found > 1) {
+      evaluateMix(mix, mix.mergeBeta, cl, c, bx, by, bw, bh, w, m, inside);
+      mergeShallow(seeds, found, m, bw, bh, mix.depth);
+    }
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) if (inside[y * bw + x]) labels[g + x] = next + (seeds[y * bw + x] as number);
@@ -284,6 +346,25 @@ function watershedByClump(marker: Float32Array, comp: Clumps, w: number, h: numb
     next += found;
   }
   return next;
+}
+
+/** The marker mix with weight `beta` at the pixels of clump c in its box (0 elsewhere), and the clump's mask. */
+function evaluateMix(mix: MarkerMix, beta: number, cl: Int32Array, c: number, bx: number, by: number, bw: number, bh: number, w: number, m: Float32Array, inside: Uint8Array): void {
+  const { blurred, dist, t, inv } = mix;
+  const a = (1 - beta) / mix.R;
+  for (let y = 0; y < bh; y++) {
+    const g = (by + y) * w + bx;
+    for (let x = 0; x < bw; x++) {
+      const k = y * bw + x;
+      if (cl[g + x] === c) {
+        inside[k] = 1;
+        m[k] = a * (dist[g + x] as number) + beta * ((blurred[g + x] as number) - t) * inv;
+      } else {
+        inside[k] = 0;
+        m[k] = 0;
+      }
+    }
+  }
 }
 
 /**
@@ -297,33 +378,31 @@ function watershedByClump(marker: Float32Array, comp: Clumps, w: number, h: numb
  * pieces are merged back by the depth of the valley between them (see AUTO_SCALE).
  */
 function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: NucleiOptions, labels: Int32Array, tmp: Float32Array, t: number): number {
-  const n = w * h;
   const minD = Math.max(o.diameter[0], 1);
-  const comp = clumpsOf(mask, w, h);
-  const dist = distanceByClump(comp, w, h);
+  const comp = clumpsOf(mask, w, h, scratch.i32);
+  const { dist, maxR } = distanceByClump(comp, w, h, plane32(3));
   let R = 0;
-  if (o.autoScale) {
-    R = typicalRadius(dist, comp.labels, comp.count);
+  if (o.autoScale && comp.count > 0) {
+    R = medianRadius(maxR);
     if (R > 0) R = Math.min(Math.max(R, o.diameter[0] / 2), Math.max(o.diameter[1] / 2, 1));
   }
   const intensity = o.declump === 'intensity';
-  let marker: Float32Array;
-  let spacing: number;
-  let blurred: Float32Array | null = null;
   if (R > 0) {
-    blurred = intensity ? gaussianBlur(raw, w, h, AUTO_SCALE.sigma * R, new Float32Array(n), tmp) : raw;
-    marker = combinedMarker(blurred, dist, mask, R, t, intensity ? AUTO_SCALE.seedIntensityWeight : 0, new Float32Array(n));
-    spacing = AUTO_SCALE.seedSpacing * R;
-  } else {
-    marker = intensity ? gaussianBlur(raw, w, h, minD / 3.5, new Float32Array(n), tmp) : new Float32Array(dist);
-    spacing = minD / 1.5;
+    const blurred = intensity ? gaussianBlur(raw, w, h, AUTO_SCALE.sigma * R, plane32(4), tmp) : raw;
+    const mix: MarkerMix = {
+      blurred,
+      dist,
+      R,
+      t,
+      inv: contrastUnit(blurred, mask, t),
+      seedBeta: intensity ? AUTO_SCALE.seedIntensityWeight : 0,
+      mergeBeta: intensity ? AUTO_SCALE.mergeIntensityWeight : 0,
+      depth: AUTO_SCALE.mergeDepth,
+    };
+    return watershedByClump(null, mix, comp, w, h, AUTO_SCALE.seedSpacing * R, labels);
   }
-  const count = watershedByClump(marker, comp, w, h, spacing, labels);
-  if (blurred) {
-    const m = combinedMarker(blurred, dist, mask, R, t, intensity ? AUTO_SCALE.mergeIntensityWeight : 0, marker);
-    mergeShallow(labels, count, m, w, h, AUTO_SCALE.mergeDepth);
-  }
-  return count;
+  const marker = intensity ? gaussianBlur(raw, w, h, minD / 3.5, plane32(4), tmp) : dist;
+  return watershedByClump(marker, null, comp, w, h, minD / 1.5, labels);
 }
 
 /** Drop objects outside the diameter range and (if asked) on the border; renumber in raster order. */

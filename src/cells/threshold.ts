@@ -15,8 +15,29 @@ export interface Histogram {
   total: number;
 }
 
+/**
+ * `histogram` without a mask in C (native/kernels.c segHistogram, registered by
+ * src/cells/segment-native.ts on Node): the same counts, writes range = [lo, hi].
+ */
+export type HistogramKernel = (values: Float32Array, counts: Float64Array, range: Float64Array) => void;
+
+let histogramKernel: HistogramKernel | null = null;
+
+/** Use `kernel` for histograms without a mask (null: the TypeScript twin). */
+export function useHistogramKernel(kernel: HistogramKernel | null): void {
+  histogramKernel = kernel;
+}
+
 /** Histogram of the pixels where `mask` (if given) is non-zero. */
 export function histogram(a: Float32Array, mask?: Uint8Array, bins = HISTOGRAM_BINS): Histogram {
+  if (histogramKernel && !mask) {
+    const counts = new Float64Array(bins);
+    const range = new Float64Array(2);
+    histogramKernel(a, counts, range);
+    const [lo, hi] = range as unknown as [number, number];
+    if (!(lo <= hi)) return { counts, lo: 0, step: 0, total: 0 };
+    return { counts, lo, step: (hi - lo) / bins, total: a.length };
+  }
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < a.length; i++) {
@@ -113,10 +134,10 @@ const FINE_BINS = 65536;
  * a few very bright objects then no longer pull the threshold above the dim ones. On the linear
  * scale, `clip` < 1 does that differently: values above the `clip` quantile count as that
  * quantile (the histogram spans min..quantile, the values above fall in its top bin; returned as
- * `clipped`).
+ * `clipped`). `fine` is the FINE_BINS histogram of the same values (returned as `histogram`) when
+ * the caller has it already.
  */
-export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array, clip = 1): { threshold: number; histogram: Histogram; clipped?: Histogram } {
-  const fine = histogram(a, mask, FINE_BINS);
+export function imageThreshold(a: Float32Array, method: ThresholdMethod, scale: 'linear' | 'log', mask?: Uint8Array, clip = 1, fine: Histogram = histogram(a, mask, FINE_BINS)): { threshold: number; histogram: Histogram; clipped?: Histogram } {
   if (fine.step === 0) return { threshold: fine.lo, histogram: fine };
   const coarse = new Float64Array(HISTOGRAM_BINS);
   if (scale === 'linear') {

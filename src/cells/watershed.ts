@@ -7,12 +7,26 @@ import { native } from '../native.js';
 
 const LEVELS = 1024;
 
+/** The watershed in C (native/kernels.c segWatershed, registered by src/cells/segment-native.ts on Node), bitwise-equal labels. */
+export type WatershedKernel = (cost: Float32Array, markers: Int32Array, mask: Uint8Array, width: number, height: number, levels: number) => void;
+
+let watershedKernel: WatershedKernel | null = null;
+
+/** Use `kernel` for `watershed` (null: the TypeScript twin). */
+export function useWatershedKernel(kernel: WatershedKernel | null): void {
+  watershedKernel = kernel;
+}
+
 /**
  * Seeded watershed: grows `markers` (0 = unlabelled) over the pixels where `mask` is non-zero, in
  * increasing order of `cost`, 8-connected, without watershed lines (as skimage and CellProfiler).
  * Pixels of `mask` that no seed reaches stay 0. Writes and returns `markers`.
  */
 export function watershed(cost: Float32Array, markers: Int32Array, mask: Uint8Array, w: number, h: number): Int32Array {
+  if (watershedKernel) {
+    watershedKernel(cost, markers, mask, w, h, LEVELS);
+    return markers;
+  }
   const n = w * h;
   let lo = Infinity;
   let hi = -Infinity;

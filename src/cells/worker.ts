@@ -8,6 +8,7 @@ import type { IlluminationSet } from '../illum/index.js';
 import { functionSet } from '../illum/set.js';
 import { serveThread } from '../util/thread.js';
 import './measure-native.js'; // the C twins of the measurements (the measurement modules stay portable)
+import './segment-native.js'; // the C twins of the segmentation blurs (likewise)
 import { aggregateField, measureField, objectKinds, type CellSettings, type FieldMeasurements } from './field.js';
 import { writeLabelImage, writeOverlay } from './io.js';
 import { readPlanes, StainError } from './read.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MorphoprofError } from '../../src/errors.js';
 import { distanceTransform } from '../../src/cells/distance.js';
-import { fillLabelHoles, labelComponents } from '../../src/cells/label.js';
+import { fillLabelHoles, fillMaskHoles, labelComponents } from '../../src/cells/label.js';
 import { matchObjects } from '../../src/cells/match.js';
 import { cytoplasm, defaultNucleiOptions, segmentCells, segmentNuclei } from '../../src/cells/segment.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
@@ -336,5 +336,52 @@ describe('building blocks', () => {
         }
       }
     }
+  });
+});
+
+describe('fillMaskHoles', () => {
+  /** Reference: flood the background 4-connected from the border; what it does not reach is a hole. */
+  function floodFill(mask: Uint8Array, w: number, h: number): Uint8Array {
+    const out = Uint8Array.from(mask, (v) => (v ? 1 : 0));
+    const seen = new Uint8Array(w * h);
+    const stack: number[] = [];
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x === 0 || y === 0 || x === w - 1 || y === h - 1) && !mask[y * w + x]) stack.push(y * w + x);
+    for (const i of stack) seen[i] = 1;
+    while (stack.length) {
+      const i = stack.pop() as number;
+      const x = i % w;
+      for (const j of [x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, i - w, i + w]) {
+        if (j < 0 || j >= w * h || seen[j] || mask[j]) continue;
+        seen[j] = 1;
+        stack.push(j);
+      }
+    }
+    for (let i = 0; i < w * h; i++) if (!mask[i] && !seen[i]) out[i] = 1;
+    return out;
+  }
+
+  it('fills exactly the background that does not reach the border (4-connected), on random masks', () => {
+    let s = 11;
+    const rnd = (): number => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    let filled = 0;
+    for (const [w, h, p] of [[40, 30, 0.55], [40, 30, 0.7], [1, 9, 0.5], [9, 1, 0.5], [64, 64, 0.62]] as const) {
+      const mask = Uint8Array.from({ length: w * h }, () => (rnd() < p ? 1 : 0));
+      const want = floodFill(mask, w, h);
+      for (let i = 0; i < w * h; i++) if (want[i] && !mask[i]) filled++;
+      fillMaskHoles(mask, w, h);
+      assert.deepEqual(mask, want, `${w}x${h} at density ${p}`);
+    }
+    assert.ok(filled > 10, `the masks had holes (${filled} pixels filled)`);
+  });
+
+  it('fills a hole that touches the background outside only diagonally (the background is 4-connected)', () => {
+    // an 8-connected ring around a hole whose pixel (1, 1) is diagonal to the background corner (0, 0)
+    const w = 5;
+    const mask = Uint8Array.from([0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0]);
+    fillMaskHoles(mask, w, 5);
+    assert.equal(mask[6], 1, 'the pixel at (1, 1) touches the corner (0, 0) only diagonally');
+    assert.equal(mask[7], 1);
+    assert.equal(mask[12], 1);
+    assert.equal(mask[0], 0, 'a corner stays background');
   });
 });
