@@ -38,6 +38,16 @@ test('grid: 4 variants x 1 model on a tiny screen, Table 1 as Markdown and CSV, 
     assert.ok(md.includes(`| ${row.variant} | ${row.resnet50} |`));
   }
 
+  // the comparison of profile kinds: whole-field deep, single-cell deep, classical, each with its run's metrics and time per field
+  assert.deepEqual(first.comparison.map((c) => c.method.split(' (')[0]), ['whole-field deep', 'single-cell deep', 'classical']);
+  for (const c of first.comparison) {
+    const run = JSON.parse(readFileSync(path.join(c.out, 'run.json'), 'utf8'));
+    assert.equal(c.nsc, run.metrics.nsc.accuracy);
+    assert.ok(c.secondsPerField !== null && c.secondsPerField > 0, c.method);
+  }
+  assert.ok(existsSync(path.join(out, 'comparison.csv')));
+  assert.match(first.markdown, /\| profile \| normalization \| NSC % \| NSCB % \| mAP \| s per field \|/);
+
   const second = await runGrid({ ...opts, log: () => {} });
   assert.deepEqual(second.cells.map((c) => c.fieldsEmbedded), [0, 0, 0, 0]);
   assert.deepEqual(second.cells.map((c) => c.fieldsResumed), [s.fields, s.fields, s.fields, s.fields]);
