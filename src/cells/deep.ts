@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { checkFieldFiles, calibrationFields, embedSettings, nothingValidMessage } from '../embed/embed.js';
+import { calibrationFields, embedSettings, nothingValidMessage, presentFieldsOrThrow } from '../embed/embed.js';
 import { featureColumnNames, fieldError, METADATA_COLUMNS, modelTag, type EmbedSettings, fieldMetadata } from '../embed/embedder.js';
 import { writeErrorTable, type FieldError } from '../embed/field-errors.js';
 import { percentileRange, scaleTo255 } from '../embed/scale.js';
@@ -449,13 +449,7 @@ export async function cellDeepScreen(opts: CellDeepScreenOptions): Promise<CellD
   await mkdir(opts.out, { recursive: true });
   const errorTable = path.join(opts.out, 'errors.csv');
   const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
-  const checked = checkFieldFiles(screen);
-  const present = checked.present;
-  const errors: FieldError[] = [...(opts.priorErrors ?? []), ...checked.errors];
-  if (present.length === 0) {
-    await writeErrorTable(errorTable, errors);
-    throw new MorphoprofError('NOTHING_VALID', nothingValidMessage(screen, errors), `Every skipped field and its reason is in ${errorTable}. Check --images and that the files were downloaded.`);
-  }
+  const { present, errors } = await presentFieldsOrThrow(screen, errorTable, opts.priorErrors);
   const opening = performance.now();
   const embedder = await CellEmbedder.open(screen, opts, opts, {
     cacheDir: opts.cacheDir,

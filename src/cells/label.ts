@@ -4,7 +4,7 @@
  */
 
 /** Find with path halving on a parent array. */
-function find(parent: Int32Array, x: number): number {
+export function find(parent: Int32Array, x: number): number {
   while (parent[x] !== x) {
     const p = parent[parent[x] as number] as number;
     parent[x] = p;

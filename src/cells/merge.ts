@@ -1,17 +1,10 @@
+import { find } from './label.js';
 /**
  * Merging over-split objects by the depth of the valley between them (the dynamics of the marker,
  * as h-maxima would give): two touching regions stay apart only when the lower of their two peaks
  * rises more than `h` above the highest pass between them.
  */
 
-function find(parent: Int32Array, x: number): number {
-  while (parent[x] !== x) {
-    const p = parent[parent[x] as number] as number;
-    parent[x] = p;
-    x = p;
-  }
-  return x;
-}
 
 /**
  * Merge adjacent labels of `labels` (1..count) whose valley on `marker` (higher = more inside an

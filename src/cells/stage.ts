@@ -13,7 +13,7 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkFieldFiles, nothingValidMessage } from '../embed/embed.js';
+import { nothingValidMessage, presentFieldsOrThrow } from '../embed/embed.js';
 import { fieldError, METADATA_COLUMNS, fieldMetadata } from '../embed/embedder.js';
 import { writeErrorTable, type FieldError } from '../embed/field-errors.js';
 import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from '../embed/store.js';
@@ -28,23 +28,11 @@ import type { CellJob, CellReply, CellWorkerData } from './worker.js';
 
 export type CellStageMode = 'segment' | 'classical';
 
-export interface CellStageOptions {
+export interface CellStageOptions extends CellStageOpenOptions {
   screen: Screen;
-  out: string;
   mode: CellStageMode;
   /** Settings given (the rest from the screen's stains: cellSettings). `diameter` sets nuclei.diameter. */
   settings?: CellSettingsInput;
-  /** classical mode: also write the per-object rows to `<out>/cells/` */
-  keepCells?: boolean;
-  /** write each field's label images to `<out>/labels/` */
-  labels?: boolean;
-  /** write each field's outlines over the nuclei stain to `<out>/overlays/` */
-  overlays?: boolean;
-  /** label images as 16-bit PNG (default) or TIFF */
-  labelFormat?: 'png' | 'tiff';
-  /** worker threads (default: one per core) */
-  threads?: number;
-  shardSize?: number;
   onProgress?: ProgressCallback;
   progress?: boolean;
   priorErrors?: FieldError[];
@@ -119,11 +107,17 @@ class CellPool {
 }
 
 export interface CellStageOpenOptions {
+  /** run directory */
   out: string;
+  /** classical mode: also write the per-object rows to `<out>/cells/` */
   keepCells?: boolean;
+  /** write each field's label images to `<out>/labels/` */
   labels?: boolean;
+  /** write each field's outlines over the nuclei stain to `<out>/overlays/` */
   overlays?: boolean;
+  /** label images as 16-bit PNG (default) or TIFF */
   labelFormat?: 'png' | 'tiff';
+  /** worker threads (default: one per core) */
   threads?: number;
   shardSize?: number;
 }
@@ -277,13 +271,7 @@ export async function cellScreen(opts: CellStageOptions): Promise<CellStageResul
   const stage = await CellStage.open(screen, mode, opts.settings ?? {}, opts);
   const settings = stage.settings;
 
-  const checked = checkFieldFiles(screen);
-  const present = checked.present;
-  const errors: FieldError[] = [...(opts.priorErrors ?? []), ...checked.errors];
-  if (present.length === 0) {
-    await writeErrorTable(errorTable, errors);
-    throw new MorphoprofError('NOTHING_VALID', nothingValidMessage(screen, errors), `Every skipped field and its reason is in ${errorTable}. Check --images and that the files were downloaded.`);
-  }
+  const { present, errors } = await presentFieldsOrThrow(screen, errorTable, opts.priorErrors);
   if (settings.illum) await loadIllumination(settings.illum, screen); // checked once here, naming plate and stain
   for (const s of stage.stores) await s.cleanStaging();
 

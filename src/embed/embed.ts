@@ -80,6 +80,25 @@ export function checkFieldFiles(screen: Screen): { present: Field[]; errors: Fie
   return { present, errors };
 }
 
+/**
+ * The fields whose image files all exist, and the errors so far (`prior` first, then the missing
+ * files). When no field is left, errors.csv is written and a NOTHING_VALID error says why: the one
+ * prologue of every stage that makes one row per field (whole fields, classical, single-cell).
+ */
+export async function presentFieldsOrThrow(screen: Screen, errorTable: string, prior: readonly FieldError[] = []): Promise<{ present: Field[]; errors: FieldError[] }> {
+  const checked = checkFieldFiles(screen);
+  const errors: FieldError[] = [...prior, ...checked.errors];
+  if (checked.present.length === 0) {
+    await writeErrorTable(errorTable, errors);
+    throw new MorphoprofError(
+      'NOTHING_VALID',
+      nothingValidMessage(screen, errors),
+      `Every skipped field and its reason is in ${errorTable}. Check --images (the folder the table's PathName columns are relative to) and that the files were downloaded.`,
+    );
+  }
+  return { present: checked.present, errors };
+}
+
 /** Say plainly why nothing could be embedded. */
 export function nothingValidMessage(screen: Screen, errors: readonly FieldError[]): string {
   const nImages = screen.fields.length * screen.channels.length;
@@ -124,17 +143,7 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
   const featuresDir = path.join(opts.out, 'features');
   const errorTable = path.join(opts.out, 'errors.csv');
 
-  const checked = checkFieldFiles(screen);
-  const present = checked.present;
-  const errors: FieldError[] = [...(opts.priorErrors ?? []), ...checked.errors];
-  if (present.length === 0) {
-    await writeErrorTable(errorTable, errors);
-    throw new MorphoprofError(
-      'NOTHING_VALID',
-      nothingValidMessage(screen, errors),
-      `Every skipped field and its reason is in ${errorTable}. Check --images (the folder the table's PathName columns are relative to) and that the files were downloaded.`,
-    );
-  }
+  const { present, errors } = await presentFieldsOrThrow(screen, errorTable, opts.priorErrors);
 
   const store = await FeatureStore.open(featuresDir, { ...settings, shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE });
   await store.cleanStaging();
