@@ -210,25 +210,36 @@ export class CellEmbedder {
     return { settings, recipe: { mode: 'cells', boxSize, inputSize, aggregate, resize, cropBatch: cells.cropBatch, nuclei }, segmentation, locations };
   }
 
-  /**
-   * Open the network. With int8, `calibrationFields` (control fields) are cropped like any field
-   * and a spread of their crops calibrates the quantized network.
-   */
-  static async open(screen: Screen, given: Partial<EmbedSettings>, cells: CellDeepOptions, opts: { cacheDir?: string; calibrationFields?: Field[] } = {}): Promise<CellEmbedder> {
+  /** The plan completed by a provisional fp32 session, which tells the input size and preprocessing (and int8 needs its crops). */
+  private static async probe(screen: Screen, given: Partial<EmbedSettings>, cells: CellDeepOptions, cacheDir?: string) {
     const { settings, recipe: r, segmentation, locations } = await CellEmbedder.plan(screen, given, cells);
-    const illum = settings.illum ? await loadIllumination(settings.illum, screen) : null;
     const modelOptions: OpenModelOptions = {
-      cacheDir: opts.cacheDir,
+      cacheDir,
       layer: settings.layer,
       inputSize: settings.inputSize,
       preprocessing: settings.preprocess,
       embeddingOutput: settings.output,
     };
-    // a provisional fp32 session tells the input size and preprocessing (and int8 needs its crops)
     const probe = await openModel(settings.model, modelOptions);
     await probe.dispose();
     const recipe: CellDeepRecipe = { ...r, inputSize: probe.inputSize, cropBatch: r.cropBatch ?? defaultCropBatch(probe.inputSize) };
     if (!Number.isInteger(recipe.cropBatch) || recipe.cropBatch < 1) throw new MorphoprofError('BAD_ARGUMENT', `crop batch must be a positive integer, got ${recipe.cropBatch}`);
+    return { settings, recipe, segmentation, locations, modelOptions, probe };
+  }
+
+  /** The settings and whole recipe `open` would use, without keeping a network open (what `queue submit` records). */
+  static async recipeOf(screen: Screen, given: Partial<EmbedSettings>, cells: CellDeepOptions, cacheDir?: string): Promise<{ settings: EmbedSettings; recipe: CellDeepRecipe; locations: LocationTable | null }> {
+    const { settings, recipe, locations } = await CellEmbedder.probe(screen, given, cells, cacheDir);
+    return { settings, recipe, locations };
+  }
+
+  /**
+   * Open the network. With int8, `calibrationFields` (control fields) are cropped like any field
+   * and a spread of their crops calibrates the quantized network.
+   */
+  static async open(screen: Screen, given: Partial<EmbedSettings>, cells: CellDeepOptions, opts: { cacheDir?: string; calibrationFields?: Field[] } = {}): Promise<CellEmbedder> {
+    const { settings, recipe, segmentation, locations, modelOptions, probe } = await CellEmbedder.probe(screen, given, cells, opts.cacheDir);
+    const illum = settings.illum ? await loadIllumination(settings.illum, screen) : null;
     if (settings.precision === 'int8') {
       const tmp = new CellEmbedder(screen, settings, probe, illum, segmentation, locations, recipe);
       const { batch, count } = await tmp.calibrationCrops(opts.calibrationFields ?? []);
@@ -435,7 +446,7 @@ export interface CellDeepResult {
 }
 
 /** The store settings of a cells run: the embedding settings and the cells recipe. */
-function storeSettings(settings: EmbedSettings, recipe: CellDeepRecipe, shardSize: number): Record<string, unknown> {
+export function storeSettings(settings: EmbedSettings, recipe: CellDeepRecipe, shardSize: number): Record<string, unknown> {
   return { ...settings, ...recipe, shardSize };
 }
 

@@ -6,7 +6,7 @@ import { formatStatus, queueStatus, retryFailed } from '../queue/status.js';
 import { submitScreen } from '../queue/submit.js';
 import { runWorker } from '../queue/worker.js';
 import { DEFAULT_SHARD_SIZE } from '../embed/store.js';
-import { cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, positiveInt, screenArgs, screenOptions } from './common.js';
+import { cellDeepFrom, cellSettingsFrom, embedOptions, embedSettingsFrom, featureOptions, note, positiveInt, screenArgs, screenOptions } from './common.js';
 
 const redisOption = () =>
   new Option('--redis <url>', 'Redis of the fleet: redis://host:6379, redis://user:password@host:6379 (ACL user), rediss://... (TLS)').env('MORPHOPROF_REDIS').makeOptionMandatory();
@@ -44,16 +44,20 @@ export function register(program: Command): void {
     if (o.long !== '--threads') submit.addOption(o);
   }
   submit
-    .addOption(new Option('--job-size <n>', 'fields per job (= per committed shard; same as run --shard-size)').default(DEFAULT_SHARD_SIZE).argParser(positiveInt('--job-size')))
+    .addOption(
+      new Option('--job-size <n>', 'fields per job (= per committed shard; same as run --shard-size); --mode cells: default ~20 s of crops per job (3 fields at 224 px, 15 at native 96)')
+        .default(DEFAULT_SHARD_SIZE)
+        .argParser(positiveInt('--job-size')),
+    )
     .addOption(new Option('--attempts <n>', 'tries per job before it goes to the failed set').default(3).argParser(positiveInt('--attempts')))
     .addOption(new Option('--backoff <ms>', 'delay before the first retry, doubled at each retry').default(5000).argParser(positiveInt('--backoff')))
     .action(async (o) => {
-      if (o.mode === 'cells')
-        throw new MorphoprofError('BAD_ARGUMENT', 'the job queue does not run --mode cells (single-cell deep profiles) yet', 'run single-cell screens with `morphoprof run --mode cells` (a rerun resumes), or submit whole fields or --features classical');
+      const cells = o.mode === 'cells';
       const r = await submitScreen({
         ...embedSettingsFrom(o),
         ...screenArgs(o),
-        shardSize: o.jobSize,
+        // cells mode sizes its jobs by the crops of a field (cellJobSize) unless --job-size is given
+        shardSize: cells && submit.getOptionValueSource('jobSize') === 'default' ? undefined : o.jobSize,
         out: o.out,
         redis: o.redis,
         redisCa: o.redisCa,
@@ -62,10 +66,12 @@ export function register(program: Command): void {
         features: o.features,
         cells: cellSettingsFrom(o),
         keepCells: o.keepCells === true,
+        mode: o.mode,
+        ...(cells ? { cellDeep: cellDeepFrom(o) } : {}),
         log: note,
       });
       const jobs = r.jobs.illum + r.jobs.embed;
-      console.log(`screen ${r.screenId}: ${jobs} jobs (${r.jobs.illum} illumination, ${r.jobs.embed} embedding), ${r.added} added now${r.added < jobs ? ', the rest were submitted before' : ''}`);
+      console.log(`screen ${r.screenId}: ${jobs} jobs (${r.jobs.illum} illumination, ${r.jobs.embed} embedding of ${r.jobSize} fields each), ${r.added} added now${r.added < jobs ? ', the rest were submitted before' : ''}`);
       if (r.failed) note(`${r.failed} job(s) of this screen are in the failed set: morphoprof queue retry --redis ${shownRedis(o.redis)} --out ${o.out}`);
       console.log(`queue file: ${r.queueFile}`);
       console.log(`start workers: morphoprof worker --redis ${shownRedis(o.redis)} --root <dir holding the images, tables and --out>`);

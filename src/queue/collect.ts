@@ -3,7 +3,8 @@ import path from 'node:path';
 import { writeErrorTable, type FieldError } from '../embed/field-errors.js';
 import { evaluate, type Metrics } from '../evaluate/index.js';
 import { queueFileOf, readQueueConfig } from './config.js';
-import { loadQueuedScreen, openStore } from './screen.js';
+import { readLocations } from '../cells/locations.js';
+import { loadQueuedScreen, locationsOf, openCellRowStore, openStore } from './screen.js';
 
 export type CollectResult =
   | { finished: false; screenId: string; shardsLeft: number; shards: number; fieldsLeft: number; problems: string[] }
@@ -24,8 +25,12 @@ export async function collectRun(out: string, log: (line: string) => void = () =
   if (left.length > 0)
     return { finished: false, screenId: config.screenId, shardsLeft: left.length, shards: plan.length, fieldsLeft: left.reduce((n, s) => n + s.fields.length, 0), problems };
   await store.cleanStaging(); // every job is done: no writer is left
+  if (config.cellDeep?.keepCells) await (await openCellRowStore(config)).cleanStaging();
 
   const errors: FieldError[] = [...priorErrors];
+  // rows of a locations table that name no field of the screen or no centre, as `run --mode cells` lists them
+  const locations = locationsOf(config);
+  if (locations) errors.push(...(await readLocations(locations, screen)).errors);
   for (const s of plan) errors.push(...receipts.get(s.id)!.errors);
   await writeErrorTable(path.join(config.out, 'errors.csv'), errors);
   const embedded = [...receipts.values()].reduce((n, r) => n + r.rows, 0);
@@ -43,6 +48,7 @@ export async function collectRun(out: string, log: (line: string) => void = () =
           moa: config.moa,
           ...config.settings,
           ...(config.cells ? { features: 'classical', cells: config.cells.settings, keepCells: config.cells.keepCells } : {}),
+          ...(config.cellDeep ? { ...config.cellDeep.recipe, keepCells: config.cellDeep.keepCells } : {}),
           batchSize: config.batchSize,
           shardSize: config.shardSize,
           controlCompound: screen.controlCompound,

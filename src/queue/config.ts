@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { errorMessage, MorphoprofError } from '../errors.js';
+import type { CellDeepRecipe } from '../cells/deep.js';
 import type { CellSettings } from '../cells/field.js';
 import type { EmbedSettings } from '../embed/embedder.js';
 import { checked, jobDataSchema, queueConfigSchema } from './schema.js';
@@ -27,6 +28,12 @@ export interface QueueConfig {
   settings: EmbedSettings;
   /** classical features instead of a network (`--features classical`): the cells stage's settings; absent for deep features */
   cells?: { settings: CellSettings; keepCells: boolean };
+  /**
+   * single-cell deep profiles (`--mode cells`): the whole recipe as `run --mode cells` records it
+   * (box, network input, aggregation, crop batch, nuclei from segmentation or a locations table
+   * with its SHA-256); `settings` then holds the embedding settings that recipe was planned with
+   */
+  cellDeep?: { recipe: CellDeepRecipe; keepCells: boolean };
   /** fields per inference batch and per job (= shard of the feature store) */
   batchSize: number;
   shardSize: number;

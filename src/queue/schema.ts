@@ -36,26 +36,46 @@ const settingsSchema = z.object({
   output: label.optional(),
 });
 
-/** The cells stage's settings (src/cells/field.ts CellSettings), for `--features classical`. */
-const cellsSchema = z.object({
-  settings: z.object({
-    nucleiChannel: label,
-    cellChannel: label.nullable(),
-    nuclei: z.object({
-      diameter: z.tuple([z.number().positive().max(10000), z.number().positive().max(10000)]),
-      threshold: z.enum(['li', 'otsu']),
-      thresholdCorrection: z.number().positive().max(100),
-      smoothing: z.number().min(0).max(100),
-      thresholdScale: z.enum(['linear', 'log']).optional(),
-      declump: z.enum(['intensity', 'shape', 'none']),
-      fillHoles: z.boolean(),
-      discardBorder: z.boolean(),
-      autoScale: z.boolean().optional(),
-    }).strict(),
-    cells: z.record(z.string().max(100), z.union([z.number(), z.boolean(), z.string().max(100)])),
-    measureChannels: z.array(label).max(100),
+/** The cells stage's settings (src/cells/field.ts CellSettings). */
+const cellSettingsSchema = z.object({
+  nucleiChannel: label,
+  cellChannel: label.nullable(),
+  nuclei: z.object({
+    diameter: z.tuple([z.number().positive().max(10000), z.number().positive().max(10000)]),
+    threshold: z.enum(['li', 'otsu']),
+    thresholdCorrection: z.number().positive().max(100),
+    smoothing: z.number().min(0).max(100),
+    thresholdScale: z.enum(['linear', 'log']).optional(),
+    declump: z.enum(['intensity', 'shape', 'none']),
+    fillHoles: z.boolean(),
+    discardBorder: z.boolean(),
+    autoScale: z.boolean().optional(),
+  }).strict(),
+  cells: z.record(z.string().max(100), z.union([z.number(), z.boolean(), z.string().max(100)])),
+  measureChannels: z.array(label).max(100),
+  aggregate: z.enum(['mean', 'median']),
+  illum: absolutePath.nullable(),
+}).strict();
+
+/** `--features classical`: the cells stage's settings. */
+const cellsSchema = z.object({ settings: cellSettingsSchema, keepCells: z.boolean() }).strict();
+
+/**
+ * `--mode cells`: the single-cell recipe (src/cells/deep.ts CellDeepRecipe), keys in the order
+ * CellEmbedder makes them (the feature store compares its settings as JSON text).
+ */
+const cellDeepSchema = z.object({
+  recipe: z.object({
+    mode: z.literal('cells'),
+    boxSize: z.number().int().min(8).max(1024),
+    inputSize: z.number().int().min(1).max(8192),
     aggregate: z.enum(['mean', 'median']),
-    illum: absolutePath.nullable(),
+    resize: z.enum(['bilinear', 'nearest-like']),
+    cropBatch: z.number().int().min(1).max(65536),
+    nuclei: z.union([
+      z.object({ segmentation: cellSettingsSchema.pick({ nucleiChannel: true, nuclei: true, illum: true }).strict() }).strict(),
+      z.object({ locations: absolutePath, sha256 }).strict(),
+    ]),
   }).strict(),
   keepCells: z.boolean(),
 }).strict();
@@ -71,6 +91,7 @@ export const queueConfigSchema = z.object({
   controlCompound: label,
   settings: settingsSchema,
   cells: cellsSchema.optional(),
+  cellDeep: cellDeepSchema.optional(),
   batchSize: z.number().int().min(1).max(4096),
   shardSize: z.number().int().min(1).max(1_000_000),
   illumAuto: z.boolean(),

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { storeSettings } from '../cells/deep.js';
 import { classicalRecipe } from '../cells/stage.js';
 import { checkFieldFiles } from '../embed/embed.js';
 import { metadataErrors, type FieldError } from '../embed/field-errors.js';
@@ -21,12 +22,20 @@ export interface QueuedScreen {
   priorErrors: FieldError[];
 }
 
+/** The nucleus locations table of a `--mode cells` screen, if it has one. */
+export function locationsOf(config: QueueConfig): string | null {
+  const nuclei = config.cellDeep?.recipe.nuclei;
+  return nuclei && 'locations' in nuclei ? nuclei.locations : null;
+}
+
 /** Open the screen of a queued run, refusing tables that changed since it was submitted. */
 export async function loadQueuedScreen(config: QueueConfig): Promise<QueuedScreen> {
   const changed = (file: string) =>
     new MorphoprofError('BAD_TABLE', `${file} changed after the screen was submitted (screen ${config.screenId})`, 'Submit the screen again with a new --out, or restore the table');
   if ((await sha256File(config.metadata)) !== config.metadataSha256) throw changed(config.metadata);
   if (config.moa && (await sha256File(config.moa)) !== config.moaSha256) throw changed(config.moa);
+  const locations = locationsOf(config);
+  if (locations && (await sha256File(locations)) !== (config.cellDeep!.recipe.nuclei as { sha256: string }).sha256) throw changed(locations);
   const { screen, problems } = await loadScreen({ metadata: config.metadata, images: config.images, moa: config.moa ?? undefined, controlCompound: config.controlCompound });
   const byKey = new Map(screen.fields.map((f) => [fieldKey(f), f]));
   const plan = (config.plan ?? []).map((s) => {
@@ -40,8 +49,19 @@ export async function loadQueuedScreen(config: QueueConfig): Promise<QueuedScree
   return { config, screen, present: screen.fields.filter((f) => planned.has(f)), plan, priorErrors: [...metadataErrors(problems), ...errors] };
 }
 
-/** The feature store of a queued run (same settings record as `run`, so either can resume the other). */
+/** The settings record of a queued run's feature store (the same as `run` writes, so either can resume the other). */
+export function storeRecipe(config: QueueConfig): Record<string, unknown> {
+  if (config.cells) return classicalRecipe(config.cells.settings, config.shardSize);
+  if (config.cellDeep) return storeSettings(config.settings, config.cellDeep.recipe, config.shardSize);
+  return { ...config.settings, shardSize: config.shardSize };
+}
+
+/** The feature store of a queued run. */
 export function openStore(config: QueueConfig): Promise<FeatureStore> {
-  const recipe = config.cells ? classicalRecipe(config.cells.settings, config.shardSize) : { ...config.settings, shardSize: config.shardSize };
-  return FeatureStore.open(path.join(config.out, 'features'), recipe);
+  return FeatureStore.open(path.join(config.out, 'features'), storeRecipe(config));
+}
+
+/** `--mode cells --keep-cells`: the store of one row per cell, as `run --mode cells --keep-cells` writes it. */
+export function openCellRowStore(config: QueueConfig): Promise<FeatureStore> {
+  return FeatureStore.open(path.join(config.out, 'cells'), { objects: true, ...storeRecipe(config) });
 }

@@ -26,8 +26,10 @@ import {
   type IllumJobData,
   type QueueConfig,
 } from './config.js';
+import { CellEmbedder, cellJobSize, type CellDeepOptions } from '../cells/deep.js';
 import { cellSettings, type CellSettingsInput } from '../cells/field.js';
 import { loadScreen, resolveImages } from '../screen/index.js';
+import { checked, queueConfigSchema } from './schema.js';
 import { metadataErrors, openStore } from './screen.js';
 
 export interface SubmitOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
@@ -53,8 +55,14 @@ export interface SubmitOptions extends Partial<Omit<EmbedSettings, 'illum'>> {
   features?: 'deep' | 'classical';
   /** classical: the cells stage's settings (defaults from the screen's stains). */
   cells?: CellSettingsInput;
-  /** classical: also write one row per object to `<out>/cells/`. */
+  /** classical and cells: also write one row per object (cell) to `<out>/cells/`. */
   keepCells?: boolean;
+  /** deep features: `fields` (default) whole fields; `cells` a box around every nucleus, as `run --mode cells`. */
+  mode?: 'fields' | 'cells';
+  /** cells mode: box, network input, aggregation, locations table, crop batch, segmentation settings. */
+  cellDeep?: CellDeepOptions;
+  /** Model cache of this machine (cells mode opens the network once to learn its input size). */
+  cacheDir?: string;
   log?: (line: string) => void;
 }
 
@@ -62,6 +70,8 @@ export interface SubmitResult {
   screenId: string;
   queueFile: string;
   jobs: { illum: number; embed: number };
+  /** fields per embedding job (= per shard of the feature store) */
+  jobSize: number;
   /** jobs added by this call (0 when the screen was submitted before) */
   added: number;
   /** jobs of the screen in BullMQ's failed set (retry them with `queue retry`) */
@@ -91,19 +101,30 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
   const out = path.resolve(opts.out);
   await mkdir(out, { recursive: true });
   const illumAuto = opts.illum === 'auto';
-  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, redisCa: _ca, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, features: _f, cells: _cs, keepCells: _k, ...embedOpts } = opts;
-  const settings = embedSettings({ ...embedOpts, illum: illumAuto ? path.join(out, 'illum') : opts.illum });
+  const { metadata: _m, images: _i, moa: _moa, out: _o, redis: _r, redisCa: _ca, log: _l, controlCompound: _c, attempts: _a, backoffMs: _b, features: _f, cells: _cs, keepCells: _k, mode: _md, cellDeep: _cd, cacheDir: _cache, ...embedOpts } = opts;
+  let settings = embedSettings({ ...embedOpts, illum: illumAuto ? path.join(out, 'illum') : opts.illum });
   const batchSize = opts.batchSize ?? 8;
-  const shardSize = opts.shardSize ?? DEFAULT_SHARD_SIZE;
   const metadata = path.resolve(opts.metadata);
   const moa = opts.moa ? path.resolve(opts.moa) : null;
   const images = resolveImages(opts.images);
   const controlCompound = opts.controlCompound ?? 'DMSO';
   const { screen, problems } = await loadScreen({ metadata, images, moa: moa ?? undefined, controlCompound });
+  if (opts.features === 'classical' && opts.mode === 'cells')
+    throw new MorphoprofError('BAD_ARGUMENT', '--mode cells embeds a box around every cell with a network; --features classical measures cells already', 'give one of them: --features classical, or --mode cells');
   const cells =
     opts.features === 'classical'
       ? { settings: cellSettings(screen.channels, { ...opts.cells, illum: settings.illum }), keepCells: opts.keepCells === true }
       : undefined;
+  let cellDeep: QueueConfig['cellDeep'];
+  if (opts.mode === 'cells') {
+    // the recipe as a single-machine `run --mode cells` records it (a locations table is read and checked here)
+    const planned = await CellEmbedder.recipeOf(screen, settings, { ...opts.cellDeep, locations: opts.cellDeep?.locations ? path.resolve(opts.cellDeep.locations) : null }, opts.cacheDir);
+    settings = planned.settings;
+    cellDeep = { recipe: planned.recipe, keepCells: opts.keepCells === true };
+    if (planned.locations?.errors.length) log(`warning: ${planned.locations.errors.length} row(s) of ${planned.locations.file} cannot be used (e.g. ${planned.locations.errors[0]!.reason}); listed in errors.csv by queue collect`);
+  }
+  // cells mode: a field is ~100 cells x the stains network images, not one per stain (see cellJobSize)
+  const shardSize = opts.shardSize ?? (cellDeep ? cellJobSize({ inputSize: cellDeep.recipe.inputSize, stains: screen.channels.length, fieldJobSize: DEFAULT_SHARD_SIZE }) : DEFAULT_SHARD_SIZE);
   const identity = {
     metadata,
     metadataSha256: await sha256File(metadata),
@@ -113,6 +134,7 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
     controlCompound,
     settings,
     ...(cells ? { cells } : {}),
+    ...(cellDeep ? { cellDeep } : {}),
     batchSize,
     shardSize,
     illumAuto,
@@ -131,16 +153,13 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
         'Use a new --out directory for a different screen or recipe',
       );
   }
-  const config: QueueConfig = {
-    morphoprof: 1,
-    screenId,
-    ...identity,
-    attempts: opts.attempts ?? 3,
-    backoffMs: opts.backoffMs ?? 5000,
-    jobs: { illum: 0, embed: 0 },
-    plan: [],
-    submittedAt,
-  };
+  // as every worker will read it: checked, and with its keys in the schema's order (the feature store compares its settings as text)
+  const config: QueueConfig = checked(
+    queueConfigSchema,
+    JSON.parse(JSON.stringify({ morphoprof: 1, screenId, ...identity, attempts: opts.attempts ?? 3, backoffMs: opts.backoffMs ?? 5000, jobs: { illum: 0, embed: 0 }, plan: [], submittedAt })),
+    'the queue file being written',
+    'Check the options given to queue submit',
+  );
 
   const { present, errors } = checkFieldFiles(screen);
   if (present.length === 0) {
@@ -177,7 +196,7 @@ export async function submitScreen(opts: SubmitOptions): Promise<SubmitResult> {
     for (let i = 0; i < embedJobs.length; i += 500)
       await embedQueue.addBulk(embedJobs.slice(i, i + 500).map((data) => ({ name: 'embed', data, opts: { ...jobOpts, jobId: embedJobId(screenId, data.shard) } })));
     const after = await jobCounts([illumQueue, embedQueue]);
-    return { screenId, queueFile, jobs: config.jobs, added: total(after) - total(before), failed: after.failed ?? 0 };
+    return { screenId, queueFile, jobs: config.jobs, jobSize: shardSize, added: total(after) - total(before), failed: after.failed ?? 0 };
   } finally {
     await illumQueue.close();
     await embedQueue.close();

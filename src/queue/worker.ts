@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, Worker, type Job, type JobJson, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { calibrationFields, checkFieldFiles } from '../embed/embed.js';
+import { CellEmbedder, storeSettings, type CellDeepOptions, type CellDeepRecipe } from '../cells/deep.js';
 import { CellStage } from '../cells/stage.js';
 import { FieldEmbedder } from '../embed/embedder.js';
 import type { FeatureStore, Shard } from '../embed/store.js';
@@ -27,7 +28,7 @@ import {
   type JobData,
   type QueueConfig,
 } from './config.js';
-import { loadQueuedScreen, openStore } from './screen.js';
+import { loadQueuedScreen, locationsOf, openCellRowStore, openStore, storeRecipe } from './screen.js';
 import { jobCounts } from './submit.js';
 
 export interface WorkerOptions {
@@ -97,10 +98,29 @@ class TolerantWorker extends Worker {
   }
 }
 
-/** What a worker keeps open per screen: the screen, its store and (lazily) one embedder or cells stage. */
+/** The options that make CellEmbedder plan `recipe` again from the settings it was planned with (the input size is in those). */
+function cellDeepOptions(recipe: CellDeepRecipe): CellDeepOptions {
+  const { nuclei } = recipe;
+  return {
+    boxSize: recipe.boxSize,
+    aggregate: recipe.aggregate,
+    resize: recipe.resize,
+    cropBatch: recipe.cropBatch,
+    locations: 'locations' in nuclei ? nuclei.locations : null,
+    ...('segmentation' in nuclei ? { segmentation: { nucleiChannel: nuclei.segmentation.nucleiChannel, nuclei: nuclei.segmentation.nuclei } } : {}),
+  };
+}
+
+/** JSON with the keys of every object sorted: two records compared whatever order their keys were made in. */
+const sortedJson = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+
+/** What a worker keeps open per screen: the screen, its store and (lazily) one embedder, single-cell embedder or cells stage. */
 class ScreenContext {
   private embedder: Promise<FieldEmbedder> | null = null;
   private cellStage: Promise<CellStage> | null = null;
+  private cellEmbedder: Promise<CellEmbedder> | null = null;
+  private cellRows: Promise<FeatureStore> | null = null;
   private byId: Map<string, Shard>;
   private constructor(
     readonly config: QueueConfig,
@@ -148,7 +168,44 @@ class ScreenContext {
     return this.cellStage;
   }
 
+  /**
+   * Single-cell deep features (`--mode cells`): the same network, recipe and int8 calibration crops
+   * (from the same control fields of the plan) as `run --mode cells`. A machine whose model or
+   * locations table gives another recipe than the one submitted is refused.
+   */
+  cellEmbedderOnce(): Promise<CellEmbedder> {
+    const { recipe } = this.config.cellDeep!;
+    this.cellEmbedder ??= (async () => {
+      const e = await CellEmbedder.open(this.screen, this.config.settings, cellDeepOptions(recipe), {
+        cacheDir: this.cacheDir,
+        calibrationFields: this.config.settings.precision === 'int8' ? calibrationFields(this.present, this.screen.controlCompound) : undefined,
+      });
+      const [made, submitted] = [sortedJson(storeSettings(e.settings, e.recipe, this.config.shardSize)), sortedJson(storeRecipe(this.config))];
+      if (made !== submitted) {
+        await e.dispose();
+        throw new UnrecoverableError(`on ${hostname()} the network and options of ${this.config.out}/queue.json make another single-cell recipe (${made}) than at submit (${submitted}); is the model the same file on every machine?`);
+      }
+      return e;
+    })().catch((err) => {
+      this.cellEmbedder = null;
+      throw err;
+    });
+    return this.cellEmbedder;
+  }
+
+  /** `--mode cells --keep-cells`: the store of one row per cell. */
+  cellRowStoreOnce(): Promise<FeatureStore> {
+    this.cellRows ??= openCellRowStore(this.config).catch((err) => {
+      this.cellRows = null;
+      throw err;
+    });
+    return this.cellRows;
+  }
+
   async dispose(): Promise<void> {
+    const d = this.cellEmbedder;
+    this.cellEmbedder = null;
+    if (d) await (await d.catch(() => null))?.dispose();
     const e = this.embedder;
     this.embedder = null;
     if (e) await (await e.catch(() => null))?.dispose();
@@ -243,8 +300,10 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     const shard = ctx.shard(data);
     checkImages(ctx, shard.fields);
     const state = await ctx.store.state(shard);
-    if (state.committed) return `already committed (${state.receipt.rows} fields), nothing to do`;
-    if (state.problem) say(`warning: ${state.problem}; rebuilding it`);
+    // cells mode commits the per-cell rows before the field rows; both must be there
+    const rowStore = ctx.config.cellDeep?.keepCells ? await ctx.cellRowStoreOnce() : null;
+    if (state.committed && (!rowStore || (await rowStore.state(shard)).committed)) return `already committed (${state.receipt.rows} fields), nothing to do`;
+    if (!state.committed && state.problem) say(`warning: ${state.problem}; rebuilding it`);
     // files that were there at submit time but not here: most likely the shared filesystem is not mounted at the same path
     const missing = checkFieldFiles({ ...ctx.screen, fields: shard.fields }).errors;
     if (missing.length)
@@ -256,6 +315,14 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
       const res = await stage.process(shard);
       const rows = await stage.commit(shard, res);
       return `${rows} fields measured and committed (${res.objects} nuclei)` + (res.errors.length ? `, ${res.errors.length} skipped (listed in errors.csv by collect)` : '');
+    }
+    if (ctx.config.cellDeep) {
+      const cellEmbedder = await ctx.cellEmbedderOnce();
+      for (const s of [rowStore, ctx.store]) await s?.discard(shard.id);
+      const out = await cellEmbedder.embedShard(shard.fields, { keepCells: rowStore !== null });
+      if (rowStore) await rowStore.commit(shard, out.cells, out.errors);
+      await ctx.store.commit(shard, out.fields, out.errors);
+      return `${out.fields.features.length} fields committed (${out.crops} cells, ${out.images} crop-stain images)` + (out.errors.length ? `, ${out.errors.length} field or cell problems (listed in errors.csv by collect)` : '');
     }
     const embedder = await ctx.embedderOnce();
     await ctx.store.discard(shard.id);
@@ -363,7 +430,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
         ['images folder', config.images],
         ['illumination folder', config.settings.illum],
         ['illumination folder of the cells stage', config.cells?.settings.illum ?? null],
-        ['per-object store', config.cells?.keepCells ? path.join(config.out, 'cells') : null],
+        ['per-object store', (config.cells ?? config.cellDeep)?.keepCells ? path.join(config.out, 'cells') : null],
+        ['locations table', locationsOf(config)],
         ['model', config.settings.model.endsWith('.onnx') ? config.settings.model : null],
       ]);
       entry.config = config;
