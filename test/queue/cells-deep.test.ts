@@ -134,7 +134,7 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
     writeFileSync(noCentres, 'Metadata_Plate,Metadata_Well,Metadata_Site\nP,A01,1\n');
     const cacheDir = path.join(root, 'cache');
 
-    const reference = path.join(root, 'single-locations');
+    const reference = path.join(runs, 'single-locations');
     await cellDeepScreen({ screen, out: reference, model, ...tiny, boxSize: BOX, locations: inside, shardSize: SHARD, progress: false });
     const referenceInt8 = path.join(root, 'single-int8');
     await cellDeepScreen({ screen, out: referenceInt8, model, ...tiny, precision: 'int8', boxSize: BOX, shardSize: SHARD, cacheDir, progress: false });
@@ -152,9 +152,16 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
       const changed = await submit('edited', { locations: edited });
       writeFileSync(edited, table.replace(/,40,/g, ',41,') + `1,9,${screen.fields[0]!.plate},${screen.fields[0]!.well},1,50,50\n`);
       const int8 = await submit('int8', { precision: 'int8' });
+      // the queue on top of a single-machine run with the same recipe: the same store, every job already done
+      const onTop = await submit('single-locations', { locations: inside });
 
-      const w = await runWorker({ redis: redis.url, once: true, roots: [data, runs], pollMs: 200, cacheDir });
-      assert.ok(w.jobs >= 2 * good.jobs.embed, `${w.jobs} jobs done`);
+      const said: string[] = [];
+      const w = await runWorker({ redis: redis.url, once: true, roots: [data, runs], pollMs: 200, cacheDir, say: (l) => said.push(l) });
+      assert.ok(w.jobs >= 3 * good.jobs.embed, `${w.jobs} jobs done`);
+      assert.equal((await queueStatus({ redis: redis.url, screenId: onTop.screenId }))[0]!.done, onTop.jobs.embed);
+      const onTopDone = said.filter((l) => l.startsWith(`${onTop.screenId}.`) && / in [\d.]+ s$/.test(l));
+      assert.equal(onTopDone.length, onTop.jobs.embed);
+      for (const l of onTopDone) assert.match(l, /already committed \(\d+ fields\), nothing to do/);
       const reasons = async (id: string) => (await queueStatus({ redis: redis.url, screenId: id }))[0]!.failures.map((f) => f.reason);
       for (const [r, what] of [
         [away, /locations table .*elsewhere\/nuclei\.csv lies outside the directories this worker may use/],
