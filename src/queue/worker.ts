@@ -121,6 +121,8 @@ class ScreenContext {
   private cellStage: Promise<CellStage> | null = null;
   private cellEmbedder: Promise<CellEmbedder> | null = null;
   private cellRows: Promise<FeatureStore> | null = null;
+  /** the turn of the job using this screen's network (see `withNetwork`) */
+  private networkTurn: Promise<void> = Promise.resolve();
   private byId: Map<string, Shard>;
   private constructor(
     readonly config: QueueConfig,
@@ -143,6 +145,24 @@ class ScreenContext {
     if (!shard || shard.fields.map(fieldKey).join('\n') !== data.fields.join('\n'))
       throw new UnrecoverableError(`shard ${data.shard} is not in the plan of ${this.config.out}/queue.json (was the screen submitted again to another --out?)`);
     return shard;
+  }
+
+  /**
+   * Run `work` (a shard's embedding) when no other job of this process uses the screen's network.
+   * The network's thread copies every shared batch into one reused buffer and onnxruntime-node
+   * starts the run a tick later, so two jobs in flight at once (`--concurrency 2`) could overwrite
+   * each other's batch (measured: 2-4 of 16 fields wrong). Commits still overlap the next job.
+   */
+  async withNetwork<T>(work: () => Promise<T>): Promise<T> {
+    const before = this.networkTurn;
+    let done!: () => void;
+    this.networkTurn = new Promise<void>((resolve) => (done = resolve));
+    await before;
+    try {
+      return await work();
+    } finally {
+      done();
+    }
   }
 
   /** The same network, geometry reference and calibration fields as a single-machine run. */
@@ -319,14 +339,14 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     if (ctx.config.cellDeep) {
       const cellEmbedder = await ctx.cellEmbedderOnce();
       for (const s of [rowStore, ctx.store]) await s?.discard(shard.id);
-      const out = await cellEmbedder.embedShard(shard.fields, { keepCells: rowStore !== null });
+      const out = await ctx.withNetwork(() => cellEmbedder.embedShard(shard.fields, { keepCells: rowStore !== null }));
       if (rowStore) await rowStore.commit(shard, out.cells, out.errors);
       await ctx.store.commit(shard, out.fields, out.errors);
       return `${out.fields.features.length} fields committed (${out.crops} cells, ${out.images} crop-stain images)` + (out.errors.length ? `, ${out.errors.length} field or cell problems (listed in errors.csv by collect)` : '');
     }
     const embedder = await ctx.embedderOnce();
     await ctx.store.discard(shard.id);
-    const { table, errors } = await embedder.embed(shard.fields, ctx.config.batchSize);
+    const { table, errors } = await ctx.withNetwork(() => embedder.embed(shard.fields, ctx.config.batchSize));
     await ctx.store.commit(shard, table, errors);
     return `${table.features.length} fields committed` + (errors.length ? `, ${errors.length} skipped (broken images, listed in errors.csv by collect)` : '');
   }

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cellDeepScreen, cellJobSize } from '../../src/cells/deep.js';
 import { DEFAULT_SHARD_SIZE } from '../../src/embed/store.js';
+import { runPipeline } from '../../src/pipeline.js';
 import { collectRun } from '../../src/queue/collect.js';
 import { queueStatus } from '../../src/queue/status.js';
 import { submitScreen } from '../../src/queue/submit.js';
@@ -156,7 +157,8 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
       const onTop = await submit('single-locations', { locations: inside });
 
       const said: string[] = [];
-      const w = await runWorker({ redis: redis.url, once: true, roots: [data, runs], pollMs: 200, cacheDir, say: (l) => said.push(l) });
+      // two jobs at once share one network and crop writer: still bitwise the single-machine features
+      const w = await runWorker({ redis: redis.url, once: true, roots: [data, runs], pollMs: 200, cacheDir, concurrency: 2, say: (l) => said.push(l) });
       assert.ok(w.jobs >= 3 * good.jobs.embed, `${w.jobs} jobs done`);
       assert.equal((await queueStatus({ redis: redis.url, screenId: onTop.screenId }))[0]!.done, onTop.jobs.embed);
       const onTopDone = said.filter((l) => l.startsWith(`${onTop.screenId}.`) && / in [\d.]+ s$/.test(l));
@@ -184,6 +186,25 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
       // one calibration: the single-machine run and the worker quantized the network on the same control crops
       const quantized = readdirSync(cacheDir, { recursive: true, encoding: 'utf8' }).filter((f) => /tiny-int8-.*\.onnx$/.test(f));
       assert.equal(quantized.length, 1, quantized.join(', '));
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  test('worker --concurrency 2 on whole fields: two jobs of a screen take turns on its network, every field as a single machine', async () => {
+    // small jobs of small batches, so that two jobs often have batches in flight at once (before the turns, 2-4 of 16 fields came out wrong in most rounds)
+    const small = await synthesizeScreen({ out: path.join(data, 'small'), seed: 7, plates: 1, width: 160, height: 128, sites: 1, controls: 2, doses: 1 });
+    const reference = path.join(runs, 'small-single');
+    await runPipeline({ metadata: small.imageTable, images: small.imagesRoot, moa: small.moaTable, out: reference, shardSize: 2, batchSize: 2, model, ...tiny, progress: false, log: () => {} });
+    const redis = await startRedis(await freePort());
+    try {
+      for (let round = 0; round < 3; round++) {
+        const out = path.join(runs, `small-queued-${round}`);
+        await submitScreen({ metadata: small.imageTable, images: small.imagesRoot, moa: small.moaTable, out, redis: redis.url, shardSize: 2, batchSize: 2, model, ...tiny });
+        const w = await runWorker({ redis: redis.url, once: true, roots: [runs, data], pollMs: 100, concurrency: 2 });
+        assert.equal(w.failed, 0);
+        await assertSameFeatures(out, reference);
+      }
     } finally {
       await redis.stop();
     }
