@@ -82,6 +82,14 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
       assert.ok(jobSize < DEFAULT_SHARD_SIZE);
       assert.match(sized.stdout, new RegExp(`embedding of ${jobSize} fields each`));
 
+      // what `run --mode cells` refuses, submit refuses, naming the options
+      const both = runQueueCli(['queue', 'submit', ...args.map((a) => (a === out ? path.join(runs, 'both') : a)), '--mode', 'cells', '--features', 'classical']);
+      assert.notEqual(both.status, 0);
+      assert.match(both.stderr, /--mode cells embeds a box around every cell with a network; --features classical measures cells already/);
+      const rgb = runQueueCli(['queue', 'submit', ...args.map((a) => (a === out ? path.join(runs, 'rgb') : a)), '--mode', 'cells', '--channels', 'rgb']);
+      assert.notEqual(rgb.status, 0);
+      assert.match(rgb.stderr, /--channels rgb is for whole fields/);
+
       const worker = () => new CliProcess(['worker', '--redis', redis.url, '--root', root, '--once'], fastLease);
       const [a, b] = [worker(), worker()];
       // whichever worker starts a job of the screen first is killed at once, mid-job
