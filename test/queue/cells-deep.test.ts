@@ -9,7 +9,9 @@
  *    leads out, or edited after submit, the jobs are refused with the reason; a table without the
  *    centre columns is refused at submit;
  *  - `--precision int8`: every worker calibrates on the same control crops as a single-machine run
- *    (one quantized network in the cache, features bitwise equal).
+ *    (one quantized network in the cache, features bitwise equal); `--illum auto`: illumination
+ *    jobs, then crops of corrected stains equal to a single-machine run with the same functions;
+ *  - `--concurrency 2`: two jobs of a screen take turns on its network (whole fields shown).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cellDeepScreen, cellJobSize } from '../../src/cells/deep.js';
 import { DEFAULT_SHARD_SIZE } from '../../src/embed/store.js';
+import { computeIllumination } from '../../src/illum/index.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { collectRun } from '../../src/queue/collect.js';
 import { queueStatus } from '../../src/queue/status.js';
@@ -148,11 +151,15 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
     const referenceInt8 = path.join(root, 'single-int8');
     await cellDeepScreen({ screen, out: referenceInt8, model, ...tiny, precision: 'int8', boxSize: BOX, shardSize: SHARD, cacheDir, progress: false });
 
+    const referenceIllum = path.join(root, 'single-illum');
+    await computeIllumination({ screen, out: path.join(referenceIllum, 'illum') });
+    await cellDeepScreen({ screen, out: referenceIllum, model, ...tiny, boxSize: BOX, illum: path.join(referenceIllum, 'illum'), shardSize: SHARD, progress: false });
+
     const redis = await startRedis(await freePort());
     try {
-      const submit = (name: string, extra: Parameters<typeof submitScreen>[0]['cellDeep'] & { precision?: 'int8' } = {}) => {
-        const { precision, ...cellDeep } = extra;
-        return submitScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable, out: path.join(runs, name), redis: redis.url, model, ...tiny, precision, mode: 'cells', cellDeep: { boxSize: BOX, ...cellDeep }, shardSize: SHARD, attempts: 2, backoffMs: 100, cacheDir });
+      const submit = (name: string, extra: Parameters<typeof submitScreen>[0]['cellDeep'] & { precision?: 'int8'; illum?: string } = {}) => {
+        const { precision, illum, ...cellDeep } = extra;
+        return submitScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable, out: path.join(runs, name), redis: redis.url, model, ...tiny, precision, illum, mode: 'cells', cellDeep: { boxSize: BOX, ...cellDeep }, shardSize: SHARD, attempts: 2, backoffMs: 100, cacheDir });
       };
       await assert.rejects(submit('no-centres', { locations: noCentres }), /lacks the column\(s\) Nuclei_Location_Center_X, Nuclei_Location_Center_Y/);
       const good = await submit('locations', { locations: inside });
@@ -161,13 +168,16 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
       const changed = await submit('edited', { locations: edited });
       writeFileSync(edited, table.replace(/,40,/g, ',41,') + `1,9,${screen.fields[0]!.plate},${screen.fields[0]!.well},1,50,50\n`);
       const int8 = await submit('int8', { precision: 'int8' });
+      // --illum auto: illumination jobs first, then the nuclei are found and the crops cut on corrected stains
+      const illum = await submit('illum', { illum: 'auto' });
+      assert.equal(illum.jobs.illum, screen.channels.length);
       // the queue on top of a single-machine run with the same recipe: the same store, every job already done
       const onTop = await submit('single-locations', { locations: inside });
 
       const said: string[] = [];
       // two jobs at once share one network and crop writer: still bitwise the single-machine features
       const w = await runWorker({ redis: redis.url, once: true, roots: [data, runs], pollMs: 200, cacheDir, concurrency: 2, say: (l) => said.push(l) });
-      assert.ok(w.jobs >= 3 * good.jobs.embed, `${w.jobs} jobs done`);
+      assert.ok(w.jobs >= 4 * good.jobs.embed, `${w.jobs} jobs done`);
       assert.equal((await queueStatus({ redis: redis.url, screenId: onTop.screenId }))[0]!.done, onTop.jobs.embed);
       const onTopDone = said.filter((l) => l.startsWith(`${onTop.screenId}.`) && / in [\d.]+ s$/.test(l));
       assert.equal(onTopDone.length, onTop.jobs.embed);
@@ -188,6 +198,9 @@ describe('queue: single-cell deep profiles (--mode cells)', { skip: haveRedis() 
       await assertSameFeatures(path.join(runs, 'locations'), reference);
       const errors = readCsv(path.join(runs, 'locations', 'errors.csv'));
       assert.ok(errors.some((e) => /field .*P24\/s9 is not in the screen's image table/.test(e.Reason!)), JSON.stringify(errors));
+
+      assert.ok((await collectRun(path.join(runs, 'illum'))).finished);
+      await assertSameFeatures(path.join(runs, 'illum'), referenceIllum);
 
       assert.ok((await collectRun(path.join(runs, 'int8'))).finished);
       await assertSameFeatures(path.join(runs, 'int8'), referenceInt8);
