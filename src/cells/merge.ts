@@ -1,10 +1,12 @@
-import { find } from './label.js';
 /**
  * Merging over-split objects by the depth of the valley between them (the dynamics of the marker,
  * as h-maxima would give): two touching regions stay apart only when the lower of their two peaks
- * rises more than `h` above the highest pass between them.
+ * rises more than `h` above the highest pass between them. And the converse: splitting an object
+ * at a narrow neck of its inscribed-distance map (splitNecks).
  */
-
+import { find, labelAreas } from './label.js';
+import { suppressedMaxima } from './seeds.js';
+import { watershed } from './watershed.js';
 
 /**
  * Merge adjacent labels of `labels` (1..count) whose valley on `marker` (higher = more inside an
@@ -61,4 +63,124 @@ export function mergeShallow(labels: Int32Array, count: number, marker: Float32A
   }
   if (merges) for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) labels[i] = find(parent, labels[i] as number);
   return merges;
+}
+
+/** When and where splitNecks cuts (see there). */
+export interface NeckRule {
+  /** A pass narrower than this fraction of the lower of the two widest points is a neck (0..1). */
+  ratio: number;
+  /** Only pieces whose area exceeds this many times pi r^2, r their largest inscribed radius (a disc: 1). */
+  minElongation: number;
+  /** Smallest area of a part cut off, px (smaller parts stay with the neighbour they share most border with). */
+  minPartArea: number;
+  /** Seeds (maxima of the distance) closer than this are one, px. */
+  spacing: number;
+}
+
+/** Scratch of splitNecks, grown as needed (one call at a time per thread). */
+const neck = { n: 0, mask: new Uint8Array(0), marker: new Float32Array(0), cost: new Float32Array(0), parts: new Int32Array(0) };
+
+function neckScratch(n: number): typeof neck {
+  if (neck.n < n) {
+    neck.n = n;
+    neck.mask = new Uint8Array(n);
+    neck.marker = new Float32Array(n);
+    neck.cost = new Float32Array(n);
+    neck.parts = new Int32Array(n);
+  }
+  return neck;
+}
+
+/**
+ * Split pieces of `labels` (1..count, in a w x h box) at narrow necks, on `dist` (the inscribed
+ * distance of the clump they belong to): a piece that is not disc-like (area over minElongation
+ * pi r^2) is flooded from the maxima of log(distance) `spacing` apart, and its parts are merged
+ * back (mergeShallow on the log distance, so the depth is a ratio) unless the pass between them
+ * is narrower than `ratio` of the lower of their widest points; parts under `minPartArea` join a
+ * neighbour. Two overlapping or touching round nuclei make such a neck whatever their
+ * intensities (where the stain adds up over the overlap, the intensity seeds see one bright
+ * nucleus); one round or elongated nucleus does not. The first part keeps the piece's label, the
+ * others get count+1, ...; returns the number of labels used.
+ */
+export function splitNecks(labels: Int32Array, count: number, dist: Float32Array, w: number, h: number, rule: NeckRule): number {
+  const size = w * h;
+  const area = labelAreas(labels.subarray(0, size), count);
+  const top = new Float32Array(count + 1);
+  for (let k = 0; k < size; k++) {
+    const l = labels[k] as number;
+    if (l !== 0 && (dist[k] as number) > (top[l] as number)) top[l] = dist[k] as number;
+  }
+  const depth = -Math.log(rule.ratio);
+  const b = neckScratch(size);
+  const mask = b.mask.subarray(0, size);
+  const marker = b.marker.subarray(0, size);
+  const cost = b.cost.subarray(0, size);
+  const parts = b.parts.subarray(0, size);
+  let next = count;
+  for (let l = 1; l <= count; l++) {
+    const r = top[l] as number;
+    if ((area[l] as number) <= rule.minElongation * Math.PI * r * r) continue;
+    for (let k = 0; k < size; k++) {
+      const on = labels[k] === l;
+      const v = on ? Math.log(Math.max(dist[k] as number, 1)) : 0;
+      mask[k] = on ? 1 : 0;
+      marker[k] = v;
+      cost[k] = -v;
+    }
+    const found = suppressedMaxima(marker, mask, w, h, rule.spacing, parts).count;
+    if (found < 2) continue;
+    watershed(cost, parts, mask, w, h);
+    if (mergeShallow(parts, found, marker, w, h, depth) === found - 1) continue;
+    absorbSmall(parts, found, w, h, rule.minPartArea);
+    const map = new Int32Array(found + 1);
+    let first = true;
+    for (let k = 0; k < size; k++) {
+      const p = parts[k] as number;
+      if (!mask[k] || p === 0) continue;
+      if (map[p] === 0) {
+        map[p] = first ? l : ++next;
+        first = false;
+      }
+      labels[k] = map[p] as number;
+    }
+  }
+  return next;
+}
+
+/**
+ * Parts (labels 1..count of a w x h box) smaller than `minArea` join the neighbour they share most
+ * (4-connected) border with, smallest first, until none is left or one part remains.
+ */
+export function absorbSmall(labels: Int32Array, count: number, w: number, h: number, minArea: number): void {
+  const size = w * h;
+  const area = labelAreas(labels.subarray(0, size), count);
+  const shared = new Int32Array(count + 1);
+  for (;;) {
+    let small = 0;
+    let parts = 0;
+    for (let l = 1; l <= count; l++) {
+      const a = area[l] as number;
+      if (a === 0) continue;
+      parts++;
+      if (a < minArea && (small === 0 || a < (area[small] as number))) small = l;
+    }
+    if (small === 0 || parts < 2) return;
+    shared.fill(0);
+    for (let k = 0; k < size; k++) {
+      if (labels[k] !== small) continue;
+      const x = k % w;
+      if (x > 0) shared[labels[k - 1] as number]++;
+      if (x + 1 < w) shared[labels[k + 1] as number]++;
+      if (k >= w) shared[labels[k - w] as number]++;
+      if (k + w < size) shared[labels[k + w] as number]++;
+    }
+    shared[0] = 0;
+    shared[small] = 0;
+    let best = 0;
+    for (let l = 1; l <= count; l++) if ((shared[l] as number) > (shared[best] as number)) best = l;
+    if (best === 0) return;
+    for (let k = 0; k < size; k++) if (labels[k] === small) labels[k] = best;
+    area[best] = (area[best] as number) + (area[small] as number);
+    area[small] = 0;
+  }
 }

@@ -7,7 +7,7 @@ import { MorphoprofError, invalidParameter } from '../errors.js';
 import { distanceTransform } from './distance.js';
 import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
 import { borderLabels, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
-import { mergeShallow } from './merge.js';
+import { mergeShallow, splitNecks, type NeckRule } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
 import { classMeans, imageThreshold, noiseSigma, type Histogram } from './threshold.js';
 import type { CellsOptions, LabelImage, NucleiOptions, Plane } from './types.js';
@@ -157,7 +157,10 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
  * chosen on the 40 annotated DSB 2018 fluorescence images (docs/segmentation.md): the image is
  * smoothed by `sigma` R; seeds are maxima of a mix of that and the inscribed distance, at least
  * `seedSpacing` R apart; two touching pieces are merged when their valley on a second mix is
- * shallower than `mergeDepth`.
+ * shallower than `mergeDepth`; then a piece that is not disc-like (area over `neckElongation`
+ * pi r^2) is cut where its inscribed distance narrows below `neckRatio` of its widest points,
+ * into parts of at least `neckMinPart` pi R^2 (splitNecks: overlapping nuclei whose stain adds up
+ * over the overlap, which the intensity seeds see as one).
  */
 export const AUTO_SCALE = Object.freeze({
   sigma: 0.2,
@@ -167,6 +170,9 @@ export const AUTO_SCALE = Object.freeze({
   /** Weight of intensity (vs inscribed distance) in the marker whose valleys decide merges. */
   mergeIntensityWeight: 0.3,
   mergeDepth: 0.05,
+  neckRatio: 0.85,
+  neckElongation: 1.6,
+  neckMinPart: 0.3,
 });
 
 /**
@@ -206,6 +212,8 @@ interface MarkerMix {
   seedBeta: number;
   mergeBeta: number;
   depth: number;
+  /** Cutting pieces at narrow necks of `dist` after the merge (spacing in px). */
+  neck: NeckRule;
 }
 
 /** 1 / (mean of `blurred` over `mask` - t), the intensity unit of the marker mix. */
@@ -301,7 +309,7 @@ function distanceByClump(comp: Clumps, w: number, h: number, out: Float32Array):
  * flooded in decreasing marker. The marker is `marker` or, with `mix`, the seed mix evaluated at
  * the clump's pixels; with `mix` the pieces of a clump are then merged by the valleys of the
  * merge mix (mergeShallow; pieces of different clumps never touch, so merging clump by clump is
- * merging the field). Working clump by clump keeps the pixels in cache and skips the background.
+ * merging the field) and cut at narrow necks of the inscribed distance (splitNecks). Working clump by clump keeps the pixels in cache and skips the background.
  * Writes labels 1..k (not yet renumbered) and returns k.
  */
 function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
@@ -335,15 +343,20 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
     }
     const found = suppressedMaxima(m, inside, bw, bh, spacing, seeds).count;
     watershed(cost, seeds, inside, bw, bh);
-    if (mix && found > 1) {
-      evaluateMix(mix, mix.mergeBeta, cl, c, bx, by, bw, bh, w, m, inside);
-      mergeShallow(seeds, found, m, bw, bh, mix.depth);
+    let used = found;
+    if (mix) {
+      if (found > 1) {
+        evaluateMix(mix, mix.mergeBeta, cl, c, bx, by, bw, bh, w, m, inside);
+        mergeShallow(seeds, found, m, bw, bh, mix.depth);
+      }
+      for (let y = 0; y < bh; y++) m.set(mix.dist.subarray((by + y) * w + bx, (by + y) * w + bx + bw), y * bw);
+      used = splitNecks(seeds, found, m, bw, bh, mix.neck);
     }
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) if (inside[y * bw + x]) labels[g + x] = next + (seeds[y * bw + x] as number);
     }
-    next += found;
+    next += used;
   }
   return next;
 }
@@ -398,6 +411,7 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
       seedBeta: intensity ? AUTO_SCALE.seedIntensityWeight : 0,
       mergeBeta: intensity ? AUTO_SCALE.mergeIntensityWeight : 0,
       depth: AUTO_SCALE.mergeDepth,
+      neck: { ratio: AUTO_SCALE.neckRatio, minElongation: AUTO_SCALE.neckElongation, minPartArea: AUTO_SCALE.neckMinPart * Math.PI * R * R, spacing: AUTO_SCALE.seedSpacing * R },
     };
     return watershedByClump(null, mix, comp, w, h, AUTO_SCALE.seedSpacing * R, labels);
   }
