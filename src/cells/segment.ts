@@ -7,7 +7,7 @@ import { MorphoprofError, invalidParameter } from '../errors.js';
 import { distanceTransform } from './distance.js';
 import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
 import { borderLabels, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
-import { mergeShallow, splitNecks, type NeckRule } from './merge.js';
+import { mergeShallow, splitNecks, splitNotches, type SplitRule } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
 import { classMeans, imageThreshold, noiseSigma, type Histogram } from './threshold.js';
 import type { CellsOptions, LabelImage, NucleiOptions, Plane } from './types.js';
@@ -157,10 +157,12 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
  * chosen on the 40 annotated DSB 2018 fluorescence images (docs/segmentation.md): the image is
  * smoothed by `sigma` R; seeds are maxima of a mix of that and the inscribed distance, at least
  * `seedSpacing` R apart; two touching pieces are merged when their valley on a second mix is
- * shallower than `mergeDepth`; then a piece that is not disc-like (area over `neckElongation`
- * pi r^2) is cut where its inscribed distance narrows below `neckRatio` of its widest points,
- * into parts of at least `neckMinPart` pi R^2 (splitNecks: overlapping nuclei whose stain adds up
- * over the overlap, which the intensity seeds see as one).
+ * shallower than `mergeDepth`. Then a piece that is not disc-like (area over `splitElongation`
+ * pi r^2, r its largest inscribed radius) is cut where its inscribed distance narrows below
+ * `neckRatio` of its widest points (splitNecks), and a piece whose outline has two or more notches
+ * deeper than `notchDepth` r is cut along lines into them (splitNotches: `notchReach` r is how close
+ * a cut must come to a notch), into parts of at least `splitMinPart` pi R^2: nuclei that overlap,
+ * where the stain adds up so that the intensity seeds see one bright nucleus.
  */
 export const AUTO_SCALE = Object.freeze({
   sigma: 0.2,
@@ -170,9 +172,11 @@ export const AUTO_SCALE = Object.freeze({
   /** Weight of intensity (vs inscribed distance) in the marker whose valleys decide merges. */
   mergeIntensityWeight: 0.3,
   mergeDepth: 0.05,
+  splitElongation: 1.6,
   neckRatio: 0.85,
-  neckElongation: 1.6,
-  neckMinPart: 0.3,
+  notchDepth: 0.3,
+  notchReach: 0.1,
+  splitMinPart: 0.3,
 });
 
 /**
@@ -212,8 +216,8 @@ interface MarkerMix {
   seedBeta: number;
   mergeBeta: number;
   depth: number;
-  /** Cutting pieces at narrow necks of `dist` after the merge (spacing in px). */
-  neck: NeckRule;
+  /** Cutting pieces at necks and notches after the merge (areas and spacing in px). */
+  split: SplitRule;
 }
 
 /** 1 / (mean of `blurred` over `mask` - t), the intensity unit of the marker mix. */
@@ -309,7 +313,7 @@ function distanceByClump(comp: Clumps, w: number, h: number, out: Float32Array):
  * flooded in decreasing marker. The marker is `marker` or, with `mix`, the seed mix evaluated at
  * the clump's pixels; with `mix` the pieces of a clump are then merged by the valleys of the
  * merge mix (mergeShallow; pieces of different clumps never touch, so merging clump by clump is
- * merging the field) and cut at narrow necks of the inscribed distance (splitNecks). Working clump by clump keeps the pixels in cache and skips the background.
+ * merging the field) and cut at necks and notches of their outline (splitNecks, splitNotches). Working clump by clump keeps the pixels in cache and skips the background.
  * Writes labels 1..k (not yet renumbered) and returns k.
  */
 function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
@@ -350,7 +354,8 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
         mergeShallow(seeds, found, m, bw, bh, mix.depth);
       }
       for (let y = 0; y < bh; y++) m.set(mix.dist.subarray((by + y) * w + bx, (by + y) * w + bx + bw), y * bw);
-      used = splitNecks(seeds, found, m, bw, bh, mix.neck);
+      used = splitNecks(seeds, found, m, bw, bh, mix.split);
+      used = splitNotches(seeds, used, m, bw, bh, mix.split);
     }
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
@@ -411,7 +416,14 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
       seedBeta: intensity ? AUTO_SCALE.seedIntensityWeight : 0,
       mergeBeta: intensity ? AUTO_SCALE.mergeIntensityWeight : 0,
       depth: AUTO_SCALE.mergeDepth,
-      neck: { ratio: AUTO_SCALE.neckRatio, minElongation: AUTO_SCALE.neckElongation, minPartArea: AUTO_SCALE.neckMinPart * Math.PI * R * R, spacing: AUTO_SCALE.seedSpacing * R },
+      split: {
+        minElongation: AUTO_SCALE.splitElongation,
+        neckRatio: AUTO_SCALE.neckRatio,
+        notchDepth: AUTO_SCALE.notchDepth,
+        notchReach: AUTO_SCALE.notchReach,
+        minPartArea: AUTO_SCALE.splitMinPart * Math.PI * R * R,
+        spacing: AUTO_SCALE.seedSpacing * R,
+      },
     };
     return watershedByClump(null, mix, comp, w, h, AUTO_SCALE.seedSpacing * R, labels);
   }
