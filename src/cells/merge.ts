@@ -81,13 +81,6 @@ export interface SplitRule {
   spacing: number;
 }
 
-/**
- * splitNotches looks for notches only in pieces that fill less than this share of their convex
- * hull (the hull of the pixel squares: a digitized disc fills ~0.9-0.95 of it). A speed device:
- * it changed no result on the demo screen or the DSB images.
- */
-const NOTCH_SOLIDITY = 0.9;
-
 /** Scratch planes of the splits, grown as needed (one call at a time per thread). */
 const scratch = { n: 0, mask: new Uint8Array(0), rim: new Uint8Array(0), dist: new Float32Array(0), marker: new Float32Array(0), cost: new Float32Array(0), parts: new Int32Array(0) };
 
@@ -232,10 +225,9 @@ export function convexHull(points: readonly number[]): number[] {
 /**
  * The notches of a piece (its mask in a pw x ph box): the dents of the convex hull of its pixel
  * squares deeper than `minDepth` px, each as its deepest point [x0, y0, x1, y1, ...] (pixel
- * centres). Also returns the share of the hull the piece fills (its solidity); with `maxSolidity`
- * a fuller piece is not searched (no notches).
+ * centres), and the share of the hull the piece fills (its solidity).
  */
-export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number, minDepth: number, maxSolidity = 1): { notches: number[]; solidity: number } {
+export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number, minDepth: number): { notches: number[]; solidity: number } {
   const pts: number[] = [];
   for (let y = 0; y < ph; y++) {
     let first = -1;
@@ -253,7 +245,7 @@ export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number
   let hullArea = 0;
   for (let e = 0; e < m; e++) hullArea += (hull[2 * e] as number) * (hull[(2 * e + 3) % (2 * m)] as number) - (hull[(2 * e + 2) % (2 * m)] as number) * (hull[2 * e + 1] as number);
   const solidity = area / Math.max(Math.abs(hullArea) / 2, 1);
-  if (m < 3 || solidity > maxSolidity) return { notches: [], solidity };
+  if (m < 3) return { notches: [], solidity };
   // each edge as a unit inward normal and offset: the depth of a point inside the hull is its
   // smallest distance to an edge line
   const nx = new Float64Array(m);
@@ -270,6 +262,7 @@ export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number
     c0[e] = (nx[e] as number) * ax + (ny[e] as number) * ay;
   }
   const n = pw * ph;
+  scratchFor(n);
   const dent = scratch.rim.subarray(0, n);
   const depth = scratch.marker.subarray(0, n);
   for (let y = 0; y < ph; y++) {
@@ -314,7 +307,7 @@ export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number
  */
 export function splitNotches(labels: Int32Array, count: number, dist: Float32Array, w: number, h: number, rule: SplitRule): number {
   return cutPieces(labels, count, dist, w, h, rule, ({ pw, ph, r, area, mask }, parts) => {
-    const { notches } = notchesOf(mask, pw, ph, area, rule.notchDepth * r, NOTCH_SOLIDITY);
+    const { notches } = notchesOf(mask, pw, ph, area, rule.notchDepth * r);
     if (notches.length < 4) return 0;
     const n = pw * ph;
     const f = scratch.marker.subarray(0, n);

@@ -174,7 +174,7 @@ export const AUTO_SCALE = Object.freeze({
   mergeDepth: 0.05,
   splitElongation: 1.6,
   neckRatio: 0.85,
-  notchDepth: 0.3,
+  notchDepth: 0.25,
   notchReach: 0.1,
   splitMinPart: 0.3,
 });
