@@ -319,7 +319,11 @@ export function splitNotches(labels: Int32Array, count: number, dist: Float32Arr
         let v = 0;
         if (mask[k]) {
           v = Infinity;
-          for (let q = 0; q < notches.length; q += 2) v = Math.min(v, Math.hypot(x + 0.5 - (notches[q] as number), y + 0.5 - (notches[q + 1] as number)));
+          for (let q = 0; q < notches.length; q += 2) {
+            const dx = x + 0.5 - (notches[q] as number);
+            const dy = y + 0.5 - (notches[q + 1] as number);
+            v = Math.min(v, Math.sqrt(dx * dx + dy * dy));
+          }
         }
         f[k] = v;
         cost[k] = -v;

@@ -209,6 +209,8 @@ function medianRadius(maxR: Float32Array): number {
 interface MarkerMix {
   blurred: Float32Array;
   dist: Float32Array;
+  /** Largest inscribed radius of each clump. */
+  maxR: Float32Array;
   R: number;
   t: number;
   /** 1 / (mean of `blurred` over the mask - t), floored at 1e-12. */
@@ -334,6 +336,7 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
     const inside = lMask.subarray(0, size);
     const seeds = lLabels.subarray(0, size);
     if (mix) evaluateMix(mix, mix.seedBeta, cl, c, bx, by, bw, bh, w, m, inside);
+    let area = 0;
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) {
@@ -342,6 +345,7 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
           m[k] = (marker as Float32Array)[g + x] as number;
           inside[k] = cl[g + x] === c ? 1 : 0;
         }
+        area += inside[k] as number;
         cost[k] = -(m[k] as number);
       }
     }
@@ -353,9 +357,13 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
         evaluateMix(mix, mix.mergeBeta, cl, c, bx, by, bw, bh, w, m, inside);
         mergeShallow(seeds, found, m, bw, bh, mix.depth);
       }
-      for (let y = 0; y < bh; y++) m.set(mix.dist.subarray((by + y) * w + bx, (by + y) * w + bx + bw), y * bw);
-      used = splitNecks(seeds, found, m, bw, bh, mix.split);
-      used = splitNotches(seeds, used, m, bw, bh, mix.split);
+      // a clump left whole that is disc-like has nothing to cut (the usual case: skip the work)
+      const r = mix.maxR[c] as number;
+      if (found > 1 || area > mix.split.minElongation * Math.PI * r * r) {
+        for (let y = 0; y < bh; y++) m.set(mix.dist.subarray((by + y) * w + bx, (by + y) * w + bx + bw), y * bw);
+        used = splitNecks(seeds, found, m, bw, bh, mix.split);
+        used = splitNotches(seeds, used, m, bw, bh, mix.split);
+      }
     }
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
@@ -410,6 +418,7 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
     const mix: MarkerMix = {
       blurred,
       dist,
+      maxR,
       R,
       t,
       inv: contrastUnit(blurred, mask, t),
