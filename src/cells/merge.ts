@@ -117,17 +117,29 @@ interface Piece {
 function cutPieces(labels: Int32Array, count: number, dist: Float32Array, w: number, h: number, rule: SplitRule, cut: (piece: Piece, parts: Int32Array) => number): number {
   const area = new Int32Array(count + 1);
   const top = new Float32Array(count + 1);
+  const size = w * h;
+  for (let k = 0; k < size; k++) {
+    const l = labels[k] as number;
+    if (l === 0) continue;
+    area[l]++;
+    if ((dist[k] as number) > (top[l] as number)) top[l] = dist[k] as number;
+  }
+  const candidate = (l: number): boolean => {
+    const a = area[l] as number;
+    const r = top[l] as number;
+    return a >= 2 * rule.minPartArea && a > rule.minElongation * Math.PI * r * r;
+  };
+  let any = false;
+  for (let l = 1; l <= count && !any; l++) any = candidate(l);
+  if (!any) return count;
   const x0 = new Int32Array(count + 1).fill(w);
   const x1 = new Int32Array(count + 1).fill(-1);
   const y0 = new Int32Array(count + 1).fill(h);
   const y1 = new Int32Array(count + 1).fill(-1);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const k = y * w + x;
-      const l = labels[k] as number;
+      const l = labels[y * w + x] as number;
       if (l === 0) continue;
-      area[l]++;
-      if ((dist[k] as number) > (top[l] as number)) top[l] = dist[k] as number;
       if (x < (x0[l] as number)) x0[l] = x;
       if (x > (x1[l] as number)) x1[l] = x;
       if (y < (y0[l] as number)) y0[l] = y;
@@ -136,9 +148,9 @@ function cutPieces(labels: Int32Array, count: number, dist: Float32Array, w: num
   }
   let next = count;
   for (let l = 1; l <= count; l++) {
+    if (!candidate(l)) continue;
     const r = top[l] as number;
     const a = area[l] as number;
-    if (a < 2 * rule.minPartArea || a <= rule.minElongation * Math.PI * r * r) continue;
     const bx = x0[l] as number;
     const by = y0[l] as number;
     const pw = (x1[l] as number) - bx + 1;
@@ -203,23 +215,40 @@ export function splitNecks(labels: Int32Array, count: number, dist: Float32Array
   });
 }
 
-/** Convex hull (counter-clockwise with y down, no collinear points) of points given as flat [x0, y0, x1, y1, ...]. */
-export function convexHull(points: readonly number[]): number[] {
-  const n = points.length >> 1;
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => (points[2 * a] as number) - (points[2 * b] as number) || (points[2 * a + 1] as number) - (points[2 * b + 1] as number));
-  const cross = (o: number, a: number, b: number): number =>
-    ((points[2 * a] as number) - (points[2 * o] as number)) * ((points[2 * b + 1] as number) - (points[2 * o + 1] as number)) -
-    ((points[2 * a + 1] as number) - (points[2 * o + 1] as number)) * ((points[2 * b] as number) - (points[2 * o] as number));
-  const hull: number[] = [];
-  for (const pass of [idx, [...idx].reverse()]) {
-    const start = hull.length;
-    for (const p of pass) {
-      while (hull.length - start >= 2 && cross(hull[hull.length - 2] as number, hull[hull.length - 1] as number, p) <= 0) hull.pop();
-      hull.push(p);
-    }
-    hull.pop();
+/**
+ * Convex hull of a piece's pixel squares, from the extent of each of its rows: `lo[y]` and `hi[y]`
+ * (y = 0..levels-1) are the smallest and largest x of a pixel corner at height y (lo > hi: none).
+ * The corners come sorted by (y, x), so Andrew's monotone chain needs no sort. Returns the vertices
+ * [x0, y0, x1, y1, ...] in one turning direction, no collinear ones.
+ */
+export function rowHull(lo: ArrayLike<number>, hi: ArrayLike<number>, levels: number): number[] {
+  const pts: number[] = [];
+  for (let y = 0; y < levels; y++) {
+    const a = lo[y] as number;
+    const b = hi[y] as number;
+    if (a > b) continue;
+    pts.push(a, y);
+    if (b > a) pts.push(b, y);
   }
-  return hull.flatMap((i) => [points[2 * i] as number, points[2 * i + 1] as number]);
+  const n = pts.length >> 1;
+  const hull: number[] = [];
+  const cross = (ox: number, oy: number, ax: number, ay: number, bx: number, by: number): number => (ax - ox) * (by - oy) - (ay - oy) * (bx - ox);
+  for (let pass = 0; pass < 2; pass++) {
+    const start = hull.length;
+    for (let q = 0; q < n; q++) {
+      const k = pass === 0 ? q : n - 1 - q;
+      const px = pts[2 * k] as number;
+      const py = pts[2 * k + 1] as number;
+      while (hull.length - start >= 4) {
+        const L = hull.length;
+        if (cross(hull[L - 4] as number, hull[L - 3] as number, hull[L - 2] as number, hull[L - 1] as number, px, py) > 0) break;
+        hull.length = L - 2;
+      }
+      hull.push(px, py);
+    }
+    hull.length -= 2;
+  }
+  return hull;
 }
 
 /**
@@ -228,7 +257,9 @@ export function convexHull(points: readonly number[]): number[] {
  * centres), and the share of the hull the piece fills (its solidity).
  */
 export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number, minDepth: number): { notches: number[]; solidity: number } {
-  const pts: number[] = [];
+  // the corners of each row's first and last pixel, gathered per height (0..ph)
+  const lo = new Int32Array(ph + 1).fill(pw + 1);
+  const hi = new Int32Array(ph + 1).fill(-1);
   for (let y = 0; y < ph; y++) {
     let first = -1;
     let last = -1;
@@ -238,9 +269,13 @@ export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number
         last = x;
       }
     }
-    if (first >= 0) pts.push(first, y, first, y + 1, last + 1, y, last + 1, y + 1);
+    if (first < 0) continue;
+    for (const yy of [y, y + 1]) {
+      if (first < (lo[yy] as number)) lo[yy] = first;
+      if (last + 1 > (hi[yy] as number)) hi[yy] = last + 1;
+    }
   }
-  const hull = convexHull(pts);
+  const hull = rowHull(lo, hi, ph + 1);
   const m = hull.length >> 1;
   let hullArea = 0;
   for (let e = 0; e < m; e++) hullArea += (hull[2 * e] as number) * (hull[(2 * e + 3) % (2 * m)] as number) - (hull[(2 * e + 2) % (2 * m)] as number) * (hull[2 * e + 1] as number);
@@ -251,14 +286,16 @@ export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number
   const nx = new Float64Array(m);
   const ny = new Float64Array(m);
   const c0 = new Float64Array(m);
+  // the normals point inward when the signed area is positive (y down); flip them otherwise
+  const turn = hullArea > 0 ? 1 : -1;
   for (let e = 0; e < m; e++) {
     const ax = hull[2 * e] as number;
     const ay = hull[2 * e + 1] as number;
     const dx = (hull[(2 * e + 2) % (2 * m)] as number) - ax;
     const dy = (hull[(2 * e + 3) % (2 * m)] as number) - ay;
-    const len = Math.hypot(dx, dy);
-    nx[e] = -dy / len;
-    ny[e] = dx / len;
+    const len = Math.sqrt(dx * dx + dy * dy);
+    nx[e] = (-turn * dy) / len;
+    ny[e] = (turn * dx) / len;
     c0[e] = (nx[e] as number) * ax + (ny[e] as number) * ay;
   }
   const n = pw * ph;
@@ -278,7 +315,7 @@ export function notchesOf(mask: Uint8Array, pw: number, ph: number, area: number
       }
     }
   }
-  const comp = new Int32Array(n);
+  const comp = scratch.parts.subarray(0, n);
   const dents = labelComponents(dent, pw, ph, comp, 8);
   const deepest = new Float64Array(dents + 1);
   const at = new Int32Array(dents + 1);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { absorbSmall, convexHull, notchesOf, splitNecks, splitNotches, type SplitRule } from '../../src/cells/merge.js';
+import { absorbSmall, notchesOf, rowHull, splitNecks, splitNotches, type SplitRule } from '../../src/cells/merge.js';
 import { distanceTransform } from '../../src/cells/distance.js';
 import { segmentNuclei } from '../../src/cells/segment.js';
 import type { LabelImage } from '../../src/cells/types.js';
@@ -134,7 +134,7 @@ describe('cutting overlapping nuclei', () => {
     assert.equal(splitNotches(disc.labels, 1, disc.dist, 100, 100, { ...rule(30), minElongation: 0 }), 1);
   });
 
-  it('notchesOf: a disc has none, a clover three; convexHull of a square is its corners', () => {
+  it('notchesOf: a disc has none, a clover three; rowHull of a square is its corners', () => {
     const mask = (inside: (x: number, y: number) => boolean): Uint8Array => {
       const m = new Uint8Array(100 * 100);
       for (let y = 0; y < 100; y++) for (let x = 0; x < 100; x++) m[y * 100 + x] = inside(x + 0.5, y + 0.5) ? 1 : 0;
@@ -149,9 +149,12 @@ describe('cutting overlapping nuclei', () => {
     const c = notchesOf(clover, 100, 100, clover.reduce((a, v) => a + v, 0), 3);
     assert.equal(c.notches.length, 6);
     assert.ok(c.solidity < 0.9, `solidity ${c.solidity}`);
-    const hull = convexHull([0, 0, 2, 0, 1, 1, 2, 2, 0, 2, 1, 0]);
+    // a 2x2 square's rows: corners at x 0 and 2 on heights 0, 1, 2; the middle ones are collinear
+    const hull = rowHull([0, 0, 0], [2, 2, 2], 3);
     assert.equal(hull.length, 8);
-    assert.deepEqual(new Set(hull.map((v) => v)), new Set([0, 2]));
+    assert.deepEqual(new Set(hull), new Set([0, 2]));
+    // a trapezoid: one pixel, then three, then five (the corners on its slanted sides are collinear)
+    assert.equal(rowHull([2, 1, 0, 0], [3, 4, 5, 5], 4).length / 2, 6);
   });
 
   it('absorbSmall: a part under the minimum joins the neighbour it shares most border with', () => {
