@@ -7,7 +7,7 @@ import { MorphoprofError, invalidParameter } from '../errors.js';
 import { distanceTransform } from './distance.js';
 import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
 import { borderLabels, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
-import { mergeShallow } from './merge.js';
+import { mergeShallow, splitNecks, splitNotches, type SplitRule } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
 import { classMeans, imageThreshold, noiseSigma, type Histogram } from './threshold.js';
 import type { CellsOptions, LabelImage, NucleiOptions, Plane } from './types.js';
@@ -157,7 +157,12 @@ export function segmentNuclei(plane: Plane, opts: Partial<NucleiOptions> = {}): 
  * chosen on the 40 annotated DSB 2018 fluorescence images (docs/segmentation.md): the image is
  * smoothed by `sigma` R; seeds are maxima of a mix of that and the inscribed distance, at least
  * `seedSpacing` R apart; two touching pieces are merged when their valley on a second mix is
- * shallower than `mergeDepth`.
+ * shallower than `mergeDepth`. Then a piece that is not disc-like (area over `splitElongation`
+ * pi r^2, r its largest inscribed radius) is cut where its inscribed distance narrows below
+ * `neckRatio` of its widest points (splitNecks), and a piece whose outline has two or more notches
+ * deeper than `notchDepth` r is cut along lines into them (splitNotches: `notchReach` r is how close
+ * a cut must come to a notch), into parts of at least `splitMinPart` pi R^2: nuclei that overlap,
+ * where the stain adds up so that the intensity seeds see one bright nucleus.
  */
 export const AUTO_SCALE = Object.freeze({
   sigma: 0.2,
@@ -167,6 +172,11 @@ export const AUTO_SCALE = Object.freeze({
   /** Weight of intensity (vs inscribed distance) in the marker whose valleys decide merges. */
   mergeIntensityWeight: 0.3,
   mergeDepth: 0.05,
+  splitElongation: 1.6,
+  neckRatio: 0.85,
+  notchDepth: 0.25,
+  notchReach: 0.1,
+  splitMinPart: 0.3,
 });
 
 /**
@@ -199,6 +209,8 @@ function medianRadius(maxR: Float32Array): number {
 interface MarkerMix {
   blurred: Float32Array;
   dist: Float32Array;
+  /** Largest inscribed radius of each clump. */
+  maxR: Float32Array;
   R: number;
   t: number;
   /** 1 / (mean of `blurred` over the mask - t), floored at 1e-12. */
@@ -206,6 +218,8 @@ interface MarkerMix {
   seedBeta: number;
   mergeBeta: number;
   depth: number;
+  /** Cutting pieces at necks and notches after the merge (areas and spacing in px). */
+  split: SplitRule;
 }
 
 /** 1 / (mean of `blurred` over `mask` - t), the intensity unit of the marker mix. */
@@ -301,7 +315,7 @@ function distanceByClump(comp: Clumps, w: number, h: number, out: Float32Array):
  * flooded in decreasing marker. The marker is `marker` or, with `mix`, the seed mix evaluated at
  * the clump's pixels; with `mix` the pieces of a clump are then merged by the valleys of the
  * merge mix (mergeShallow; pieces of different clumps never touch, so merging clump by clump is
- * merging the field). Working clump by clump keeps the pixels in cache and skips the background.
+ * merging the field) and cut at necks and notches of their outline (splitNecks, splitNotches). Working clump by clump keeps the pixels in cache and skips the background.
  * Writes labels 1..k (not yet renumbered) and returns k.
  */
 function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, comp: Clumps, w: number, h: number, spacing: number, labels: Int32Array): number {
@@ -322,6 +336,7 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
     const inside = lMask.subarray(0, size);
     const seeds = lLabels.subarray(0, size);
     if (mix) evaluateMix(mix, mix.seedBeta, cl, c, bx, by, bw, bh, w, m, inside);
+    let area = 0;
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) {
@@ -330,20 +345,31 @@ function watershedByClump(marker: Float32Array | null, mix: MarkerMix | null, co
           m[k] = (marker as Float32Array)[g + x] as number;
           inside[k] = cl[g + x] === c ? 1 : 0;
         }
+        area += inside[k] as number;
         cost[k] = -(m[k] as number);
       }
     }
     const found = suppressedMaxima(m, inside, bw, bh, spacing, seeds).count;
     watershed(cost, seeds, inside, bw, bh);
-    if (mix && found > 1) {
-      evaluateMix(mix, mix.mergeBeta, cl, c, bx, by, bw, bh, w, m, inside);
-      mergeShallow(seeds, found, m, bw, bh, mix.depth);
+    let used = found;
+    if (mix) {
+      if (found > 1) {
+        evaluateMix(mix, mix.mergeBeta, cl, c, bx, by, bw, bh, w, m, inside);
+        mergeShallow(seeds, found, m, bw, bh, mix.depth);
+      }
+      // a clump left whole that is disc-like has nothing to cut (the usual case: skip the work)
+      const r = mix.maxR[c] as number;
+      if (found > 1 || area > mix.split.minElongation * Math.PI * r * r) {
+        for (let y = 0; y < bh; y++) m.set(mix.dist.subarray((by + y) * w + bx, (by + y) * w + bx + bw), y * bw);
+        used = splitNecks(seeds, found, m, bw, bh, mix.split);
+        used = splitNotches(seeds, used, m, bw, bh, mix.split);
+      }
     }
     for (let y = 0; y < bh; y++) {
       const g = (by + y) * w + bx;
       for (let x = 0; x < bw; x++) if (inside[y * bw + x]) labels[g + x] = next + (seeds[y * bw + x] as number);
     }
-    next += found;
+    next += used;
   }
   return next;
 }
@@ -392,12 +418,21 @@ function declump(raw: Float32Array, mask: Uint8Array, w: number, h: number, o: N
     const mix: MarkerMix = {
       blurred,
       dist,
+      maxR,
       R,
       t,
       inv: contrastUnit(blurred, mask, t),
       seedBeta: intensity ? AUTO_SCALE.seedIntensityWeight : 0,
       mergeBeta: intensity ? AUTO_SCALE.mergeIntensityWeight : 0,
       depth: AUTO_SCALE.mergeDepth,
+      split: {
+        minElongation: AUTO_SCALE.splitElongation,
+        neckRatio: AUTO_SCALE.neckRatio,
+        notchDepth: AUTO_SCALE.notchDepth,
+        notchReach: AUTO_SCALE.notchReach,
+        minPartArea: AUTO_SCALE.splitMinPart * Math.PI * R * R,
+        spacing: AUTO_SCALE.seedSpacing * R,
+      },
     };
     return watershedByClump(null, mix, comp, w, h, AUTO_SCALE.seedSpacing * R, labels);
   }
