@@ -8,6 +8,7 @@
  * native size) and of whole-crop embedding (`embed`, the crop as a field).
  *
  *   node dist/bench/singlecell.js [--fields 24] [--configs fp32-224,int8-224,fp32-96,int8-96] [--real] [--real-only]
+ *     [--real-int8-only] (the int8 rows of --real and the fp32 runs they are compared with)
  */
 import { mkdtempSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -20,8 +21,8 @@ import type { ModelSession } from '../src/models/session.js';
 import { openModelInThread } from '../src/models/thread-session.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
-import { readProfiles } from '../src/table/index.js';
-import { leaveOneOut, writeCropScreen } from './real-crops.js';
+import { readProfiles, type ProfileTable } from '../src/table/index.js';
+import { leaveOneOut, rowCosines, writeCropScreen } from './real-crops.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     configs: { type: 'string', default: 'fp32-224,int8-224,fp32-96,int8-96' },
     real: { type: 'boolean', default: false },
     'real-only': { type: 'boolean', default: false },
+    'real-int8-only': { type: 'boolean', default: false },
   },
 });
 const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-singlecell-'));
@@ -74,7 +76,7 @@ async function rawRate(size: number, precision: 'fp32' | 'int8'): Promise<{ wall
   return rate;
 }
 
-if (!values['real-only']) {
+if (!values['real-only'] && !values['real-int8-only']) {
   const s = await synthesizeScreen({ out: path.join(root, 'screen'), preset: 'bench', plates: 1, sites: 1, minorityMoa: true });
   const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable });
   screen.fields = screen.fields.slice(0, Number(values.fields));
@@ -110,22 +112,35 @@ if (!values['real-only']) {
   console.log('Target: native 96 px int8 >= 400 crop-stains/s on 2 cores.');
 }
 
-if (values.real || values['real-only']) {
+if (values.real || values['real-only'] || values['real-int8-only']) {
   const crops = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data', 'bbbc021', 'single-cell-crops');
   const cs = await writeCropScreen(crops, path.join(root, 'crops'));
   const { screen } = await loadScreen({ metadata: cs.metadata, images: cs.images });
   console.log(`\nreal BBBC021 crops: ${cs.counts.DMSO} DMSO, ${cs.counts.Protein_synthesis} cycloheximide, ${cs.size}x${cs.size}; leave-one-out 1-NN (cosine), ResNet-50 fp32`);
-  const variants: Array<[string, CellDeepOptions]> = [
+  const variants: Array<[string, CellDeepOptions & { precision?: 'int8' }, string?]> = [
     ['cells path, 68-px box enlarged bilinearly to 224', {}],
     ['cells path, enlarged by the area resampler (pixel repetition)', { resize: 'nearest-like' }],
     ['cells path, native 68 px', { cropInput: 'native' }],
     ['cells path, enlarged bilinearly to 112', { cropInput: 112 }],
+    // int8 calibrated on DMSO crops; cosine of each crop's int8 embedding to its fp32 one
+    ['cells path, 224 bilinear, int8', { precision: 'int8' }, 'cells path, 68-px box enlarged bilinearly to 224'],
+    ['cells path, native 68 px, int8', { cropInput: 'native', precision: 'int8' }, 'cells path, native 68 px'],
   ];
-  for (const [label, o] of variants) {
+  const tables = new Map<string, ProfileTable>();
+  for (const [label, o, fp32] of variants) {
+    if (values['real-int8-only'] && !o.precision && !variants.some((v) => v[2] === label)) continue;
     const t = performance.now();
     const r = await cellDeepScreen({ screen, out: path.join(root, `real-${label.replace(/\W+/g, '-')}`), locations: cs.locations, boxSize: cs.size, progress: false, ...o });
-    console.log(`${label}: ${leaveOneOut(await readProfiles(r.featuresDir), 'Metadata_Compound').toFixed(4)} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    const table = await readProfiles(r.featuresDir);
+    tables.set(label, table);
+    let cosines = '';
+    if (fp32) {
+      const c = rowCosines(tables.get(fp32)!, table);
+      cosines = `; cosine to fp32 per crop: mean ${(c.reduce((x, y) => x + y, 0) / c.length).toFixed(4)}, min ${Math.min(...c).toFixed(4)}`;
+    }
+    console.log(`${label}: ${leaveOneOut(table, 'Metadata_Compound').toFixed(4)}${cosines} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
   }
+  if (values['real-int8-only']) process.exit(0);
   const e = await embedScreen({ screen, out: path.join(root, 'real-embed'), progress: false });
   console.log(`whole-crop embedding (embed, each crop a field, area resampling): ${leaveOneOut(await readProfiles(e.featuresDir), 'Metadata_Compound').toFixed(4)}`);
 }
