@@ -78,7 +78,7 @@ export interface CellDeepRecipe {
 
 /**
  * Crop-stain images per batch by default: about 24 images' worth of 224-px work, at most 32
- * (measured at 96 px, int8, one thread: 32 per batch as fast per CPU-second as 64-256, and the
+ * (measured at 96 px, int8, single-threaded sessions: 16 to 128 per batch equally fast per CPU-second, and the
  * batches in flight stay small).
  */
 export function defaultCropBatch(inputSize: number): number {
