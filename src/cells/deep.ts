@@ -257,7 +257,8 @@ export class CellEmbedder {
     if (settings.precision === 'int8') {
       const tmp = new CellEmbedder(screen, settings, [probe], illum, segmentation, locations, recipe);
       const { batch, count } = await tmp.calibrationCrops(opts.calibrationFields ?? []);
-      Object.assign(modelOptions, { precision: 'int8', calibration: batch, calibrationCount: count });
+      // only the embedding is read: the int8 file keeps no other output (ResNet-50's classifier is not run)
+      Object.assign(modelOptions, { precision: 'int8', calibration: batch, calibrationCount: count, int8Outputs: [probe.embeddingOutput] });
     }
     const layout = cropSessionLayout(cells.sessions);
     modelOptions.intraOpNumThreads = layout.threads;

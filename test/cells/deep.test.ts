@@ -100,6 +100,24 @@ describe('single-cell deep profiles', () => {
     await assert.rejects(cellDeepScreen({ screen, out: b, boxSize: 40, cropInput: 'native', shardSize: 6, progress: false }), /other settings/);
   });
 
+  test('int8: calibrated on control crops, every field row close to its fp32 row', async (t) => {
+    const a = byField(await readProfiles(path.join(root, 'run', 'features'))); // fp32, made by the first test
+    const r = await cellDeepScreen({ screen, out: path.join(root, 'int8'), ...CELLS, precision: 'int8', shardSize: 6, progress: false });
+    assert.equal(r.settings.precision, 'int8');
+    const q = byField(await readProfiles(r.featuresDir));
+    assert.equal(q.size, a.size);
+    const cos = [...a].map(([k, x]) => {
+      const y = q.get(k)!;
+      let [d, nx, ny] = [0, 0, 0];
+      for (let j = 0; j < x.length; j++) [d, nx, ny] = [d + x[j]! * y[j]!, nx + x[j]! ** 2, ny + y[j]! ** 2];
+      return d / Math.sqrt(nx * ny);
+    });
+    const mean = cos.reduce((u, v) => u + v, 0) / cos.length;
+    t.diagnostic(`cosine int8 vs fp32 per field: mean ${mean.toFixed(4)}, min ${Math.min(...cos).toFixed(4)}`);
+    assert.ok(mean >= 0.98 && Math.min(...cos) >= 0.95, `cosine mean ${mean}, min ${Math.min(...cos)}`);
+    assert.ok([...a].some(([k, x]) => !sameBits(x, q.get(k)!)), 'int8 rows differ from fp32 ones');
+  });
+
   test('bad input: a field without nuclei, a locations table naming unknown fields and centres outside the image, a box larger than the field', async () => {
     const out = path.join(root, 'bad');
     // blank the first field's images: no nuclei there

@@ -2,13 +2,14 @@
  * The quantizer folds zero Pads (Keras 'same' padding converted to explicit Pad nodes) into the
  * Conv or MaxPool that reads them: same outputs in fp32, fewer nodes; and it leaves alone the Pads
  * where folding would change the result (a non-zero pad value, a MaxPool reading negative values,
- * a Pad read twice).
+ * a Pad read twice). With `outputs`, the quantized file keeps only those outputs and what they need.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { OnnxGraphBuilder } from '../../src/models/onnx-builder.js';
+import { MorphoprofError } from '../../src/errors.js';
 import { foldPadsOnnx, quantizeOnnx } from '../../src/models/quantize.js';
 import { randomArray } from './support.js';
 
@@ -79,4 +80,19 @@ test('the int8 quantizer folds them too, and says so; without folding the graph 
   let far = 0;
   for (let i = 0; i < a.length; i++) far = Math.max(far, Math.abs(a[i]! - b[i]!));
   assert.ok(far < 1e-5, `max difference ${far}`);
+});
+
+test('int8 with outputs: only the kept outputs and the nodes they need remain, with the same values', async () => {
+  const calibration = randomArray(4 * 3 * S * S, -3, 3, 5);
+  const opts = { calibration, calibrationCount: 4, inputSize: S, intraOpNumThreads: 1 };
+  const both = await quantizeOnnx(model({ padReadTwice: true }), opts);
+  const one = await quantizeOnnx(model({ padReadTwice: true }), { ...opts, outputs: ['pool'] });
+  const outs = (b: Uint8Array) => onnxProto.onnx.ModelProto.decode(b).graph!.output!.map((o) => o.name);
+  assert.deepEqual(outs(both.bytes), ['pool', 'padded_relu']);
+  assert.deepEqual(outs(one.bytes), ['pool']);
+  assert.equal(ops(both.bytes).filter((o) => o === 'Relu').length, 2);
+  assert.equal(ops(one.bytes).filter((o) => o === 'Relu').length, 1, 'the Relu only padded_relu needed is gone');
+  const x = randomArray(2 * 3 * S * S, -3, 3, 9);
+  assert.deepEqual(await run(one.bytes, x, 2), await run(both.bytes, x, 2));
+  await assert.rejects(quantizeOnnx(model(), { ...opts, outputs: ['fc1000'] }), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_ARGUMENT' && /no output "fc1000".*its outputs: pool/.test(e.message));
 });
