@@ -57,7 +57,7 @@ async function rawRate(size: number, precision: 'fp32' | 'int8'): Promise<{ wall
   for (let i = 0; i < batch.length; i++) batch[i] = 60 * Math.sin(i * 0.013) + 20 * Math.cos(i * 0.0007);
   const layout = cropSessionLayout(undefined);
   const calibration = batch.slice(0, Math.min(n, 16) * per);
-  const opts = { inputSize: size === 224 ? undefined : size, precision, intraOpNumThreads: layout.threads, ...(precision === 'int8' ? { calibration, calibrationCount: Math.min(n, 16) } : {}) };
+  const opts = { inputSize: size === 224 ? undefined : size, precision, intraOpNumThreads: layout.threads, ...(precision === 'int8' ? { calibration, calibrationCount: Math.min(n, 16), int8Outputs: ['avg_pool'] } : {}) };
   const sessions: ModelSession[] = [];
   for (let k = 0; k < layout.sessions; k++) sessions.push(await openModelInThread('resnet50', opts));
   await Promise.all(sessions.map((m) => m.embed(batch, n)));
