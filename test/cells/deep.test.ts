@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { aggregateRows, cellDeepScreen, cropSessionLayout, defaultCropBatch } from '../../src/cells/deep.js';
+import { aggregateRows, cellDeepScreen, cropSessionLayout } from '../../src/cells/deep.js';
 import { MorphoprofError } from '../../src/errors.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { loadScreen } from '../../src/screen/index.js';
@@ -167,7 +167,6 @@ describe('single-cell deep profiles', () => {
     assert.deepEqual(cropSessionLayout(2, 8), { sessions: 2, threads: 4 });
     assert.deepEqual(cropSessionLayout(3, 2), { sessions: 3, threads: 1 });
     for (const bad of [0, 1.5, 65]) assert.throws(() => cropSessionLayout(bad, 2), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_ARGUMENT' && /sessions/.test(e.message));
-    assert.deepEqual([defaultCropBatch(96), defaultCropBatch(224), defaultCropBatch(300)], [32, 24, 13]);
   });
 
   test('CLI: embed --mode cells refuses a locations table without centre columns, and --features classical with it', async () => {
