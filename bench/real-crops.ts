@@ -102,3 +102,17 @@ export function leaveOneOut(table: ProfileTable, label: string): number {
   }
   return right / n;
 }
+
+/** Cosine of each row of `b` to the row of `a` of the same field (plate, well, site). */
+export function rowCosines(a: ProfileTable, b: ProfileTable): number[] {
+  const key = (m: ProfileTable['metadata'][number]) => `${m.Metadata_Plate}/${m.Metadata_Well}/${m.Metadata_Site}`;
+  const rows = new Map(a.metadata.map((m, i) => [key(m), a.features[i]!]));
+  return b.metadata.map((m, i) => {
+    const x = rows.get(key(m));
+    const y = b.features[i]!;
+    if (!x) throw new Error(`field ${key(m)} is missing from the reference table`);
+    let [d, nx, ny] = [0, 0, 0];
+    for (let j = 0; j < y.length; j++) [d, nx, ny] = [d + x[j]! * y[j]!, nx + x[j]! ** 2, ny + y[j]! ** 2];
+    return d / Math.sqrt(nx * ny);
+  });
+}

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { calibrationFields, embedSettings, nothingValidMessage, presentFieldsOrThrow } from '../embed/embed.js';
 import { featureColumnNames, fieldError, METADATA_COLUMNS, modelTag, type EmbedSettings, fieldMetadata } from '../embed/embedder.js';
@@ -51,8 +52,14 @@ export interface CellDeepOptions {
   locations?: string | null;
   /** Segmentation settings when no locations are given (cells are not grown: only nuclei are needed). */
   segmentation?: CellSettingsInput;
-  /** Crop-stain images per network batch (default: 24 at 224 px, more at smaller inputs). */
+  /** Crop-stain images per network batch (default: 24 at 224 px, 32 at smaller inputs). */
   cropBatch?: number;
+  /**
+   * Network sessions run side by side, each on its own thread and fed batches in turn (default:
+   * one per CPU core, each with one onnxruntime thread; see `cropSessionLayout`). Features do not
+   * depend on it.
+   */
+  sessions?: number;
   /** Enlargement of crops: bilinear (default) or the area resampler's pixel repetition (for comparison). */
   resize?: CropResize;
 }
@@ -69,9 +76,26 @@ export interface CellDeepRecipe {
   nuclei: { segmentation: Pick<CellSettings, 'nucleiChannel' | 'nuclei' | 'illum'> } | { locations: string; sha256: string };
 }
 
-/** Crop-stain images per batch by default: about 24 images' worth of 224-px work, at most 256. */
+/**
+ * Crop-stain images per batch by default: about 24 images' worth of 224-px work, at most 32
+ * (measured at 96 px, int8, single-threaded sessions: 16 to 128 per batch equally fast per CPU-second, and the
+ * batches in flight stay small).
+ */
 export function defaultCropBatch(inputSize: number): number {
-  return Math.max(8, Math.min(256, Math.round((24 * 224 * 224) / (inputSize * inputSize))));
+  return Math.max(8, Math.min(32, Math.round((24 * 224 * 224) / (inputSize * inputSize))));
+}
+
+/**
+ * Sessions and onnxruntime threads per session for crops: by default one single-threaded session
+ * per core, fed batches in turn. Crops are small images whose GEMMs have few rows (3x3 at ResNet-50's
+ * last stage at 96 px), which split badly over threads: measured at 96 px int8 on 2 cores, one
+ * thread runs 248 images per CPU-second, two threads of one session 217, and on a loaded machine a
+ * two-thread operator waits for its slower thread.
+ */
+export function cropSessionLayout(sessions: number | undefined, cores = availableParallelism()): { sessions: number; threads: number } {
+  const n = sessions ?? cores;
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new MorphoprofError('BAD_ARGUMENT', `sessions must be an integer from 1 to 64, got ${sessions}`, 'give the number of network sessions to run side by side, e.g. the number of CPU cores');
+  return { sessions: n, threads: Math.max(1, Math.floor(cores / n)) };
 }
 
 /**
@@ -170,7 +194,8 @@ export class CellEmbedder {
   private constructor(
     readonly screen: Screen,
     readonly settings: EmbedSettings,
-    private readonly model: ModelSession,
+    /** the network's sessions, fed batches in turn (the same model) */
+    private readonly models: readonly ModelSession[],
     private readonly illum: IlluminationSet | null,
     private readonly segmentation: CellSettings | null,
     /** the user's nucleus centres, when given instead of segmentation */
@@ -180,8 +205,8 @@ export class CellEmbedder {
     this.recipe = recipe;
     // e.g. DAPI_resnet50.cells96_0000 (crops enlarged to the network's input), DAPI_resnet50.s96.cells96_0000 (native)
     const tag = `${modelTag(settings)}${settings.inputSize !== undefined ? `.s${recipe.inputSize}` : ''}.cells${recipe.boxSize}`;
-    this.featureColumns = featureColumnNames(screen.channels, tag, model.embeddingDim);
-    this.writer = new CropWriter(recipe.boxSize, recipe.inputSize, model.preprocess, recipe.resize);
+    this.featureColumns = featureColumnNames(screen.channels, tag, models[0]!.embeddingDim);
+    this.writer = new CropWriter(recipe.boxSize, recipe.inputSize, models[0]!.preprocess, recipe.resize);
   }
 
   /** The recipe and the pieces it needs, checked before any network is opened. */
@@ -241,16 +266,26 @@ export class CellEmbedder {
     const { settings, recipe, segmentation, locations, modelOptions, probe } = await CellEmbedder.probe(screen, given, cells, opts.cacheDir);
     const illum = settings.illum ? await loadIllumination(settings.illum, screen) : null;
     if (settings.precision === 'int8') {
-      const tmp = new CellEmbedder(screen, settings, probe, illum, segmentation, locations, recipe);
+      const tmp = new CellEmbedder(screen, settings, [probe], illum, segmentation, locations, recipe);
       const { batch, count } = await tmp.calibrationCrops(opts.calibrationFields ?? []);
-      Object.assign(modelOptions, { precision: 'int8', calibration: batch, calibrationCount: count });
+      // only the embedding is read: the int8 file keeps no other output (ResNet-50's classifier is not run)
+      Object.assign(modelOptions, { precision: 'int8', calibration: batch, calibrationCount: count, int8Outputs: [probe.embeddingOutput] });
     }
-    const model = await openModelInThread(settings.model, modelOptions);
-    return new CellEmbedder(screen, settings, model, illum, segmentation, locations, recipe);
+    const layout = cropSessionLayout(cells.sessions);
+    modelOptions.intraOpNumThreads = layout.threads;
+    // one after the other: the first converts (and quantizes) the network, the others load the cached file
+    const models: ModelSession[] = [];
+    try {
+      for (let k = 0; k < layout.sessions; k++) models.push(await openModelInThread(settings.model, modelOptions));
+    } catch (err) {
+      await Promise.all(models.map((m) => m.dispose()));
+      throw err;
+    }
+    return new CellEmbedder(screen, settings, models, illum, segmentation, locations, recipe);
   }
 
   get embeddingDim(): number {
-    return this.model.embeddingDim;
+    return this.models[0]!.embeddingDim;
   }
 
   /** Network images (crop-stains) of control crops for int8 calibration, spread over the fields and their cells. */
@@ -333,7 +368,7 @@ export class CellEmbedder {
    */
   async embedShard(fields: readonly Field[], opts: { keepCells?: boolean; onField?: () => void } = {}): Promise<CellShardOutput> {
     const per = this.screen.channels.length;
-    const dim = this.model.embeddingDim;
+    const dim = this.models[0]!.embeddingDim;
     const width = per * dim;
     const size = 3 * this.recipe.inputSize ** 2;
     const cap = this.recipe.cropBatch;
@@ -356,20 +391,23 @@ export class CellEmbedder {
 
     let batch = this.takeBatch();
     let owners: Array<{ p: Pending; slot: number }> = [];
-    let inflight: Promise<void> | null = null;
+    // batches go to the sessions in turn; a session's next batch waits for its previous one
+    const inflight: Array<Promise<void> | null> = this.models.map(() => null);
+    let turn = 0;
     const flush = async () => {
       if (owners.length === 0) return;
       const [buf, own] = [batch, owners];
-      if (inflight) await inflight;
+      const k = turn++ % this.models.length;
+      if (inflight[k]) await inflight[k];
       images += own.length;
-      inflight = this.model.embed(buf, own.length).then((emb) => {
+      const done = (inflight[k] = this.models[k]!.embed(buf, own.length).then((emb) => {
         this.pool.push(buf);
         own.forEach(({ p, slot }, i) => {
           p.emb.set(emb.subarray(i * dim, (i + 1) * dim), slot * dim);
           if (--p.left === 0) finish(p);
         });
-      });
-      inflight.catch(() => {}); // surfaced by the next await
+      }));
+      done.catch(() => {}); // surfaced by the next await
       batch = this.takeBatch();
       owners = [];
     };
@@ -395,7 +433,7 @@ export class CellEmbedder {
       }
     }
     await flush();
-    if (inflight) await inflight;
+    await Promise.all(inflight);
 
     const table: ProfileTable = { metadataColumns: [...CELL_FIELD_METADATA], metadata: [], featureColumns: this.featureColumns, features: [] };
     for (const i of [...rows.keys()].sort((a, b) => a - b)) {
@@ -411,7 +449,7 @@ export class CellEmbedder {
   }
 
   async dispose(): Promise<void> {
-    await this.model.dispose();
+    await Promise.all(this.models.map((m) => m.dispose()));
   }
 }
 

@@ -41,6 +41,8 @@ export interface OpenModelOptions {
   calibrationMethod?: CalibrationMethod;
   /** int8 with `percentile`: upper percentile (default 99.99). */
   calibrationPercentile?: number;
+  /** int8: the outputs kept in the quantized file (default all; e.g. only the embedding, so an unread classifier is not run). */
+  int8Outputs?: string[];
 }
 
 export interface ModelSession {
@@ -146,8 +148,10 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
       method: opts.calibrationMethod,
       percentile: opts.calibrationPercentile,
       intraOpNumThreads: threads,
+      outputs: opts.int8Outputs,
     });
     session = await createSession(onnxPath, threads, false);
+    outputNames.splice(0, outputNames.length, ...session.outputNames);
   }
 
   const perImage = 3 * inputSize * inputSize;

@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { aggregateRows, cellDeepScreen } from '../../src/cells/deep.js';
+import { aggregateRows, cellDeepScreen, cropSessionLayout } from '../../src/cells/deep.js';
 import { MorphoprofError } from '../../src/errors.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { loadScreen } from '../../src/screen/index.js';
@@ -90,8 +90,32 @@ describe('single-cell deep profiles', () => {
     assert.ok(rc.fieldsResumed > 0 && rc.fieldsEmbedded > 0 && rc.fieldsEmbedded < ta.size, `${rc.fieldsResumed} resumed, ${rc.fieldsEmbedded} redone`);
     const tc = byField(await readProfiles(path.join(b, 'features')));
     for (const [k, v] of ta) assert.ok(sameBits(v, tc.get(k)!), `field ${k} differs after resume`);
+    // the session layout and the crop batch do not change a bit: 3 sessions fed batches of 7 crop-stains in turn
+    const d = path.join(root, 'layout');
+    const rd = await cellDeepScreen({ screen, out: d, ...CELLS, sessions: 3, cropBatch: 7, shardSize: 6, progress: false });
+    assert.equal(rd.settings.cropBatch, 7);
+    const td = byField(await readProfiles(path.join(d, 'features')));
+    for (const [k, v] of ta) assert.ok(sameBits(v, td.get(k)!), `field ${k} differs with 3 sessions and batches of 7`);
     // another box size is another recipe: refused in the same folder
     await assert.rejects(cellDeepScreen({ screen, out: b, boxSize: 40, cropInput: 'native', shardSize: 6, progress: false }), /other settings/);
+  });
+
+  test('int8: calibrated on control crops, every field row close to its fp32 row', async (t) => {
+    const a = byField(await readProfiles(path.join(root, 'run', 'features'))); // fp32, made by the first test
+    const r = await cellDeepScreen({ screen, out: path.join(root, 'int8'), ...CELLS, precision: 'int8', shardSize: 6, progress: false });
+    assert.equal(r.settings.precision, 'int8');
+    const q = byField(await readProfiles(r.featuresDir));
+    assert.equal(q.size, a.size);
+    const cos = [...a].map(([k, x]) => {
+      const y = q.get(k)!;
+      let [d, nx, ny] = [0, 0, 0];
+      for (let j = 0; j < x.length; j++) [d, nx, ny] = [d + x[j]! * y[j]!, nx + x[j]! ** 2, ny + y[j]! ** 2];
+      return d / Math.sqrt(nx * ny);
+    });
+    const mean = cos.reduce((u, v) => u + v, 0) / cos.length;
+    t.diagnostic(`cosine int8 vs fp32 per field: mean ${mean.toFixed(4)}, min ${Math.min(...cos).toFixed(4)}`);
+    assert.ok(mean >= 0.98 && Math.min(...cos) >= 0.95, `cosine mean ${mean}, min ${Math.min(...cos)}`);
+    assert.ok([...a].some(([k, x]) => !sameBits(x, q.get(k)!)), 'int8 rows differ from fp32 ones');
   });
 
   test('bad input: a field without nuclei, a locations table naming unknown fields and centres outside the image, a box larger than the field', async () => {
@@ -135,6 +159,14 @@ describe('single-cell deep profiles', () => {
       (e: unknown) => e instanceof MorphoprofError && e.code === 'NOTHING_VALID',
     );
     assert.match(errorsOf(path.join(root, 'big'))[0]!.Reason!, /box of 300 px around each cell is larger than the field \(320x256 px\)/);
+  });
+
+  test('crop sessions: one single-threaded session per core by default; a bad count is refused', () => {
+    assert.deepEqual(cropSessionLayout(undefined, 2), { sessions: 2, threads: 1 });
+    assert.deepEqual(cropSessionLayout(1, 2), { sessions: 1, threads: 2 });
+    assert.deepEqual(cropSessionLayout(2, 8), { sessions: 2, threads: 4 });
+    assert.deepEqual(cropSessionLayout(3, 2), { sessions: 3, threads: 1 });
+    for (const bad of [0, 1.5, 65]) assert.throws(() => cropSessionLayout(bad, 2), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_ARGUMENT' && /sessions/.test(e.message));
   });
 
   test('CLI: embed --mode cells refuses a locations table without centre columns, and --features classical with it', async () => {
