@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, truncateSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -31,6 +31,8 @@ describe('the browser page', { skip }, () => {
   let root: string;
   let screen: SynthResult;
   let broken: string;
+  let notTiff: string;
+  let missing: string;
   let model: string;
   let session: PageSession;
   let dist: string;
@@ -41,9 +43,16 @@ describe('the browser page', { skip }, () => {
     screen = await synthesizeScreen({ out: path.join(root, 'screen'), seed: 11, plates: 2, width: 192, height: 160, sites: 1, controls: 2, doses: 1 });
     const week = readdirSync(screen.imagesRoot).sort()[0]!;
     const plate = readdirSync(path.join(screen.imagesRoot, week)).sort()[0]!;
-    const tif = readdirSync(path.join(screen.imagesRoot, week, plate)).filter((f) => f.endsWith('.tif')).sort()[3]!;
-    broken = path.join(screen.imagesRoot, week, plate, tif);
+    const tifs = readdirSync(path.join(screen.imagesRoot, week, plate)).filter((f) => f.endsWith('.tif')).sort();
+    // bad input the rest of the screen survives: a truncated TIFF, a text file named .tif, a missing file, stray files
+    broken = path.join(screen.imagesRoot, week, plate, tifs[3]!);
     truncateSync(broken, 300);
+    notTiff = path.join(screen.imagesRoot, week, plate, tifs[10]!);
+    writeFileSync(notTiff, 'this is not an image\n');
+    missing = path.join(screen.imagesRoot, week, plate, tifs[20]!);
+    rmSync(missing);
+    writeFileSync(path.join(root, 'screen', 'notes.txt'), 'lab notes\n');
+    writeFileSync(path.join(screen.imagesRoot, week, 'thumbnail.png'), 'not a png either');
     model = tinyModel(path.join(root, 'tiny.onnx'), { width: 16 });
     dist = await buildPage(path.join(root, 'dist'));
     session = await openPage(dist);
@@ -68,14 +77,16 @@ describe('the browser page', { skip }, () => {
     await page.locator('#run').click();
     await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 120_000 });
     assert.equal(await page.locator('#status').getAttribute('data-state'), 'done', (await page.locator('#status').textContent()) ?? '');
-    assert.match((await page.locator('#progress-text').textContent()) ?? '', /^32 \/ 32 fields · [\d.]+ fields\/s/);
+    assert.match((await page.locator('#progress-text').textContent()) ?? '', /^31 \/ 31 fields · [\d.]+ fields\/s/, 'the field with a missing file is not embedded');
     assert.match((await page.locator('#backend').textContent()) ?? '', /WebAssembly SIMD; cross-origin isolated: \d+ WebAssembly thread/);
 
-    // the broken TIFF: one row of the error table, naming the file and why
+    // the bad files: one row each in the error table, naming the file and why
     const rows = await page.locator('#errors tbody tr').allTextContents();
-    assert.equal(rows.length, 1, rows.join('\n'));
-    assert.ok(rows[0]!.includes(path.basename(broken)), rows[0]);
-    assert.match(rows[0]!, /read.*(Cannot decode|Cannot read)/);
+    assert.equal(rows.length, 3, rows.join('\n'));
+    const row = (file: string) => rows.find((r) => r.includes(path.basename(file))) ?? '';
+    assert.match(row(broken), /read.*Cannot decode image/);
+    assert.match(row(notTiff), /read.*Cannot decode image.*not a TIFF/);
+    assert.match(row(missing), /files.*missing/i);
 
     // the report renders in the page: charts drawn by Vega, the neighbour table
     const report = page.frameLocator('#report');
@@ -89,10 +100,12 @@ describe('the browser page', { skip }, () => {
       return readFileSync((await d.path())!, 'utf8');
     };
     const featuresCsv = await download('download-features');
+    const [parquet] = await Promise.all([page.waitForEvent('download'), page.locator('#download-parquet').click()]);
+    const parquetFile = path.join(root, 'page-features.parquet');
+    await parquet.saveAs(parquetFile);
     const metrics = JSON.parse(await download('download-metrics'));
     const reportHtml = await download('download-report');
     assert.match(reportHtml, /^<!doctype html>/i);
-    assert.match(await download('download-errors'), new RegExp(path.basename(broken)));
 
     // the CLI on the same screen and model
     const out = path.join(root, 'cli');
@@ -115,6 +128,16 @@ describe('the browser page', { skip }, () => {
       });
     });
     assert.ok(worst <= 1e-4, `features within 1e-4 relative of the CLI's (worst ${worst})`);
+    const fromParquet = await readProfiles(parquetFile);
+    assert.deepEqual(fromParquet.featureColumns, want.featureColumns);
+    fromParquet.metadata.forEach((m, i) => {
+      const csvRow = got.get(key(m))!;
+      assert.deepEqual([...fromParquet.features[i]!], fromParquet.featureColumns.map((c) => Math.fround(Number(csvRow[c]))), `features.parquet = features.csv (${key(m)})`);
+    });
+    const cliErrors = parse(readFileSync(path.join(out, 'errors.csv')), { columns: true }) as Array<Record<string, string>>;
+    const pageErrors = parse(await download('download-errors'), { columns: true }) as Array<Record<string, string>>;
+    const brief = (e: Record<string, string>) => `${e.Stage} ${path.basename(e.File ?? '')}`;
+    assert.deepEqual(pageErrors.map(brief).sort(), cliErrors.map(brief).sort(), 'the page skips what the CLI skips, at the same stage');
     const cliMetrics = JSON.parse(readFileSync(path.join(out, 'eval', 'metrics.json'), 'utf8'));
     assert.ok(cliMetrics.nscb !== null && cliMetrics.nsc.total > 0);
     assert.deepEqual(metrics.nsc, cliMetrics.nsc, 'NSC');
@@ -123,6 +146,21 @@ describe('the browser page', { skip }, () => {
     assert.deepEqual(metrics.per_moa, cliMetrics.per_moa);
 
     assert.deepEqual(session.outside, [], 'no request leaves the local server');
+    assert.deepEqual(session.problems, [], 'no console errors');
+  });
+
+  test('a folder without a metadata table: the page says what it needs', async () => {
+    const { page } = session;
+    const dir = path.join(root, 'no-table');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'a.tif'), readFileSync(broken));
+    writeFileSync(path.join(dir, 'plates.csv'), 'plate,well\nP1,A01\n');
+    await page.locator('#folder').setInputFiles(dir);
+    await page.waitForFunction("document.getElementById('status').dataset.state === 'failed'", undefined, { timeout: 30_000 });
+    const message = (await page.locator('#pick-error').textContent()) ?? '';
+    assert.match(message, /no metadata table.*FileName_<Stain>/);
+    assert.match(message, /Pick the folder that holds the image table/);
+    assert.equal(await page.locator('#inspect').isVisible(), false);
     assert.deepEqual(session.problems, [], 'no console errors');
   });
 });

@@ -116,6 +116,7 @@ function showSummary(s: ScreenSummary, problems: { message: string }[], tableFil
 // ---- running
 const downloadNames: Record<string, [keyof Downloads, string]> = {
   'download-features': ['featuresCsv', 'text/csv'],
+  'download-parquet': ['featuresParquet', 'application/vnd.apache.parquet'],
   'download-metrics': ['metricsJson', 'application/json'],
   'download-report': ['reportHtml', 'text/html'],
   'download-errors': ['errorsCsv', 'text/csv'],

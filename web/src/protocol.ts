@@ -25,6 +25,7 @@ export type ToWorker = { type: 'inspect'; files: PickedFile[] } | { type: 'run';
 export interface Downloads {
   /** features.csv: the CLI's columns (Metadata_* then <stain>_<model>_<i>) */
   featuresCsv: string | null;
+  /** features.parquet, as the CLI writes it (src/table/write.ts) */
   featuresParquet: Uint8Array | null;
   errorsCsv: string;
   metricsJson: string | null;

@@ -17,6 +17,7 @@ import { detectLayout, loadScreen, type Problem } from '../../src/screen/load.js
 import { summarizeScreen } from '../../src/screen/summary.js';
 import type { Screen } from '../../src/screen/types.js';
 import type { ProfileTable } from '../../src/table/types.js';
+import { parquetBytes } from '../../src/table/write.js';
 import { csvText } from '../../src/util/csv.js';
 import { fileAt, mountFiles, pathsEndingWith, readTextSync, unmountAll } from './host/vfs.js';
 import { imageRefFile } from '../../src/image/source.js';
@@ -128,9 +129,9 @@ async function run(options: RunOptions): Promise<void> {
   errors.push(...checked.errors);
   post({ type: 'errors', errors });
   let table: ProfileTable | null = null;
-  const downloads = (): Downloads => ({
+  const downloads = async (): Promise<Downloads> => ({
     featuresCsv: table && table.features.length ? featuresCsv(table) : null,
-    featuresParquet: null,
+    featuresParquet: table && table.features.length ? await parquetBytes(table) : null,
     errorsCsv: csvText(ERROR_COLUMNS, errorRecords(errors)),
     metricsJson: null,
     reportHtml: null,
@@ -202,12 +203,12 @@ async function run(options: RunOptions): Promise<void> {
       notes: warnings,
     };
     const page = await reportPage(inputs, { runLabel: `${folder} (in the browser)`, name: folder, pictures: { reason: 'not drawn in the browser page (the command line draws them)' }, plan: null, figures: null });
-    const out = downloads();
+    const out = await downloads();
     out.metricsJson = `${JSON.stringify(metrics, null, 2)}\n`;
     out.reportHtml = page.html;
     post({ type: 'done', metrics, downloads: out, seconds: { embed: embedSeconds, evaluate: evaluateSeconds, report: (performance.now() - t2) / 1000 } });
   } catch (err) {
-    failed(err, downloads());
+    failed(err, await downloads().catch(() => null));
   }
 }
 
