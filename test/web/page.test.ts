@@ -36,6 +36,7 @@ describe('the browser page', { skip }, () => {
   let model: string;
   let session: PageSession;
   let dist: string;
+  let wasmFeatures: Array<Record<string, string>> = [];
 
   before(async () => {
     root = tempDir('morphoprof-web-');
@@ -113,6 +114,7 @@ describe('the browser page', { skip }, () => {
     cli(['evaluate', '--profiles', path.join(out, 'features'), '--out', path.join(out, 'eval')]);
     const want = await readProfiles(path.join(out, 'features'));
     const records = parse(featuresCsv, { columns: true }) as Array<Record<string, string>>;
+    wasmFeatures = records;
     assert.deepEqual(Object.keys(records[0]!), [...want.metadataColumns, ...want.featureColumns], 'the CLI\'s columns, in its order');
     assert.equal(records.length, want.features.length);
     const got = new Map(records.map((r) => [key(r), r]));
@@ -162,5 +164,40 @@ describe('the browser page', { skip }, () => {
     assert.match(message, /Pick the folder that holds the image table/);
     assert.equal(await page.locator('#inspect').isVisible(), false);
     assert.deepEqual(session.problems, [], 'no console errors');
+  });
+
+  test('WebGPU (here the SwiftShader adapter of Chromium, on the CPU) gives the WASM features', async (t) => {
+    assert.ok(wasmFeatures.length > 0, 'the WASM run came first');
+    const gpu = await openPage(dist, { webgpu: true });
+    try {
+      const { page } = gpu;
+      const adapter = await page.evaluate("navigator.gpu ? navigator.gpu.requestAdapter().then((a) => a !== null) : false");
+      if (!adapter) {
+        t.skip('no WebGPU adapter in this Chromium; skipped');
+        return;
+      }
+      await page.locator('#folder').setInputFiles(path.join(root, 'screen'));
+      await page.locator('#inspect').waitFor({ state: 'visible', timeout: 30_000 });
+      await page.locator('#model').setInputFiles(model);
+      await page.locator('#provider').selectOption('webgpu');
+      await page.locator('#run').click();
+      await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 120_000 });
+      assert.equal(await page.locator('#status').getAttribute('data-state'), 'done', (await page.locator('#status').textContent()) ?? '');
+      assert.match((await page.locator('#backend').textContent()) ?? '', /WebGPU/);
+      const [d] = await Promise.all([page.waitForEvent('download'), page.locator('#download-features').click()]);
+      const rows = parse(readFileSync((await d.path())!, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+      const byKey = new Map(rows.map((r) => [key(r), r]));
+      assert.equal(rows.length, wasmFeatures.length);
+      let worst = 0;
+      for (const w of wasmFeatures) {
+        const g = byKey.get(key(w))!;
+        for (const c of Object.keys(w).filter((c) => !c.startsWith('Metadata_'))) worst = Math.max(worst, Math.abs(Number(g[c]) - Number(w[c])) / Math.max(Math.abs(Number(w[c])), 1e-3));
+      }
+      assert.ok(worst <= 1e-3, `WebGPU features within 1e-3 relative of WASM's (worst ${worst})`);
+      assert.deepEqual(gpu.outside, []);
+      assert.deepEqual(gpu.problems.filter((p) => !/powerPreference|WebGPU.*experimental/i.test(p)), []);
+    } finally {
+      await gpu.close();
+    }
   });
 });

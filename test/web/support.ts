@@ -35,11 +35,13 @@ export interface PageSession {
 }
 
 /** The page at `dir` served with the isolation headers, open in headless Chromium. */
-export async function openPage(dir: string, extraArgs: string[] = []): Promise<PageSession> {
+export async function openPage(dir: string, opts: { webgpu?: boolean } = {}): Promise<PageSession> {
   const server = await serveStatic(dir, { port: 0 });
+  // WebGPU: Chromium's own adapter (SwiftShader, on the CPU, where there is no graphics card)
+  const args = opts.webgpu ? [...ARGS.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu'] : ARGS;
   const context = await chromium.launchPersistentContext(path.join(tempDir('morphoprof-chromium-'), 'profile'), {
     executablePath: CHROMIUM,
-    args: [...ARGS, ...extraArgs],
+    args,
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
   });
