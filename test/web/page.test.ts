@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSy
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { OnnxGraphBuilder } from '../../src/models/onnx-builder.js';
 import { synthesizeScreen, type SynthResult } from '../../src/synth/synthesize.js';
 import { readProfiles } from '../../src/table/index.js';
 import { cliPath, tempDir } from '../helpers.js';
@@ -199,5 +200,31 @@ describe('the browser page', { skip }, () => {
     } finally {
       await gpu.close();
     }
+  });
+
+  test('a run that fails half way keeps the features made so far downloadable, and the page stays usable', async () => {
+    const { page } = session;
+    // a clean screen of 16 fields and a model that takes exactly 9 images (3 fields x 3 stains) per
+    // run: with batches of 3 fields, 5 batches run and the 6th (one field) fails
+    const clean = await synthesizeScreen({ out: path.join(root, 'clean'), seed: 5, plates: 1, width: 96, height: 80, sites: 1, controls: 2, doses: 1 });
+    assert.equal(clean.fields, 16);
+    const g = new OnnxGraphBuilder();
+    g.node('GlobalAveragePool', ['image'], 'pooled');
+    g.node('Flatten', ['pooled'], 'features', { axis: 1 });
+    const fixed = path.join(root, 'fixed-batch.onnx');
+    writeFileSync(fixed, g.toBytes({ name: 'fixed', inputs: [{ name: 'image', dims: [9, 3, 32, 32] }], outputs: [{ name: 'features', dims: [9, 3] }] }));
+    await page.locator('#folder').setInputFiles(path.join(root, 'clean'));
+    await page.locator('#inspect').waitFor({ state: 'visible', timeout: 30_000 });
+    await page.locator('#model').setInputFiles(fixed);
+    await page.locator('#batch').fill('3');
+    await page.locator('#run').click();
+    await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 120_000 });
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'failed');
+    assert.match((await page.locator('#run-error').textContent()) ?? '', /invalid dimensions/);
+    assert.equal(await page.locator('#run').isDisabled(), false, 'the page can run again');
+    const [d] = await Promise.all([page.waitForEvent('download'), page.locator('#download-features').click()]);
+    const rows = parse(readFileSync((await d.path())!, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    assert.equal(rows.length, 15, 'the 5 batches of 3 fields embedded before the failure');
+    assert.equal(session.problems.length, 0);
   });
 });
