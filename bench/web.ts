@@ -18,7 +18,7 @@ import { ensureOnnx } from '../src/models/registry.js';
 import { openModel } from '../src/models/session.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
-import { buildPage, haveChromium, openPage, type PageSession } from '../test/web/support.js';
+import { buildPage, download, haveChromium, openPage, runScreen, type PageSession } from '../test/web/support.js';
 
 const { values } = parseArgs({ options: { plates: { type: 'string', default: '1' }, batch: { type: 'string', default: '8' }, rounds: { type: 'string', default: '4' } } });
 const batch = Number(values.batch);
@@ -66,20 +66,11 @@ console.log(`browser raw inference, WebGPU: ${show(gpu)}`);
 /** The page's whole run on the bench folder; returns images/s of its embedding and its features. */
 async function pageRun(model: string | null): Promise<{ rate: number; features: Map<string, number[]> }> {
   await page.goto(session.server.url);
-  await page.locator('#folder').setInputFiles(path.join(root, 'screen'));
-  await page.locator('#inspect').waitFor({ state: 'visible', timeout: 60_000 });
-  if (model) {
-    await page.locator('#model').setInputFiles(model);
-    await page.locator('#preprocess').selectOption('caffe');
-  }
-  await page.locator('#batch').fill(String(batch));
-  await page.locator('#run').click();
-  await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 1_800_000 });
+  await runScreen(page, path.join(root, 'screen'), { model: model ?? undefined, preprocess: model ? 'caffe' : undefined, batch, timeout: 1_800_000 });
   const stage = (await page.locator('#stage').textContent()) ?? '';
   const seconds = /embedding ([\d.]+) s/.exec(stage);
   if (!seconds) throw new Error(`the page's run failed: ${await page.locator('#status').textContent()}`);
-  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download-features').click()]);
-  const rows = parse(readFileSync((await download.path())!, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+  const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
   const features = new Map(rows.map((r) => [`${r.Metadata_Plate}/${r.Metadata_Well}/${r.Metadata_Site}`, Object.entries(r).filter(([k]) => !k.startsWith('Metadata_')).map(([, v]) => Number(v))]));
   return { rate: (rows.length * screen.channels.length) / Number(seconds[1]), features };
 }

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -16,7 +16,7 @@ import { synthesizeScreen, type SynthResult } from '../../src/synth/synthesize.j
 import { readProfiles } from '../../src/table/index.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { tinyModel } from '../queue/support.js';
-import { buildPage, CHROMIUM, haveChromium, openPage, type PageSession } from './support.js';
+import { buildPage, CHROMIUM, download, haveChromium, openPage, runScreen, type PageSession } from './support.js';
 
 const skip = haveChromium() ? false : `${CHROMIUM} not present (Debian package chromium); skipped`;
 
@@ -69,16 +69,9 @@ describe('the browser page', { skip }, () => {
     assert.equal(await page.evaluate('globalThis.crossOriginIsolated'), true, 'morphoprof serve makes the page cross-origin isolated');
     assert.match(await page.locator('#threads').textContent() ?? '', /Cross-origin isolated/);
 
-    await page.locator('#folder').setInputFiles(path.join(root, 'screen'));
-    await page.locator('#inspect').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(await runScreen(page, path.join(root, 'screen'), { model, batch: 4 }), 'done', (await page.locator('#status').textContent()) ?? '');
     const inspected = (await page.locator('#inspect-body').textContent()) ?? '';
-    for (const fact of ['synth_image.csv', 'synth_moa.csv', 'DAPI', 'Tubulin', 'Actin', 'Week1', 'Week2', '32']) assert.ok(inspected.includes(fact), `inspect shows ${fact}`);
-
-    await page.locator('#model').setInputFiles(model);
-    await page.locator('#batch').fill('4');
-    await page.locator('#run').click();
-    await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 120_000 });
-    assert.equal(await page.locator('#status').getAttribute('data-state'), 'done', (await page.locator('#status').textContent()) ?? '');
+    for (const fact of ['synth_image.csv', 'synth_moa.csv', 'DAPI', 'Tubulin', 'Actin', 'Week1', 'Week2', '32', path.basename(missing)]) assert.ok(inspected.includes(fact), `inspect shows ${fact}`);
     assert.match((await page.locator('#progress-text').textContent()) ?? '', /^31 \/ 31 fields · [\d.]+ fields\/s/, 'the field with a missing file is not embedded');
     assert.match((await page.locator('#backend').textContent()) ?? '', /WebAssembly SIMD; cross-origin isolated: \d+ WebAssembly thread/);
 
@@ -97,16 +90,12 @@ describe('the browser page', { skip }, () => {
     assert.ok((await report.locator('#neighbors table tbody tr, section#neighbors tr').count()) > 0, 'the neighbour table has rows');
 
     // downloads
-    const download = async (id: string): Promise<string> => {
-      const [d] = await Promise.all([page.waitForEvent('download'), page.locator(`#${id}`).click()]);
-      return readFileSync((await d.path())!, 'utf8');
-    };
-    const featuresCsv = await download('download-features');
-    const [parquet] = await Promise.all([page.waitForEvent('download'), page.locator('#download-parquet').click()]);
+    const text = async (id: string): Promise<string> => readFileSync(await download(page, id), 'utf8');
+    const featuresCsv = await text('download-features');
     const parquetFile = path.join(root, 'page-features.parquet');
-    await parquet.saveAs(parquetFile);
-    const metrics = JSON.parse(await download('download-metrics'));
-    const reportHtml = await download('download-report');
+    copyFileSync(await download(page, 'download-parquet'), parquetFile);
+    const metrics = JSON.parse(await text('download-metrics'));
+    const reportHtml = await text('download-report');
     assert.match(reportHtml, /^<!doctype html>/i);
 
     // the CLI on the same screen and model
@@ -138,7 +127,7 @@ describe('the browser page', { skip }, () => {
       assert.deepEqual([...fromParquet.features[i]!], fromParquet.featureColumns.map((c) => Math.fround(Number(csvRow[c]))), `features.parquet = features.csv (${key(m)})`);
     });
     const cliErrors = parse(readFileSync(path.join(out, 'errors.csv')), { columns: true }) as Array<Record<string, string>>;
-    const pageErrors = parse(await download('download-errors'), { columns: true }) as Array<Record<string, string>>;
+    const pageErrors = parse(await text('download-errors'), { columns: true }) as Array<Record<string, string>>;
     const brief = (e: Record<string, string>) => `${e.Stage} ${path.basename(e.File ?? '')}`;
     assert.deepEqual(pageErrors.map(brief).sort(), cliErrors.map(brief).sort(), 'the page skips what the CLI skips, at the same stage');
     const cliMetrics = JSON.parse(readFileSync(path.join(out, 'eval', 'metrics.json'), 'utf8'));
@@ -177,16 +166,9 @@ describe('the browser page', { skip }, () => {
         t.skip('no WebGPU adapter in this Chromium; skipped');
         return;
       }
-      await page.locator('#folder').setInputFiles(path.join(root, 'screen'));
-      await page.locator('#inspect').waitFor({ state: 'visible', timeout: 30_000 });
-      await page.locator('#model').setInputFiles(model);
-      await page.locator('#provider').selectOption('webgpu');
-      await page.locator('#run').click();
-      await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 120_000 });
-      assert.equal(await page.locator('#status').getAttribute('data-state'), 'done', (await page.locator('#status').textContent()) ?? '');
+      assert.equal(await runScreen(page, path.join(root, 'screen'), { model, provider: 'webgpu' }), 'done', (await page.locator('#status').textContent()) ?? '');
       assert.match((await page.locator('#backend').textContent()) ?? '', /WebGPU/);
-      const [d] = await Promise.all([page.waitForEvent('download'), page.locator('#download-features').click()]);
-      const rows = parse(readFileSync((await d.path())!, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+      const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
       const byKey = new Map(rows.map((r) => [key(r), r]));
       assert.equal(rows.length, wasmFeatures.length);
       let worst = 0;
@@ -213,17 +195,10 @@ describe('the browser page', { skip }, () => {
     g.node('Flatten', ['pooled'], 'features', { axis: 1 });
     const fixed = path.join(root, 'fixed-batch.onnx');
     writeFileSync(fixed, g.toBytes({ name: 'fixed', inputs: [{ name: 'image', dims: [9, 3, 32, 32] }], outputs: [{ name: 'features', dims: [9, 3] }] }));
-    await page.locator('#folder').setInputFiles(path.join(root, 'clean'));
-    await page.locator('#inspect').waitFor({ state: 'visible', timeout: 30_000 });
-    await page.locator('#model').setInputFiles(fixed);
-    await page.locator('#batch').fill('3');
-    await page.locator('#run').click();
-    await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 120_000 });
-    assert.equal(await page.locator('#status').getAttribute('data-state'), 'failed');
+    assert.equal(await runScreen(page, path.join(root, 'clean'), { model: fixed, batch: 3 }), 'failed');
     assert.match((await page.locator('#run-error').textContent()) ?? '', /invalid dimensions/);
     assert.equal(await page.locator('#run').isDisabled(), false, 'the page can run again');
-    const [d] = await Promise.all([page.waitForEvent('download'), page.locator('#download-features').click()]);
-    const rows = parse(readFileSync((await d.path())!, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
     assert.equal(rows.length, 15, 'the 5 batches of 3 fields embedded before the failure');
     assert.equal(session.problems.length, 0);
   });

@@ -76,3 +76,26 @@ export async function openPage(dir: string, opts: { webgpu?: boolean } = {}): Pr
     },
   };
 }
+
+/** Picks `folder` in the page, waits for the inspection, sets the run's options, runs it; the final state. */
+export async function runScreen(
+  page: Page,
+  folder: string,
+  opts: { model?: string; batch?: number; provider?: 'wasm' | 'webgpu'; preprocess?: string; timeout?: number } = {},
+): Promise<'done' | 'failed'> {
+  await page.locator('#folder').setInputFiles(folder);
+  await page.locator('#inspect').waitFor({ state: 'visible', timeout: 60_000 });
+  if (opts.model) await page.locator('#model').setInputFiles(opts.model);
+  if (opts.preprocess) await page.locator('#preprocess').selectOption(opts.preprocess);
+  if (opts.provider) await page.locator('#provider').selectOption(opts.provider);
+  if (opts.batch) await page.locator('#batch').fill(String(opts.batch));
+  await page.locator('#run').click();
+  await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: opts.timeout ?? 120_000 });
+  return (await page.locator('#status').getAttribute('data-state')) as 'done' | 'failed';
+}
+
+/** Clicks a download button of the page; the downloaded file's path. */
+export async function download(page: Page, id: string): Promise<string> {
+  const [d] = await Promise.all([page.waitForEvent('download'), page.locator(`#${id}`).click()]);
+  return (await d.path())!;
+}
