@@ -44,8 +44,13 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serve `dir` at http://host:port/ (port 0: a free one) with ISOLATION_HEADERS. */
-export async function serveStatic(dir: string, opts: { port?: number; host?: string } = {}): Promise<StaticServer> {
+/**
+ * Serve `dir` at http://host:port/ (port 0: a free one) with ISOLATION_HEADERS (`isolate: false`
+ * leaves the two cross-origin headers out, as a plain static host would: for the tests of the
+ * page's single-threaded fallback).
+ */
+export async function serveStatic(dir: string, opts: { port?: number; host?: string; isolate?: boolean } = {}): Promise<StaticServer> {
+  const headers = Object.entries(ISOLATION_HEADERS).filter(([k]) => opts.isolate !== false || !k.startsWith('Cross-Origin-'));
   const root = path.resolve(dir);
   if (!existsSync(path.join(root, 'index.html'))) {
     throw new MorphoprofError('FILE_NOT_FOUND', `No page to serve: ${path.join(root, 'index.html')} does not exist`, 'Build the page first: npm run build:web (or give the folder with --dir)');
@@ -54,7 +59,7 @@ export async function serveStatic(dir: string, opts: { port?: number; host?: str
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidParameter('--port', 'an integer port 0-65535', port);
   const host = opts.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+    for (const [k, v] of headers) res.setHeader(k, v);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;

@@ -55,6 +55,9 @@ describe('the browser page', { skip }, () => {
     rmSync(missing);
     writeFileSync(path.join(root, 'screen', 'notes.txt'), 'lab notes\n');
     writeFileSync(path.join(screen.imagesRoot, week, 'thumbnail.png'), 'not a png either');
+    // and a clean screen of 16 small fields
+    const clean = await synthesizeScreen({ out: path.join(root, 'clean'), seed: 5, plates: 1, width: 96, height: 80, sites: 1, controls: 2, doses: 1 });
+    assert.equal(clean.fields, 16);
     model = tinyModel(path.join(root, 'tiny.onnx'), { width: 16 });
     dist = await buildPage(path.join(root, 'dist'));
     session = await openPage(dist);
@@ -186,10 +189,8 @@ describe('the browser page', { skip }, () => {
 
   test('a run that fails half way keeps the features made so far downloadable, and the page stays usable', async () => {
     const { page } = session;
-    // a clean screen of 16 fields and a model that takes exactly 9 images (3 fields x 3 stains) per
-    // run: with batches of 3 fields, 5 batches run and the 6th (one field) fails
-    const clean = await synthesizeScreen({ out: path.join(root, 'clean'), seed: 5, plates: 1, width: 96, height: 80, sites: 1, controls: 2, doses: 1 });
-    assert.equal(clean.fields, 16);
+    // the clean screen of 16 fields and a model that takes exactly 9 images (3 fields x 3 stains)
+    // per run: with batches of 3 fields, 5 batches run and the 6th (one field) fails
     const g = new OnnxGraphBuilder();
     g.node('GlobalAveragePool', ['image'], 'pooled');
     g.node('Flatten', ['pooled'], 'features', { axis: 1 });
@@ -201,5 +202,21 @@ describe('the browser page', { skip }, () => {
     const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
     assert.equal(rows.length, 15, 'the 5 batches of 3 fields embedded before the failure');
     assert.equal(session.problems.length, 0);
+  });
+
+  test('served without the isolation headers, the page says it runs single-threaded and why, and still runs', async () => {
+    const plain = await openPage(dist, { isolate: false });
+    try {
+      const { page } = plain;
+      assert.equal(await page.evaluate('globalThis.crossOriginIsolated'), false);
+      assert.match((await page.locator('#threads').textContent()) ?? '', /Single-threaded: this page is not cross-origin isolated .*Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
+      assert.equal(await runScreen(page, path.join(root, 'clean'), { model, batch: 4 }), 'done', (await page.locator('#status').textContent()) ?? '');
+      assert.match((await page.locator('#backend').textContent()) ?? '', /not cross-origin isolated .* threads are off/);
+      assert.match((await page.locator('#progress-text').textContent()) ?? '', /^16 \/ 16 fields/);
+      assert.deepEqual(plain.outside, []);
+      assert.deepEqual(plain.problems, []);
+    } finally {
+      await plain.close();
+    }
   });
 });

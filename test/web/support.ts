@@ -34,9 +34,9 @@ export interface PageSession {
   close(): Promise<void>;
 }
 
-/** The page at `dir` served with the isolation headers, open in headless Chromium. */
-export async function openPage(dir: string, opts: { webgpu?: boolean } = {}): Promise<PageSession> {
-  const server = await serveStatic(dir, { port: 0 });
+/** The page at `dir` served with the isolation headers (unless `isolate: false`), open in headless Chromium. */
+export async function openPage(dir: string, opts: { webgpu?: boolean; isolate?: boolean } = {}): Promise<PageSession> {
+  const server = await serveStatic(dir, { port: 0, isolate: opts.isolate });
   // WebGPU: Chromium's own adapter (SwiftShader, on the CPU, where there is no graphics card)
   const args = opts.webgpu ? [...ARGS.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu'] : ARGS;
   const context = await chromium.launchPersistentContext(path.join(tempDir('morphoprof-chromium-'), 'profile'), {
