@@ -194,10 +194,13 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       break;
     case 'done': {
       offer(m.downloads);
-      $('stage').textContent = `Done: embedding ${m.seconds.embed.toFixed(1)} s, evaluation ${m.seconds.evaluate.toFixed(1)} s, report ${m.seconds.report.toFixed(1)} s. NSC ${(100 * m.metrics.nsc.accuracy).toFixed(1)}%`;
-      const frame = $<HTMLIFrameElement>('report');
-      frame.srcdoc = m.downloads.reportHtml ?? '';
-      $('report-section').hidden = false;
+      if (m.metrics) {
+        $('stage').textContent = `Done: embedding ${m.seconds.embed.toFixed(1)} s, evaluation ${m.seconds.evaluate.toFixed(1)} s, report ${m.seconds.report.toFixed(1)} s. NSC ${(100 * m.metrics.nsc.accuracy).toFixed(1)}%`;
+        $<HTMLIFrameElement>('report').srcdoc = m.downloads.reportHtml ?? '';
+        $('report-section').hidden = false;
+      } else {
+        $('stage').textContent = `Done: embedding ${m.seconds.embed.toFixed(1)} s. ${m.note ?? ''}`;
+      }
       $<HTMLButtonElement>('run').disabled = false;
       status('done', 'Done');
       break;

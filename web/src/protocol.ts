@@ -38,5 +38,5 @@ export type FromWorker =
   | { type: 'progress'; done: number; total: number; fieldsPerSecond: number; etaSeconds: number | null }
   | { type: 'errors'; errors: FieldError[] }
   | { type: 'stage'; text: string }
-  | { type: 'done'; metrics: Metrics; downloads: Downloads; seconds: { embed: number; evaluate: number; report: number } }
+  | { type: 'done'; metrics: Metrics | null; note?: string; downloads: Downloads; seconds: { embed: number; evaluate: number; report: number } }
   | { type: 'failed'; message: string; hint?: string; downloads: Downloads | null };

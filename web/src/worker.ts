@@ -56,22 +56,31 @@ function findTables(paths: string[]): { table: string; moa: string | null; notes
     );
   }
   if (images.length > 1) notes.push(`${images.length} image tables found; using ${images[0]} (others: ${images.slice(1).join(', ')})`);
-  if (moas.length > 1) notes.push(`${moas.length} MOA tables found; using ${moas[0]}`);
+  // a table named like BBBC021_v1_moa.csv first
+  moas.sort((a, b) => Number(!/moa/i.test(a.slice(a.lastIndexOf('/')))) - Number(!/moa/i.test(b.slice(b.lastIndexOf('/')))));
+  if (moas.length > 1) notes.push(`${moas.length} MOA tables found; using ${moas[0]} (others: ${moas.slice(1).join(', ')})`);
   return { table: images[0]!, moa: moas[0] ?? null, notes };
 }
 
 /**
  * The folder the table's PathName columns are relative to (the CLI's --images): the table's own
- * folder when its first image is there, else the folder that holds it (e.g. `images/` beside the table).
+ * folder when the images it names are there, else the folder that holds the first of them found
+ * (e.g. `images/` beside the table). Only image paths under the table's folder are tried.
  */
 function imagesRoot(loaded: Screen, tableDir: string): string {
-  const first = loaded.fields[0]?.images[loaded.channels[0] ?? ''];
-  if (!first) return tableDir;
-  const file = imageRefFile(first);
-  if (fileAt(file)) return tableDir;
-  const rel = file.slice(tableDir.length).replace(/^\/+/, '');
-  const found = pathsEndingWith(rel, 1)[0];
-  return found ? found.slice(0, found.length - rel.length - 1) || '/' : tableDir;
+  for (const f of loaded.fields) {
+    for (const ch of loaded.channels) {
+      const ref = f.images[ch];
+      if (!ref) continue;
+      const file = imageRefFile(ref);
+      if (fileAt(file)) return tableDir;
+      if (!file.startsWith(`${tableDir}/`)) continue;
+      const rel = file.slice(tableDir.length + 1);
+      const found = pathsEndingWith(rel)[0];
+      if (found) return found.slice(0, found.length - rel.length - 1) || '/';
+    }
+  }
+  return tableDir;
 }
 
 async function inspect(files: Array<{ path: string; blob: Blob }>): Promise<void> {
@@ -178,7 +187,16 @@ async function run(options: RunOptions): Promise<void> {
     post({ type: 'stage', text: 'Evaluating (NSC, NSCB, mAP)' });
     const t1 = performance.now();
     const warnings: string[] = [];
-    const { result, treatments } = await evaluateTable(table, { controlCompound: screen.controlCompound, warn: (m) => warnings.push(m) });
+    let evaluated: Awaited<ReturnType<typeof evaluateTable>>;
+    try {
+      evaluated = await evaluateTable(table, { controlCompound: screen.controlCompound, warn: (m) => warnings.push(m) });
+    } catch (err) {
+      // the features stand without an evaluation (e.g. a screen of controls only): done, saying why there is no report
+      if (!(err instanceof MorphoprofError)) throw err;
+      post({ type: 'done', metrics: null, note: `No evaluation or report: ${err.message}${err.hint ? ` (${err.hint})` : ''}`, downloads: await downloads(), seconds: { embed: embedSeconds, evaluate: 0, report: 0 } });
+      return;
+    }
+    const { result, treatments } = evaluated;
     const metrics: Metrics = metricsOf(result);
     const evaluateSeconds = (performance.now() - t1) / 1000;
 

@@ -38,6 +38,7 @@ function addDir(dir: string, child: string | null): void {
 
 /** Make `entries` visible at their paths (relative paths are taken from `/`). */
 export function mountFiles(entries: ReadonlyArray<{ path: string; blob: Blob }>): void {
+  byName = null;
   for (const e of entries) {
     const p = normalizePath(e.path);
     files.set(p, e.blob);
@@ -48,6 +49,7 @@ export function mountFiles(entries: ReadonlyArray<{ path: string; blob: Blob }>)
 
 /** Forget every mounted file. */
 export function unmountAll(): void {
+  byName = null;
   files.clear();
   dirs.clear();
 }
@@ -108,13 +110,18 @@ export function listDir(p: string, withFileTypes = false): string[] | VDirent[] 
   });
 }
 
-/** Mounted files whose path ends with `/<suffix>`, sorted (at most `limit`). */
-export function pathsEndingWith(suffix: string, limit = 10): string[] {
+/** Mounted files by their name (the last part of the path), built on first use after a mount. */
+let byName: Map<string, string[]> | null = null;
+
+/** Mounted files whose path ends with `/<suffix>`, sorted. */
+export function pathsEndingWith(suffix: string): string[] {
   const tail = `/${suffix.replace(/^\/+/, '')}`;
-  const out: string[] = [];
-  for (const p of files.keys()) {
-    if (p.endsWith(tail)) out.push(p);
-    if (out.length >= limit) break;
+  if (!byName) {
+    byName = new Map();
+    for (const p of files.keys()) {
+      const name = p.slice(p.lastIndexOf('/') + 1);
+      byName.set(name, [...(byName.get(name) ?? []), p]);
+    }
   }
-  return out.sort();
+  return (byName.get(tail.slice(tail.lastIndexOf('/') + 1)) ?? []).filter((p) => p.endsWith(tail)).sort();
 }
