@@ -28,7 +28,8 @@ export function join(...parts: string[]): string {
 }
 
 export function dirname(p: string): string {
-  const s = p.replace(/\/+$/, '');
+  if (p === '') return '.';
+  const s = p.replace(/(.)\/+$/, '$1');
   const cut = s.lastIndexOf('/');
   if (cut < 0) return '.';
   return cut === 0 ? '/' : s.slice(0, cut);
