@@ -219,4 +219,35 @@ describe('the browser page', { skip }, () => {
       await plain.close();
     }
   });
+
+  test('files dropped on the page (a flat folder: LoadData CSV beside its TIFFs) are inspected and run', async () => {
+    const { page } = session;
+    // the clean screen's first 6 fields, flat: one folder, PathName empty
+    const table = parse(readFileSync(path.join(root, 'clean', 'synth_image.csv')), { columns: true }) as Array<Record<string, string>>;
+    const stains = ['DAPI', 'Tubulin', 'Actin'];
+    const files: Array<{ name: string; base64: string }> = [];
+    const lines = [`${stains.map((s) => `FileName_${s},PathName_${s}`).join(',')},Metadata_Plate,Metadata_Well,Metadata_Site,Metadata_Compound,Metadata_Concentration`];
+    for (const [i, r] of table.slice(0, 6).entries()) {
+      const names = stains.map((s) => r[`Image_FileName_${s}`]!);
+      for (const [k, s] of stains.entries()) files.push({ name: names[k]!, base64: readFileSync(path.join(root, 'clean', 'images', r[`Image_PathName_${s}`]!, names[k]!)).toString('base64') });
+      lines.push(`${names.map((n) => `${n},`).join(',')},${r.Image_Metadata_Plate_DAPI},${r.Image_Metadata_Well_DAPI},${i + 1},${r.Image_Metadata_Compound},${r.Image_Metadata_Concentration}`);
+    }
+    files.push({ name: 'load_data.csv', base64: Buffer.from(`${lines.join('\n')}\n`).toString('base64') });
+    const dataTransfer = await page.evaluateHandle((list: Array<{ name: string; base64: string }>) => {
+      // in the page (DOM types are not this file's)
+      const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: Uint8Array[], name: string) => unknown };
+      const dt = new g.DataTransfer();
+      for (const f of list) dt.items.add(new g.File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+      return dt;
+    }, files);
+    await page.locator('#drop').dispatchEvent('drop', { dataTransfer });
+    await page.locator('#inspect').waitFor({ state: 'visible', timeout: 30_000 });
+    await page.waitForFunction("document.getElementById('status').dataset.state === 'inspected'", undefined, { timeout: 30_000 });
+    assert.match((await page.locator('#inspect-body').textContent()) ?? '', /load_data\.csv.*Fields6.*18 of 18 present; 6 complete fields/);
+    await page.locator('#model').setInputFiles(model);
+    await page.locator('#run').click();
+    await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: 60_000 });
+    assert.match((await page.locator('#progress-text').textContent()) ?? '', /^6 \/ 6 fields/);
+    assert.deepEqual(session.problems, []);
+  });
 });

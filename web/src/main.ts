@@ -78,9 +78,17 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
-  const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
+  const items = [...(e.dataTransfer?.items ?? [])].filter((i) => i.kind === 'file');
   const files: PickedFile[] = [];
-  void Promise.all(entries.map((en) => entryFiles(en, '', files))).then(() => picked(files));
+  // a dropped folder is walked through its entries; files dropped without entries are taken as one folder
+  const walks = items.map((i) => {
+    const entry = i.webkitGetAsEntry();
+    if (entry) return entryFiles(entry, '', files);
+    const file = i.getAsFile();
+    if (file) files.push({ path: `dropped/${file.name}`, blob: file });
+    return Promise.resolve();
+  });
+  void Promise.all(walks).then(() => picked(files));
 });
 
 // ---- what the table holds
