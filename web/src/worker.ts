@@ -124,7 +124,7 @@ async function modelBytes(options: RunOptions): Promise<{ name: string; bytes: U
   if (options.model) return { name: options.model.name, bytes: new Uint8Array(options.model.bytes), preprocess: options.preprocess };
   const info = (await (await fetch(new URL('model.json', base))).json()) as { name: string | null };
   if (info.name === null) {
-    throw new MorphoprofError('BAD_MODEL', 'This page was built without a model (no model.onnx beside it)', 'Choose an .onnx file (e.g. ~/.cache/morphoprof/resnet50-1.0.4-c1.onnx, made by `morphoprof models convert resnet50`), or run `npm run build:web` after converting it');
+    throw new MorphoprofError('BAD_MODEL', 'This page was built without a model (no model.onnx beside it)', 'Choose an .onnx file on the page (e.g. made by `morphoprof models export resnet50 --out resnet50.onnx`), or build the page again with `npm run build:web`, which converts ResNet-50');
   }
   const name = info.name;
   const bytes = new Uint8Array(await (await fetch(new URL('model.onnx', base))).arrayBuffer());
