@@ -250,4 +250,18 @@ describe('the browser page', { skip }, () => {
     assert.match((await page.locator('#progress-text').textContent()) ?? '', /^6 \/ 6 fields/);
     assert.deepEqual(session.problems, []);
   });
+
+  test('normalized profiles (TVN, as `morphoprof run --normalize tvn`): NSC, NSCB and mAP equal the CLI\'s', async () => {
+    const { page } = session;
+    assert.equal(await runScreen(page, path.join(root, 'screen'), { model, batch: 4, normalize: 'tvn' }), 'done', (await page.locator('#status').textContent()) ?? '');
+    const metrics = JSON.parse(readFileSync(await download(page, 'download-metrics'), 'utf8'));
+    const out = path.join(root, 'cli-tvn');
+    cli(['run', '--metadata', screen.imageTable, '--images', screen.imagesRoot, '--moa', screen.moaTable, '--model', model, '--normalize', 'tvn', '--out', out, '--batch-size', '4']);
+    const want = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    assert.ok(want.nsc.total > 0 && want.nscb !== null);
+    assert.deepEqual(metrics.nsc, want.nsc, 'NSC');
+    assert.deepEqual(metrics.nscb, want.nscb, 'NSCB');
+    assert.deepEqual(metrics.map, want.map, 'mAP');
+    assert.deepEqual(session.problems, []);
+  });
 });

@@ -81,13 +81,14 @@ export async function openPage(dir: string, opts: { webgpu?: boolean; isolate?: 
 export async function runScreen(
   page: Page,
   folder: string,
-  opts: { model?: string; batch?: number; provider?: 'wasm' | 'webgpu'; preprocess?: string; timeout?: number } = {},
+  opts: { model?: string; batch?: number; provider?: 'wasm' | 'webgpu'; preprocess?: string; normalize?: string; timeout?: number } = {},
 ): Promise<'done' | 'failed'> {
   await page.locator('#folder').setInputFiles(folder);
   await page.locator('#inspect').waitFor({ state: 'visible', timeout: 60_000 });
   if (opts.model) await page.locator('#model').setInputFiles(opts.model);
   if (opts.preprocess) await page.locator('#preprocess').selectOption(opts.preprocess);
   if (opts.provider) await page.locator('#provider').selectOption(opts.provider);
+  if (opts.normalize) await page.locator('#normalize').selectOption(opts.normalize);
   if (opts.batch) await page.locator('#batch').fill(String(opts.batch));
   await page.locator('#run').click();
   await page.waitForFunction("['done', 'failed'].includes(document.getElementById('status').dataset.state)", undefined, { timeout: opts.timeout ?? 120_000 });

@@ -170,6 +170,7 @@ $('run').addEventListener('click', async () => {
     model: file ? { name: file.name, bytes: await file.arrayBuffer() } : null,
     preprocess: $<HTMLSelectElement>('preprocess').value as RunOptions['preprocess'],
     provider: $<HTMLSelectElement>('provider').value as RunOptions['provider'],
+    normalize: $<HTMLSelectElement>('normalize').value as RunOptions['normalize'],
     batchSize: Math.max(1, Math.min(64, Number($<HTMLInputElement>('batch').value) || 8)),
   };
   status('running', 'Opening the model');

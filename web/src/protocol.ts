@@ -17,6 +17,8 @@ export interface RunOptions {
   model: { name: string; bytes: ArrayBuffer } | null;
   preprocess?: PreprocessMode;
   provider: ExecutionProvider;
+  /** Well profiles normalized against the control wells before evaluation, as `morphoprof run --normalize`. */
+  normalize: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
   batchSize: number;
 }
 

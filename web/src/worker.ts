@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, FieldEmbedder, METADATA_COLUMNS, type EmbedSettings }
 import { ERROR_COLUMNS, errorRecords, metadataErrors, type FieldError } from '../../src/embed/field-errors.js';
 import { errorMessage, MorphoprofError } from '../../src/errors.js';
 import { evaluateTable } from '../../src/evaluate/evaluate.js';
+import { buildProfiles } from '../../src/profiles/build.js';
 import { metricsOf, NEIGHBOR_COLUMNS, neighborRows, type Metrics } from '../../src/evaluate/write.js';
 import { useLibraryScripts } from '../../src/report/html.js';
 import type { ReportInputs, ReportMetrics } from '../../src/report/inputs.js';
@@ -189,7 +190,9 @@ async function run(options: RunOptions): Promise<void> {
     const warnings: string[] = [];
     let evaluated: Awaited<ReturnType<typeof evaluateTable>>;
     try {
-      evaluated = await evaluateTable(table, { controlCompound: screen.controlCompound, warn: (m) => warnings.push(m) });
+      // as `morphoprof run --normalize`: well profiles normalized against the plate's control wells (tvn: the screen's)
+      const normalized = options.normalize !== 'none' ? await buildProfiles(table, { normalize: options.normalize, fit: 'controls', by: 'plate', controlCompound: screen.controlCompound, warn: (m) => warnings.push(m) }) : table;
+      evaluated = await evaluateTable(normalized, { controlCompound: screen.controlCompound, warn: (m) => warnings.push(m) });
     } catch (err) {
       // the features stand without an evaluation (e.g. a screen of controls only): done, saying why there is no report
       if (!(err instanceof MorphoprofError)) throw err;
@@ -212,7 +215,7 @@ async function run(options: RunOptions): Promise<void> {
       perMoa: result.perMoa,
       treatments,
       run: {
-        settings: { model: model.name, precision: 'fp32', channels: 'grey', scaling: settings.scaling, backend: `onnxruntime-web (${options.provider === 'webgpu' ? 'WebGPU' : `WASM, ${threads.threads} thread(s)`})`, batch_size: options.batchSize },
+        settings: { model: model.name, precision: 'fp32', channels: 'grey', scaling: settings.scaling, normalize: options.normalize, backend: `onnxruntime-web (${options.provider === 'webgpu' ? 'WebGPU' : `WASM, ${threads.threads} thread(s)`})`, batch_size: options.batchSize },
         counts: { fields: screen.fields.length, embedded: table.features.length, skipped: errors.filter((e) => e.stage !== 'metadata').length },
         timings: { embed: embedSeconds, evaluate: evaluateSeconds, secondsPerField: embedSeconds / total },
         version: `${MORPHOPROF_VERSION} in the browser`,
