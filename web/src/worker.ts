@@ -20,7 +20,7 @@ import type { Screen } from '../../src/screen/types.js';
 import type { ProfileTable } from '../../src/table/types.js';
 import { parquetBytes } from '../../src/table/write.js';
 import { csvText } from '../../src/util/csv.js';
-import { fileAt, mountFiles, pathsEndingWith, readTextSync, unmountAll } from './host/vfs.js';
+import { fileAt, mountFiles, pathsEndingWith, readHeadSync, unmountAll } from './host/vfs.js';
 import { imageRefFile } from '../../src/image/source.js';
 import type { Downloads, FromWorker, RunOptions, ToWorker } from './protocol.js';
 import { openWebModel, wasmThreads } from './session.js';
@@ -43,7 +43,7 @@ function findTables(paths: string[]): { table: string; moa: string | null; notes
   const images: string[] = [];
   const moas: string[] = [];
   for (const p of paths.filter((p) => p.toLowerCase().endsWith('.csv')).sort()) {
-    const first = readTextSync(p).replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+    const first = readHeadSync(p).replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
     const header = first.split(',').map((h) => h.trim().replace(/^"|"$/g, ''));
     const lower = header.map((h) => h.toLowerCase());
     if (detectLayout(header)) images.push(p);

@@ -73,6 +73,13 @@ export function readBytesSync(p: string, syscall = 'open'): Uint8Array {
   return new Uint8Array(new FileReaderSync().readAsArrayBuffer(blob));
 }
 
+/** The first `bytes` bytes of a file as text (a table's header without reading the whole table). */
+export function readHeadSync(p: string, bytes = 65536): string {
+  const blob = fileAt(p);
+  if (!blob) throw fsError('ENOENT', 'open', p);
+  return new TextDecoder().decode(new FileReaderSync().readAsArrayBuffer(blob.slice(0, bytes)));
+}
+
 export function readTextSync(p: string): string {
   return new TextDecoder().decode(readBytesSync(p));
 }
