@@ -264,4 +264,20 @@ describe('the browser page', { skip }, () => {
     assert.deepEqual(metrics.map, want.map, 'mAP');
     assert.deepEqual(session.problems, []);
   });
+
+  test('a screen whose features would not fit in the tab is refused before embedding, saying what to use', async () => {
+    const { page } = session;
+    // a model whose embedding is the image repeated: 3,072 x 10,000 = 30,720,000 values per image;
+    // 16 fields x 3 stains x 30,720,000 x 4 bytes = 5.9 GB (refused before any inference)
+    const g = new OnnxGraphBuilder();
+    g.node('Flatten', ['image'], 'flat', { axis: 1 });
+    g.node('Tile', ['flat', g.int64('repeats', [1, 10_000])], 'features');
+    const huge = path.join(root, 'huge.onnx');
+    writeFileSync(huge, g.toBytes({ name: 'huge', inputs: [{ name: 'image', dims: [null, 3, 32, 32] }], outputs: [{ name: 'features', dims: [null, 30_720_000] }] }));
+    assert.equal(await runScreen(page, path.join(root, 'clean'), { model: huge }), 'failed');
+    const message = (await page.locator('#run-error').textContent()) ?? '';
+    assert.match(message, /16 fields x 92160000 features is 5\.9 GB of features, more than a browser tab holds safely/);
+    assert.match(message, /command line \(morphoprof run\) or the fleet/);
+    assert.equal(await page.locator('#bar').getAttribute('value'), '0', 'nothing was embedded');
+  });
 });

@@ -164,6 +164,10 @@ $('run').addEventListener('click', async () => {
   $('report-section').hidden = true;
   $('errors').querySelector('tbody')!.innerHTML = '';
   $('errors-section').hidden = true;
+  $<HTMLProgressElement>('bar').value = 0;
+  $('progress-text').textContent = '';
+  $('stage').textContent = '';
+  $('backend').textContent = '';
   offer(null);
   const file = $<HTMLInputElement>('model').files?.[0];
   const options: RunOptions = {

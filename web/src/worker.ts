@@ -235,7 +235,8 @@ async function run(options: RunOptions): Promise<void> {
 
 function failed(err: unknown, downloads: Downloads | null): void {
   const tooBig = err instanceof RangeError && /memory|allocation|buffer/i.test(err.message);
-  const message = tooBig ? `The browser ran out of memory (${err.message})` : errorMessage(err);
+  // the hint goes beside the message (errorMessage would put it in the message too)
+  const message = tooBig ? `The browser ran out of memory (${err.message})` : err instanceof MorphoprofError ? err.message : errorMessage(err);
   const hint = tooBig ? 'Profile this screen with the command line (morphoprof run), or pick one plate at a time' : err instanceof MorphoprofError ? err.hint : undefined;
   post({ type: 'failed', message, hint, downloads });
 }
