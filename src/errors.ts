@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'MISSING_COLUMN'
   | 'BAD_MODEL'
   | 'NOTHING_VALID'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  | 'NOT_IN_BROWSER';
 
 export class MorphoprofError extends Error {
   readonly code: ErrorCode;

@@ -24,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
     import('./demo.js'),
     import('./queue.js'),
     import('./segment-eval.js'),
+    import('./serve.js'),
   ]);
   for (const mod of registrations) mod.register(program);
   try {

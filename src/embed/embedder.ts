@@ -166,6 +166,19 @@ export class FieldEmbedder {
     return new FieldEmbedder(screen, settings, model, geometry, illum);
   }
 
+  /**
+   * An embedder over a model session opened by the caller (e.g. onnxruntime-web in the browser
+   * page, web/src/session.ts): the same reading, scaling and preprocessing as `open`. fp32 and no
+   * illumination correction (those are opened from files by `open`).
+   */
+  static async withModel(screen: Screen, settings: EmbedSettings, model: ModelSession, geometryFrom: readonly Field[]): Promise<FieldEmbedder> {
+    if (settings.channels !== 'grey' || settings.illum) {
+      throw new MorphoprofError('BAD_ARGUMENT', 'an embedder over a given model session takes grey channels without illumination functions', 'Use FieldEmbedder.open for rgb mode or illumination correction');
+    }
+    const geometry = await readGeometry(geometryFrom, screen.channels[0]!);
+    return new FieldEmbedder(screen, settings, model, geometry, null);
+  }
+
   get embeddingDim(): number {
     return this.model.embeddingDim;
   }
@@ -214,11 +227,11 @@ export class FieldEmbedder {
 
   /** Network-size planes, reused between batches (at most two batches' worth exist). */
   private readonly planes: Float32Array[] = [];
-  /** Batch buffers in shared memory, reused: first touches of fresh memory cost more than filling it (thread-session.ts). */
+  /** Batch buffers in shared memory (plain memory in a page that is not cross-origin isolated), reused: first touches of fresh memory cost more than filling it (thread-session.ts). */
   private readonly batches: Float32Array[] = [];
   private takeBatch(length: number): Float32Array {
     const i = this.batches.findIndex((b) => b.length >= length);
-    const buf = i >= 0 ? this.batches.splice(i, 1)[0]! : new Float32Array(new SharedArrayBuffer(length * 4));
+    const buf = i >= 0 ? this.batches.splice(i, 1)[0]! : new Float32Array(typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4));
     return buf.subarray(0, length);
   }
 

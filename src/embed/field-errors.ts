@@ -25,21 +25,22 @@ export const ERROR_COLUMNS = [
   'Reason',
 ] as const;
 
+/** Errors as rows of errors.csv (ERROR_COLUMNS). */
+export function errorRecords(errors: readonly FieldError[]): Array<Record<(typeof ERROR_COLUMNS)[number], string | number | null>> {
+  return errors.map((e) => ({
+    Metadata_Plate: e.plate,
+    Metadata_Well: e.well,
+    Metadata_Site: e.site,
+    Channel: e.channel,
+    File: e.file,
+    Row: e.row,
+    Stage: e.stage,
+    Reason: e.reason,
+  }));
+}
+
 export async function writeErrorTable(file: string, errors: readonly FieldError[]): Promise<void> {
-  await writeCsvRecords(
-    file,
-    ERROR_COLUMNS,
-    errors.map((e) => ({
-      Metadata_Plate: e.plate,
-      Metadata_Well: e.well,
-      Metadata_Site: e.site,
-      Channel: e.channel,
-      File: e.file,
-      Row: e.row,
-      Stage: e.stage,
-      Reason: e.reason,
-    })),
-  );
+  await writeCsvRecords(file, ERROR_COLUMNS, errorRecords(errors));
 }
 
 /** Problems found while reading the metadata table, as rows of errors.csv. */

@@ -60,6 +60,22 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   if (!findColumn(table, 'Metadata_MOA')) {
     throw new MorphoprofError('MISSING_COLUMN', `${name} has no Metadata_MOA column`, 'give the MOA table with --moa <moa.csv> (e.g. BBBC021_v1_moa.csv)');
   }
+  const { result, treatments } = await evaluateTable(table, { ...options, name, warn });
+  const files = await writeEvaluation(options.out, result, treatments);
+  return { metrics: metricsOf(result), files, result, treatments };
+}
+
+/**
+ * The evaluation of an annotated profile table in memory (no files): drops features with missing
+ * values (warning), averages rows per treatment, runs NSC/NSCB/mAP. `evaluate` reads and writes
+ * around it; the browser page calls it on its features.
+ */
+export async function evaluateTable(
+  table: ProfileTable,
+  options: NscOptions & { name?: string; warn?: (message: string) => void } = {},
+): Promise<{ result: NscResult; treatments: ProfileTable }> {
+  const warn = options.warn ?? defaultWarn;
+  const name = options.name ?? 'The profile table';
   const missing = naFeatures(table);
   if (missing.length > 0) {
     warn(`${missing.length} feature(s) have missing or non-finite values and were dropped before evaluation: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
@@ -70,6 +86,5 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   }
   const treatments = isTreatmentLevel(table) ? table : treatmentProfiles(table);
   const result = await evaluateNsc(treatments, options);
-  const files = await writeEvaluation(options.out, result, treatments);
-  return { metrics: metricsOf(result), files, result, treatments };
+  return { result, treatments };
 }

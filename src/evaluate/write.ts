@@ -71,6 +71,31 @@ export const NEIGHBOR_COLUMNS = [
   'Average_Precision',
 ] as const;
 
+/** One row per evaluated treatment (its nearest neighbours and AP): the rows of neighbors.csv. */
+export function neighborRows(result: NscResult): Array<Record<(typeof NEIGHBOR_COLUMNS)[number], MetadataValue>> {
+  const nscb = result.nscb !== null;
+  return result.neighbors.map((n) => ({
+    Metadata_Compound: n.compound,
+    Metadata_Concentration: n.concentration,
+    Metadata_MOA: n.moa,
+    Neighbor_Compound: n.neighborCompound,
+    Neighbor_Concentration: n.neighborConcentration,
+    Neighbor_MOA: n.neighborMoa,
+    Similarity: n.similarity,
+    Correct: String(n.correct),
+    Metadata_Batch: n.batch === null ? null : String(n.batch),
+    Neighbor_Batch: n.neighborBatch === null ? null : String(n.neighborBatch),
+    NSCB_Neighbor_Compound: n.nscb?.compound ?? null,
+    NSCB_Neighbor_Concentration: n.nscb?.concentration ?? null,
+    NSCB_Neighbor_MOA: n.nscb?.moa ?? null,
+    NSCB_Neighbor_Batch: n.nscb?.batch === undefined || n.nscb.batch === null ? null : String(n.nscb.batch),
+    NSCB_Similarity: n.nscb?.similarity ?? null,
+    NSCB_Correct: n.nscb ? String(n.nscb.correct) : null,
+    NSCB_Eligible: nscb ? String(n.nscbEligible) : null,
+    Average_Precision: n.averagePrecision,
+  }));
+}
+
 export const PER_MOA_COLUMNS = ['MOA', 'Correct', 'Total', 'Accuracy'] as const;
 
 /**
@@ -93,33 +118,7 @@ export async function writeEvaluation(outDir: string, result: NscResult, treatme
       labels.map((label, i) => Object.fromEntries([['True_MOA', label], ...labels.map((l, j) => [l, counts[i]![j]!])])),
     ),
   );
-  const nscb = result.nscb !== null;
-  await writeProfiles(
-    files.neighbors,
-    recordsTable(
-      [...NEIGHBOR_COLUMNS],
-      result.neighbors.map((n) => ({
-        Metadata_Compound: n.compound,
-        Metadata_Concentration: n.concentration,
-        Metadata_MOA: n.moa,
-        Neighbor_Compound: n.neighborCompound,
-        Neighbor_Concentration: n.neighborConcentration,
-        Neighbor_MOA: n.neighborMoa,
-        Similarity: n.similarity,
-        Correct: String(n.correct),
-        Metadata_Batch: n.batch === null ? null : String(n.batch),
-        Neighbor_Batch: n.neighborBatch === null ? null : String(n.neighborBatch),
-        NSCB_Neighbor_Compound: n.nscb?.compound ?? null,
-        NSCB_Neighbor_Concentration: n.nscb?.concentration ?? null,
-        NSCB_Neighbor_MOA: n.nscb?.moa ?? null,
-        NSCB_Neighbor_Batch: n.nscb?.batch === undefined || n.nscb.batch === null ? null : String(n.nscb.batch),
-        NSCB_Similarity: n.nscb?.similarity ?? null,
-        NSCB_Correct: n.nscb ? String(n.nscb.correct) : null,
-        NSCB_Eligible: nscb ? String(n.nscbEligible) : null,
-        Average_Precision: n.averagePrecision,
-      })),
-    ),
-  );
+  await writeProfiles(files.neighbors, recordsTable([...NEIGHBOR_COLUMNS], neighborRows(result)));
   await writeProfiles(
     files.perMoa,
     recordsTable([...PER_MOA_COLUMNS], result.perMoa.map((m) => ({ MOA: m.moa, Correct: m.correct, Total: m.total, Accuracy: m.accuracy }))),

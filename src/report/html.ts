@@ -39,8 +39,24 @@ const LIBRARIES = [
   ['vega-embed', 'vega-embed.min.js'],
 ] as const;
 
-/** The browser builds of Vega, Vega-Lite and vega-embed, next to each package's main module. */
+/**
+ * Where the page's Vega scripts come from: node_modules here; the browser page (web/) gives the
+ * copies it serves beside itself (`useLibraryScripts`), as it has no node_modules to read.
+ */
+let librarySource: () => string[] = nodeLibraryScripts;
+
+/** Use `source` for the Vega, Vega-Lite and vega-embed builds (in that order) inlined in pages. */
+export function useLibraryScripts(source: () => string[]): void {
+  librarySource = () => source().map((text) => text.replace(/<\/(script)/gi, '<\\/$1'));
+}
+
+/** The browser builds of Vega, Vega-Lite and vega-embed inlined in report pages. */
 export function libraryScripts(): string[] {
+  return librarySource();
+}
+
+/** The browser builds of Vega, Vega-Lite and vega-embed, next to each package's main module. */
+function nodeLibraryScripts(): string[] {
   const require = createRequire(import.meta.url);
   return LIBRARIES.map(([name, file]) => {
     let full = '';

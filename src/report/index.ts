@@ -1,4 +1,4 @@
-export { writeReport, type ReportFiles, type ReportOptions } from './report.js';
+export { writeReport, reportPage, type ReportFiles, type ReportOptions, type ReportPageContext } from './report.js';
 export { readRunInputs, RUN_FILES, type ReportInputs, type ReportMetrics, type PerMoa, type Confusion } from './inputs.js';
 export { pca2, type Pca, type PcaOptions } from './pca.js';
 export { pcaMap, umapMap, type ProfileMap, type MapPoint } from './map.js';

@@ -43,7 +43,7 @@ export interface ReportFiles {
   pictures: { count: number; placement: PicturePlacement; reportBytes: number; galleryBytes: number } | { count: 0; reason: string };
 }
 
-interface Chart {
+export interface Chart {
   /** Element id in the page and figure file name. */
   name: string;
   spec: TopLevelSpec;
@@ -105,10 +105,10 @@ ${explain.map((e) => `<p>${escapeHtml(e)}</p>`).join('\n')}
 <p class="muted">${escapeHtml(`Not evaluated: ${left.length ? left.join('; ') : 'none'}.${similarity}`)}</p></section>`;
 }
 
-function chartSection(id: string, title: string, intro: string, charts: Chart[]): string {
+function chartSection(id: string, title: string, intro: string, charts: Chart[], figures: boolean): string {
   const divs = charts.map((c) => `<div class="chart" id="${escapeHtml(c.name)}"></div>`).join('');
-  return `<section id="${escapeHtml(id)}"><h2>${escapeHtml(title)}</h2><p>${escapeHtml(intro)}</p><div class="charts">${divs}</div>
-<p class="muted">${escapeHtml(`Figures for papers: ${charts.map((c) => `figures/${c.name}.png`).join(', ')} (and .svg).`)}</p></section>`;
+  const papers = figures ? `\n<p class="muted">${escapeHtml(`Figures for papers: ${charts.map((c) => `figures/${c.name}.png`).join(', ')} (and .svg).`)}</p>` : '';
+  return `<section id="${escapeHtml(id)}"><h2>${escapeHtml(title)}</h2><p>${escapeHtml(intro)}</p><div class="charts">${divs}</div>${papers}</section>`;
 }
 
 const NEIGHBOR_TITLES: Record<string, string> = {
@@ -227,12 +227,28 @@ ${galleryHtml(pictures, control)}`;
   return { pictures, plan, gallery };
 }
 
-/** Writes `<runDir>/report.html` and `<runDir>/figures/*.png|svg`; returns their paths. */
-export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportFiles> {
-  const inputs = await readRunInputs(runDir);
+/** What the page says about the run it reports on, beside its inputs. */
+export interface ReportPageContext {
+  /** The run: its folder for the CLI, the folder picked in the browser page. */
+  runLabel: string;
+  /** Short name in the page title. */
+  name: string;
+  /** Pictures of the cells (or why there are none) and where they go. */
+  pictures: CellPictures | NoPictures;
+  plan: PicturePlan | null;
+  /** Where the figures for papers are written, or null when no figure files are made (the browser page). */
+  figures: 'figures/' | null;
+}
+
+/**
+ * The report page from its inputs, without touching files: the HTML and the charts drawn in it.
+ * `writeReport` writes it (and the figures) into a run folder; the browser page (web/) offers it
+ * as a download.
+ */
+export async function reportPage(inputs: ReportInputs, ctx: ReportPageContext, opts: Pick<ReportOptions, 'umap' | 'errorRows'> = {}): Promise<{ html: string; charts: Chart[] }> {
   const maps = await profileMaps(inputs, opts.umap ?? false);
   const control = inputs.metrics.control_compound ?? 'DMSO';
-  const { pictures, plan, gallery } = await picturesOf(runDir, inputs, opts);
+  const { pictures, plan } = ctx;
   const withPicture = (m: ProfileMap): ProfileMap => ({ ...m, points: m.points.map((p) => ({ ...p, picture: thumbnailId(plan, p.compound, p.concentration) ?? null })) });
 
   const confusionCharts: Chart[] = inputs.confusion?.labels.length ? [{ name: 'confusion_matrix', spec: confusionSpec(inputs.confusion) }] : [];
@@ -241,33 +257,22 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   const charts = [...confusionCharts, ...perMoaCharts, ...mapCharts];
   // In the page, the map's tooltip also shows the treatment's picture (not in the figures for papers).
   const pageSpecs = new Map(maps.map((m) => [m.method === 'pca' ? 'profile_map' : 'profile_map_umap', mapSpec(withPicture(m))]));
+  const section = (id: string, title: string, intro: string, list: Chart[]) => chartSection(id, title, intro, list, ctx.figures !== null);
 
-  const figuresDir = path.join(runDir, 'figures');
-  await mkdir(figuresDir, { recursive: true });
-  const figures: string[] = [];
-  for (const chart of charts) {
-    const svg = await renderSvg(chart.spec);
-    const base = path.join(figuresDir, chart.name);
-    await writeAtomic(`${base}.svg`, svg);
-    await writeAtomic(`${base}.png`, svgToPng(svg, opts.pngScale ?? 2));
-    figures.push(`${base}.png`, `${base}.svg`);
-  }
-
-  const name = path.basename(path.resolve(runDir));
   const model = typeof inputs.run?.settings.model === 'string' ? `, model ${inputs.run.settings.model}` : '';
   const version = inputs.run?.version ? `morphoprof ${inputs.run.version}` : 'morphoprof';
   const sections = [
-    `<header><h1>Morphological profiling report</h1><p class="sub">${escapeHtml(`Run ${path.resolve(runDir)}${model} · ${version} · report made ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`)}</p></header>`,
+    `<header><h1>Morphological profiling report</h1><p class="sub">${escapeHtml(`Run ${ctx.runLabel}${model} · ${version} · report made ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`)}</p></header>`,
     headline(inputs),
     inputs.notes.length ? `<div class="notes">${inputs.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}</div>` : '',
     confusionCharts.length
-      ? chartSection('confusion', 'Which MOAs are confused', 'Rows: the true MOA of a treatment; columns: the MOA of its nearest treatment of another compound. Numbers count treatments; the colour is the share of the row, so a dark diagonal means the profiles separate the MOAs.', confusionCharts)
+      ? section('confusion', 'Which MOAs are confused', 'Rows: the true MOA of a treatment; columns: the MOA of its nearest treatment of another compound. Numbers count treatments; the colour is the share of the row, so a dark diagonal means the profiles separate the MOAs.', confusionCharts)
       : '',
     perMoaCharts.length
-      ? chartSection('per-moa', 'Accuracy per MOA', 'The share of each MOA\'s treatments whose nearest neighbour (another compound) has the same MOA. The dashed line is the overall accuracy.', perMoaCharts)
+      ? section('per-moa', 'Accuracy per MOA', 'The share of each MOA\'s treatments whose nearest neighbour (another compound) has the same MOA. The dashed line is the overall accuracy.', perMoaCharts)
       : '',
     mapCharts.length
-      ? chartSection('map', 'Map of the treatment profiles', `Each point is one treatment profile (the mean of its fields' features), placed so that similar profiles are close (${maps.map((m) => m.method.toUpperCase()).join(' and ')}). Hover over a point for the compound, concentration and MOA${plan?.thumbnailOf.size ? ' and a picture of its most typical field' : ''}; the cross marks the negative control.`, mapCharts)
+      ? section('map', 'Map of the treatment profiles', `Each point is one treatment profile (the mean of its fields' features), placed so that similar profiles are close (${maps.map((m) => m.method.toUpperCase()).join(' and ')}). Hover over a point for the compound, concentration and MOA${plan?.thumbnailOf.size ? ' and a picture of its most typical field' : ''}; the cross marks the negative control.`, mapCharts)
       : '',
     cellsSection(pictures, plan, control),
     inputs.neighbors ? neighborSection(inputs.neighbors, plan) : '',
@@ -275,8 +280,27 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
     inputs.errors ? errorSection(inputs.errors, opts.errorRows ?? 50) : '',
   ];
   const specs = Object.fromEntries(charts.map((c) => [c.name, pageSpecs.get(c.name) ?? c.spec]));
+  return { html: htmlPage(`morphoprof report: ${ctx.name}`, sections.filter(Boolean).join('\n'), specs, plan?.report ?? {}), charts };
+}
+
+/** Writes `<runDir>/report.html` and `<runDir>/figures/*.png|svg`; returns their paths. */
+export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportFiles> {
+  const inputs = await readRunInputs(runDir);
+  const { pictures, plan, gallery } = await picturesOf(runDir, inputs, opts);
+  const page = await reportPage(inputs, { runLabel: path.resolve(runDir), name: path.basename(path.resolve(runDir)), pictures, plan, figures: 'figures/' }, opts);
+
+  const figuresDir = path.join(runDir, 'figures');
+  await mkdir(figuresDir, { recursive: true });
+  const figures: string[] = [];
+  for (const chart of page.charts) {
+    const svg = await renderSvg(chart.spec);
+    const base = path.join(figuresDir, chart.name);
+    await writeAtomic(`${base}.svg`, svg);
+    await writeAtomic(`${base}.png`, svgToPng(svg, opts.pngScale ?? 2));
+    figures.push(`${base}.png`, `${base}.svg`);
+  }
   const html = path.join(runDir, 'report.html');
-  await writeAtomic(html, htmlPage(`morphoprof report: ${name}`, sections.filter(Boolean).join('\n'), specs, plan?.report ?? {}));
+  await writeAtomic(html, page.html);
   const summary: ReportFiles['pictures'] =
     'reason' in pictures || !plan
       ? { count: 0, reason: 'reason' in pictures ? pictures.reason : 'none' }

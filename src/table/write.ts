@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BIGINT, DOUBLE, DuckDBDataChunk, FLOAT, VARCHAR, type DuckDBType } from '@duckdb/node-api';
-import { fileWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
+import { ByteWriter, fileWriter, ParquetWriter, schemaFromColumnData, type Writer } from 'hyparquet-writer';
 import { MorphoprofError } from '../errors.js';
 import { formatOf, ident, literal, tableError, withConnection } from './duckdb.js';
 import type { MetadataValue, ProfileTable } from './types.js';
@@ -11,16 +11,19 @@ import type { MetadataValue, ProfileTable } from './types.js';
 /** DuckDB's vector size: the appender takes data chunks of at most this many rows. */
 const CHUNK_ROWS = 2048;
 
-/** Type of a metadata column from its values: integers -> BIGINT, numbers -> DOUBLE, else VARCHAR. */
-function metadataType(values: MetadataValue[]): DuckDBType {
+/** Kind of a metadata column from its values: integers, other numbers, else text. */
+type MetadataKind = 'integer' | 'double' | 'text';
+function metadataKind(values: MetadataValue[]): MetadataKind {
   let integers = true;
   for (const v of values) {
     if (v === null) continue;
-    if (typeof v !== 'number') return VARCHAR;
+    if (typeof v !== 'number') return 'text';
     if (!Number.isSafeInteger(v)) integers = false;
   }
-  return integers && values.some((v) => v !== null) ? BIGINT : DOUBLE;
+  return integers && values.some((v) => v !== null) ? 'integer' : 'double';
 }
+
+const DUCKDB_TYPE = { integer: BIGINT, double: DOUBLE, text: VARCHAR } as const;
 
 function checkTable(file: string, table: ProfileTable): void {
   const rows = table.metadata.length;
@@ -50,19 +53,19 @@ const GROUP_VALUES = 8_000_000;
  * store commits such a shard every few seconds beside the network. Any Parquet reader (DuckDB,
  * pandas, pyarrow) reads the file; the tests read it back with DuckDB.
  */
-async function writeParquet(temp: string, table: ProfileTable, metaTypes: DuckDBType[]): Promise<void> {
+async function writeParquet(writer: Writer, table: ProfileTable, kinds: MetadataKind[]): Promise<void> {
   const nMeta = table.metadataColumns.length;
   const nFeatures = table.featureColumns.length;
   const rowsPerGroup = Math.max(1, Math.floor(GROUP_VALUES / Math.max(1, nMeta + nFeatures)));
-  const parquetType = (t: DuckDBType) => (t === VARCHAR ? 'STRING' : t === BIGINT ? 'INT64' : 'DOUBLE');
+  const parquetType = (k: MetadataKind) => (k === 'text' ? 'STRING' : k === 'integer' ? 'INT64' : 'DOUBLE');
   const group = (start: number, rows: number) => {
     const meta = table.metadataColumns.map((name, c) => {
-      const t = metaTypes[c]!;
+      const k = kinds[c]!;
       const data = table.metadata.slice(start, start + rows).map((row) => {
         const v = row[name] ?? null;
-        return v === null ? null : t === VARCHAR ? String(v) : t === BIGINT ? BigInt(v) : Number(v);
+        return v === null ? null : k === 'text' ? String(v) : k === 'integer' ? BigInt(v) : Number(v);
       });
-      return { name, data, type: parquetType(t), nullable: true } as const;
+      return { name, data, type: parquetType(k), nullable: true } as const;
     });
     const features = table.featureColumns.map((name, f) => {
       const data = new Float32Array(rows);
@@ -72,13 +75,20 @@ async function writeParquet(temp: string, table: ProfileTable, metaTypes: DuckDB
     return [...meta, ...features];
   };
   const first = group(0, Math.min(rowsPerGroup, table.metadata.length));
-  const writer = fileWriter(temp);
   const pq = new ParquetWriter({ writer, schema: schemaFromColumnData({ columnData: first }), codec: 'UNCOMPRESSED', statistics: false, createdBy: 'morphoprof' });
   await pq.write({ columnData: first, rowGroupSize: rowsPerGroup });
   for (let start = rowsPerGroup; start < table.metadata.length; start += rowsPerGroup) {
     await pq.write({ columnData: group(start, Math.min(rowsPerGroup, table.metadata.length - start)), rowGroupSize: rowsPerGroup });
   }
   pq.finish();
+}
+
+/** The Parquet file of `table` in memory, as `writeProfiles` writes it (the browser page's download). */
+export async function parquetBytes(table: ProfileTable): Promise<Uint8Array> {
+  checkTable('the Parquet table', table);
+  const writer = new ByteWriter();
+  await writeParquet(writer, table, table.metadataColumns.map((name) => metadataKind(table.metadata.map((row) => row[name] ?? null))));
+  return writer.getBytes();
 }
 
 /**
@@ -98,7 +108,8 @@ export async function writeProfiles(file: string, table: ProfileTable): Promise<
   }
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
 
-  const metaTypes = table.metadataColumns.map((name) => metadataType(table.metadata.map((row) => row[name] ?? null)));
+  const kinds = table.metadataColumns.map((name) => metadataKind(table.metadata.map((row) => row[name] ?? null)));
+  const metaTypes: DuckDBType[] = kinds.map((k) => DUCKDB_TYPE[k]);
   const types = [...metaTypes, ...table.featureColumns.map(() => FLOAT)];
   const columnsSql = [...table.metadataColumns, ...table.featureColumns]
     .map((name, i) => `${ident(name)} ${types[i]!.toString()}`)
@@ -108,7 +119,7 @@ export async function writeProfiles(file: string, table: ProfileTable): Promise<
   const options = `FORMAT csv, HEADER true, DELIMITER ${format === 'tsv' ? "'\\t'" : "','"}, COMPRESSION ${gzip ? 'gzip' : 'none'}`;
 
   try {
-    if (format === 'parquet') await writeParquet(temp, table, metaTypes);
+    if (format === 'parquet') await writeParquet(fileWriter(temp), table, kinds);
     else await withConnection(async (connection) => {
       await connection.run(`CREATE TEMP TABLE profiles_out (${columnsSql})`);
       const appender = await connection.createAppender('profiles_out', 'main', 'temp');

@@ -13,11 +13,15 @@ export async function writeCsvRecords(
   rows: ReadonlyArray<Record<string, unknown>>,
 ): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const text = stringify(
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, csvText(columns, rows));
+  await rename(tmp, file);
+}
+
+/** The CSV text of records (header `columns`; null and absent values empty). */
+export function csvText(columns: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): string {
+  return stringify(
     rows.map((r) => columns.map((c) => (r[c] === undefined || r[c] === null ? '' : r[c]))),
     { header: true, columns: [...columns] },
   );
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
 }

@@ -1,0 +1,106 @@
+/**
+ * The browser page's speed: images/s in headless Chromium (onnxruntime-web WASM, cross-origin
+ * isolated by `morphoprof serve`'s server) for raw inference on ready tensors and for the page's
+ * whole embedding of real-size fields (1280x1024 16-bit TIFFs read, downsampled, scaled and
+ * embedded in its Web Worker), against the Node CLI on the same fields and machine. With the
+ * project's int8 file (if the CLI has made one): its raw and page rates, and how close its
+ * features are to fp32 (cosine per field).
+ *
+ *   node dist/bench/web.js [--plates 1] [--batch 8] [--rounds 4]
+ */
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { embedScreen } from '../src/embed/embed.js';
+import { ensureOnnx } from '../src/models/registry.js';
+import { openModel } from '../src/models/session.js';
+import { loadScreen } from '../src/screen/index.js';
+import { synthesizeScreen } from '../src/synth/index.js';
+import { buildPage, download, haveChromium, openPage, runScreen, type PageSession } from '../test/web/support.js';
+
+const { values } = parseArgs({ options: { plates: { type: 'string', default: '1' }, batch: { type: 'string', default: '8' }, rounds: { type: 'string', default: '4' } } });
+const batch = Number(values.batch);
+const rounds = Number(values.rounds);
+if (!haveChromium()) {
+  console.log('web bench: /usr/bin/chromium not present (Debian package chromium); skipped');
+  process.exit(0);
+}
+const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-web-'));
+const s = await synthesizeScreen({ out: path.join(root, 'screen'), preset: 'bench', plates: Number(values.plates), sites: 1, doses: 1, controls: 2 });
+const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable });
+const images = screen.fields.length * screen.channels.length;
+const perBatch = batch * screen.channels.length;
+console.log(`bench screen: ${screen.fields.length} fields x ${screen.channels.length} stains of 1280x1024 16-bit (${images} images); batches of ${batch} fields = ${perBatch} images`);
+
+const fp32 = await ensureOnnx('resnet50');
+const cache = path.dirname(fp32);
+const int8Name = readdirSync(cache).find((f) => /^resnet50-1\.0\.4-c1-int8-minmax-[0-9a-f]+\.onnx$/.test(f));
+const int8 = int8Name ? path.join(cache, int8Name) : null;
+const dist = await buildPage(path.join(root, 'dist'), true);
+if (int8) copyFileSync(int8, path.join(dist, 'model-int8.onnx'));
+
+const session: PageSession = await openPage(dist);
+const { page } = session;
+const cores = await page.evaluate('navigator.hardwareConcurrency');
+console.log(`Chromium: cross-origin isolated ${await page.evaluate('globalThis.crossOriginIsolated')}, ${cores} cores, WebGPU ${await page.evaluate("'gpu' in navigator ? 'present' : 'absent'")}`);
+
+interface Raw { imagesPerSecond?: number; threads?: number | null; error?: string; features?: number[] }
+async function raw(modelUrl: string, name: string, threads?: number, provider = 'wasm'): Promise<Raw> {
+  return page.evaluate(
+    `new Promise((resolve) => { const w = new Worker('bench-worker.js', { type: 'module' }); w.onmessage = (e) => { resolve(e.data); w.terminate(); }; w.postMessage(${JSON.stringify({ modelUrl, name, batch: perBatch, rounds, provider, threads })}); })`,
+  ) as Promise<Raw>;
+}
+const show = (r: Raw) => (r.error ? `failed: ${r.error}` : `${r.imagesPerSecond!.toFixed(1)} images/s (${r.threads ?? '?'} thread(s))`);
+
+const rawFp32 = await raw('model.onnx', 'resnet50');
+console.log(`browser raw inference, resnet50 fp32: ${show(rawFp32)}`);
+const rawInt8 = int8 ? await raw('model-int8.onnx', 'resnet50-int8.onnx') : null;
+if (rawInt8) console.log(`browser raw inference, resnet50 int8 (${int8Name}): ${show(rawInt8)}`);
+const rawOne = await raw('model.onnx', 'resnet50', 1);
+console.log(`browser raw inference, resnet50 fp32, one thread: ${show(rawOne)}`);
+const gpu = await raw('model.onnx', 'resnet50', undefined, 'webgpu');
+console.log(`browser raw inference, WebGPU: ${show(gpu)}`);
+
+/** The page's whole run on the bench folder; returns images/s of its embedding and its features. */
+async function pageRun(model: string | null): Promise<{ rate: number; features: Map<string, number[]> }> {
+  await page.goto(session.server.url);
+  await runScreen(page, path.join(root, 'screen'), { model: model ?? undefined, preprocess: model ? 'caffe' : undefined, batch, timeout: 1_800_000 });
+  const stage = (await page.locator('#stage').textContent()) ?? '';
+  const seconds = /embedding ([\d.]+) s/.exec(stage);
+  if (!seconds) throw new Error(`the page's run failed: ${await page.locator('#status').textContent()}`);
+  const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+  const features = new Map(rows.map((r) => [`${r.Metadata_Plate}/${r.Metadata_Well}/${r.Metadata_Site}`, Object.entries(r).filter(([k]) => !k.startsWith('Metadata_')).map(([, v]) => Number(v))]));
+  return { rate: (rows.length * screen.channels.length) / Number(seconds[1]), features };
+}
+
+const pageFp32 = await pageRun(null);
+console.log(`browser page, whole embedding (read, downsample, scale, infer in its worker), fp32: ${pageFp32.rate.toFixed(1)} images/s = ${(pageFp32.rate / rawFp32.imagesPerSecond!).toFixed(2)} of raw (target >= 0.9)`);
+if (int8) {
+  const pageInt8 = await pageRun(int8);
+  const cosines = [...pageFp32.features].map(([k, a]) => {
+    const b = pageInt8.features.get(k)!;
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = 0; i < a.length; i++) (ab += a[i]! * b[i]!), (aa += a[i]! * a[i]!), (bb += b[i]! * b[i]!);
+    return ab / Math.sqrt(aa * bb);
+  });
+  console.log(`browser page, int8: ${pageInt8.rate.toFixed(1)} images/s = ${(pageInt8.rate / rawInt8!.imagesPerSecond!).toFixed(2)} of its raw; features vs fp32: cosine min ${Math.min(...cosines).toFixed(4)}, mean ${(cosines.reduce((a, b) => a + b, 0) / cosines.length).toFixed(4)} over ${cosines.length} fields`);
+}
+if (session.problems.length) console.log(`console errors: ${session.problems.join('; ')}`);
+await session.close();
+
+// the Node CLI's embedding of the same fields, and its raw inference
+const model = await openModel('resnet50');
+const input = new Float32Array(perBatch * 3 * model.inputSize * model.inputSize).map((_, i) => ((i * 2654435761) % 255) - 120);
+await model.embed(input, perBatch);
+const t = performance.now();
+for (let r = 0; r < rounds; r++) await model.embed(input, perBatch);
+const nodeRaw = (rounds * perBatch) / ((performance.now() - t) / 1000);
+await model.dispose();
+const t2 = performance.now();
+const r = await embedScreen({ screen, out: path.join(root, 'node-run'), batchSize: batch, progress: false });
+const nodeWhole = (screen.channels.length * r.fieldsEmbedded) / ((performance.now() - t2) / 1000 - r.openSeconds);
+console.log(`Node CLI on the same fields: raw inference ${nodeRaw.toFixed(1)} images/s; embed ${nodeWhole.toFixed(1)} images/s without opening the network`);
+console.log(`browser page / Node CLI: ${(pageFp32.rate / nodeWhole).toFixed(2)} (fp32). Machine: ${cores} cores${process.env.MORPHOPROF_BENCH_NOTE ? `; ${process.env.MORPHOPROF_BENCH_NOTE}` : ''}`);
+rmSync(root, { recursive: true, force: true });

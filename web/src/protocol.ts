@@ -1,0 +1,44 @@
+/** Messages between the page (main.ts) and its Web Worker (worker.ts). */
+import type { FieldError } from '../../src/embed/field-errors.js';
+import type { Problem } from '../../src/screen/load.js';
+import type { ScreenSummary } from '../../src/screen/summary.js';
+import type { Metrics } from '../../src/evaluate/write.js';
+import type { ExecutionProvider } from './session.js';
+import type { PreprocessMode } from '../../src/models/preprocess.js';
+
+export interface PickedFile {
+  /** Path inside the picked folder, the folder's own name first (`screen/images/a.tif`). */
+  path: string;
+  blob: Blob;
+}
+
+export interface RunOptions {
+  /** The model's bytes (a file the user chose) or null for the page's own model (model.onnx beside it). */
+  model: { name: string; bytes: ArrayBuffer } | null;
+  preprocess?: PreprocessMode;
+  provider: ExecutionProvider;
+  /** Well profiles normalized against the control wells before evaluation, as `morphoprof run --normalize`. */
+  normalize: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
+  batchSize: number;
+}
+
+export type ToWorker = { type: 'inspect'; files: PickedFile[] } | { type: 'run'; options: RunOptions };
+
+export interface Downloads {
+  /** features.csv: the CLI's columns (Metadata_* then <stain>_<model>_<i>) */
+  featuresCsv: string | null;
+  /** features.parquet, as the CLI writes it (src/table/write.ts) */
+  featuresParquet: Uint8Array | null;
+  errorsCsv: string;
+  metricsJson: string | null;
+  reportHtml: string | null;
+}
+
+export type FromWorker =
+  | { type: 'inspected'; summary: ScreenSummary; problems: Problem[]; table: string; moaTable: string | null; notes: string[] }
+  | { type: 'backend'; text: string }
+  | { type: 'progress'; done: number; total: number; fieldsPerSecond: number; etaSeconds: number | null }
+  | { type: 'errors'; errors: FieldError[] }
+  | { type: 'stage'; text: string }
+  | { type: 'done'; metrics: Metrics | null; note?: string; downloads: Downloads; seconds: { embed: number; evaluate: number; report: number } }
+  | { type: 'failed'; message: string; hint?: string; downloads: Downloads | null };
