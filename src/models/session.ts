@@ -7,7 +7,8 @@ import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { invalidParameter, MorphoprofError } from '../errors.js';
 import { PREPROCESS_MODES } from './preprocess.js';
-import { ensureQuantizedOnnx, type CalibrationMethod } from './quantize.js';
+import type { CalibrationMethod } from './quantize.js';
+import { ensureQuantizedOnnx } from './quantize-node.js';
 import { ensureOnnx, getModel, type PreprocessMode } from './registry.js';
 
 export type Precision = 'fp32' | 'int8';
