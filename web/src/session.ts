@@ -7,7 +7,8 @@ import * as ort from 'onnxruntime-web';
 import { invalidParameter, MorphoprofError } from '../../src/errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../../src/models/preprocess.js';
 import { getModel } from '../../src/models/registry.js';
-import type { ModelSession } from '../../src/models/session.js';
+import type { CalibrationRuntime } from '../../src/models/quantize.js';
+import type { ModelSession, Precision } from '../../src/models/session.js';
 
 export type ExecutionProvider = 'wasm' | 'webgpu';
 
@@ -22,7 +23,30 @@ export interface WebModelOptions {
   threads?: number;
   /** Folder URL of onnxruntime-web's .wasm and .mjs files. */
   wasmPaths: string;
+  /** What the bytes are (int8: quantized by src/models/quantize.ts); default fp32. */
+  precision?: Precision;
 }
+
+/** The int8 quantizer's calibration runs on onnxruntime-web's WASM backend (set up by `openWebModel` first). */
+export const webCalibrationRuntime: CalibrationRuntime = {
+  async open(bytes) {
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'basic' });
+    return {
+      inputName: session.inputNames[0]!,
+      async run(input, dims, outputs) {
+        const data = input.buffer instanceof ArrayBuffer ? input : input.slice();
+        const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', data, [...dims]) }, [...outputs]);
+        const out: Record<string, Float32Array> = {};
+        for (const o of outputs) {
+          out[o] = result[o]!.data as Float32Array;
+          result[o]!.dispose();
+        }
+        return out;
+      },
+      release: () => session.release(),
+    };
+  },
+};
 
 /** Threads the WASM backend may use here, and why not more. */
 export function wasmThreads(requested?: number): { threads: number; why: string } {
@@ -93,7 +117,7 @@ export async function openWebModel(bytes: Uint8Array, opts: WebModelOptions): Pr
   return {
     name: opts.name,
     onnxPath: opts.name,
-    precision: 'fp32',
+    precision: opts.precision ?? 'fp32',
     inputSize,
     preprocess,
     embeddingOutput,
