@@ -26,7 +26,7 @@ export interface PrecisionOutcome {
   /** What the page says: the calibration's cost, cosine and speed, and why this precision. */
   text: string;
   /** Set when int8 was calibrated and measured. */
-  measured?: { fields: number; images: number; calibrateSeconds: number; cosineMean: number; cosineMin: number; fp32PerSecond: number; int8PerSecond: number };
+  measured?: { fields: number; images: number; calibrateSeconds: number; probeSeconds: number; cosineMean: number; cosineMin: number; fp32PerSecond: number; int8PerSecond: number };
 }
 
 /** Per-image cosine between two n x dim embeddings. */
@@ -45,17 +45,35 @@ export function rowCosines(a: Float32Array, b: Float32Array, n: number): number[
   });
 }
 
-/** Embeddings of `n` images in batches of `batch`, and the images per second of the pass. */
-async function timedEmbed(session: ModelSession, images: Float32Array, n: number, batch: number): Promise<{ out: Float32Array; perSecond: number }> {
+/** Embeddings of `n` images in batches of `batch`, and the seconds of the pass. */
+async function embedAll(session: ModelSession, images: Float32Array, n: number, batch: number): Promise<{ out: Float32Array; seconds: number }> {
   const per = 3 * session.inputSize * session.inputSize;
-  await session.embed(images.subarray(0, per), 1); // warm-up: the first run plans the graph
   const out = new Float32Array(n * session.embeddingDim);
   const t = performance.now();
   for (let i = 0; i < n; i += batch) {
     const k = Math.min(batch, n - i);
     out.set(await session.embed(images.subarray(i * per, (i + k) * per), k), i * session.embeddingDim);
   }
-  return { out, perSecond: n / ((performance.now() - t) / 1000) };
+  return { out, seconds: (performance.now() - t) / 1000 };
+}
+
+/**
+ * The speed probe: after a warm-up image each, fp32 and int8 passes over the calibration images,
+ * alternated (so a load that comes and goes hits both) and repeated while a pair takes under a
+ * second (at most 5 pairs); each precision's best pass in images/s, and its embeddings.
+ */
+async function probe(fp32: ModelSession, int8: ModelSession, images: Float32Array, n: number, batch: number) {
+  const per = 3 * fp32.inputSize * fp32.inputSize;
+  for (const s of [fp32, int8]) await s.embed(images.subarray(0, per), 1); // the first run plans the graph
+  let a = await embedAll(fp32, images, n, batch);
+  let b = await embedAll(int8, images, n, batch);
+  let best = [a.seconds, b.seconds];
+  for (let pair = 1; pair < 5 && a.seconds + b.seconds < 1; pair++) {
+    a = await embedAll(fp32, images, n, batch);
+    b = await embedAll(int8, images, n, batch);
+    best = [Math.min(best[0]!, a.seconds), Math.min(best[1]!, b.seconds)];
+  }
+  return { fp32: a.out, int8: b.out, fp32PerSecond: n / best[0]!, int8PerSecond: n / best[1]! };
 }
 
 /**
@@ -80,20 +98,21 @@ export async function choosePrecision(
   const { bytes } = await quantizeOnnxWith(webCalibrationRuntime, opts.bytes, { calibration, calibrationCount: images.length, inputSize: size }, opts.name);
   const calibrateSeconds = (performance.now() - t0) / 1000;
   const int8 = await opts.openInt8(bytes);
-  const a = await timedEmbed(fp32, calibration, images.length, opts.batch);
-  const b = await timedEmbed(int8, calibration, images.length, opts.batch);
-  const cosines = rowCosines(a.out, b.out, images.length);
-  const cosineMean = cosines.reduce((s, c) => s + c, 0) / cosines.length;
+  const t1 = performance.now();
+  const p = await probe(fp32, int8, calibration, images.length, opts.batch);
+  const probeSeconds = (performance.now() - t1) / 1000;
+  const cosines = rowCosines(p.fp32, p.int8, images.length);
+  const cosineMean = cosines.reduce((sum, c) => sum + c, 0) / cosines.length;
   const cosineMin = Math.min(...cosines);
-  const measured = { fields: fields.length, images: images.length, calibrateSeconds, cosineMean, cosineMin, fp32PerSecond: a.perSecond, int8PerSecond: b.perSecond };
+  const measured = { fields: fields.length, images: images.length, calibrateSeconds, probeSeconds, cosineMean, cosineMin, fp32PerSecond: p.fp32PerSecond, int8PerSecond: p.int8PerSecond };
   const facts =
     `int8 calibrated on ${fields.length} control field(s) (${images.length} images) in ${calibrateSeconds.toFixed(1)} s; ` +
     `its embeddings vs fp32's on them: cosine mean ${cosineMean.toFixed(4)}, min ${cosineMin.toFixed(4)}; ` +
-    `speed ${b.perSecond.toFixed(1)} vs ${a.perSecond.toFixed(1)} images/s`;
+    `speed ${p.int8PerSecond.toFixed(1)} vs ${p.fp32PerSecond.toFixed(1)} images/s (int8 vs fp32, probe ${probeSeconds.toFixed(1)} s)`;
   let reason: string | null = null;
   if (choice === 'auto') {
     if (!(cosineMin >= INT8_MIN_COSINE)) reason = `its features do not hold (min cosine ${cosineMin.toFixed(4)} < ${INT8_MIN_COSINE})`;
-    else if (!(b.perSecond > a.perSecond)) reason = `it is not faster here (${b.perSecond.toFixed(1)} vs ${a.perSecond.toFixed(1)} images/s)`;
+    else if (!(p.int8PerSecond > p.fp32PerSecond)) reason = `it is not faster here (${p.int8PerSecond.toFixed(1)} vs ${p.fp32PerSecond.toFixed(1)} images/s)`;
   }
   const keep = reason === null ? int8 : fp32;
   await (reason === null ? fp32 : int8).dispose();
