@@ -9,7 +9,7 @@ import { calibrationFields } from '../../src/embed/embed.js';
 import type { FieldEmbedder } from '../../src/embed/embedder.js';
 import { preprocessInto } from '../../src/models/preprocess.js';
 import { quantizeOnnxWith } from '../../src/models/quantize.js';
-import type { ModelSession, Precision } from '../../src/models/session.js';
+import type { ModelSession, Precision } from '../../src/models/session-core.js';
 import { MorphoprofError } from '../../src/errors.js';
 import type { Field } from '../../src/screen/types.js';
 import { webCalibrationRuntime } from './session.js';
