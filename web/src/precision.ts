@@ -77,12 +77,12 @@ async function probe(fp32: ModelSession, int8: ModelSession, images: Float32Arra
 }
 
 /**
- * Choose fp32 or int8 for this screen. `fp32` is the open fp32 session, `embedder` an embedder over
- * it (it reads the calibration fields), `bytes` the fp32 model, `openInt8` opens quantized bytes.
+ * Choose fp32 or int8 for this screen. `fp32` is the open fp32 session, `reader` opens an embedder
+ * over it (it reads the calibration fields), `bytes` the fp32 model, `openInt8` opens quantized bytes.
  */
 export async function choosePrecision(
   choice: PrecisionChoice,
-  opts: { fp32: ModelSession; embedder: FieldEmbedder; bytes: Uint8Array; name: string; present: readonly Field[]; controlCompound: string; batch: number; openInt8: (bytes: Uint8Array) => Promise<ModelSession> },
+  opts: { fp32: ModelSession; reader: () => Promise<FieldEmbedder>; bytes: Uint8Array; name: string; present: readonly Field[]; controlCompound: string; batch: number; openInt8: (bytes: Uint8Array) => Promise<ModelSession> },
 ): Promise<PrecisionOutcome> {
   const { fp32 } = opts;
   if (choice === 'fp32') return { precision: 'fp32', session: fp32, text: 'fp32 (chosen)' };
@@ -90,7 +90,8 @@ export async function choosePrecision(
   const fields = calibrationFields(opts.present, opts.controlCompound);
   const size = fp32.inputSize;
   const per = 3 * size * size;
-  const loaded = await Promise.all(fields.map((f) => opts.embedder.load(f, size)));
+  const reader = await opts.reader();
+  const loaded = await Promise.all(fields.map((f) => reader.load(f, size)));
   const images = loaded.flatMap((l) => l.inputs ?? []);
   if (images.length === 0) throw new MorphoprofError('NOTHING_VALID', 'int8 needs calibration images, and none of the calibration fields could be read', 'Check the control wells of the screen, or choose fp32');
   const calibration = new Float32Array(images.length * per);

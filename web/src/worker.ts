@@ -155,10 +155,18 @@ async function run(options: RunOptions): Promise<void> {
     post({ type: 'backend', text: options.provider === 'webgpu' ? 'WebGPU' : `WebAssembly SIMD; ${threads.why}` });
     const web = { name: model.name, preprocess: model.preprocess, wasmPaths: new URL('ort/', base).href };
     const fp32 = await openWebModel(model.bytes, { ...web, executionProvider: options.provider });
+    const dims = screen.channels.length * fp32.embeddingDim;
+    if (checked.present.length * dims * 4 > FEATURE_BUDGET) {
+      throw new MorphoprofError(
+        'NOTHING_VALID',
+        `${checked.present.length} fields x ${dims} features is ${((checked.present.length * dims * 4) / 1e9).toFixed(1)} GB of features, more than a browser tab holds safely (${FEATURE_BUDGET / 1e9} GB)`,
+        'Profile this screen with the command line (morphoprof run) or the fleet (morphoprof queue), or pick one plate at a time',
+      );
+    }
     if (options.precision !== 'fp32') post({ type: 'stage', text: 'Calibrating int8 on the control fields' });
     const chosen = await choosePrecision(options.precision, {
       fp32,
-      embedder: await FieldEmbedder.withModel(screen, { ...DEFAULT_SETTINGS, model: model.name }, fp32, checked.present),
+      reader: () => FieldEmbedder.withModel(screen!, { ...DEFAULT_SETTINGS, model: model.name }, fp32, checked.present),
       bytes: model.bytes,
       name: model.name,
       present: checked.present,
@@ -170,14 +178,6 @@ async function run(options: RunOptions): Promise<void> {
     post({ type: 'precision', precision: chosen.precision, text: chosen.text });
     const session = chosen.session;
     const settings: EmbedSettings = { ...DEFAULT_SETTINGS, model: model.name, precision: chosen.precision };
-    const dims = screen.channels.length * session.embeddingDim;
-    if (checked.present.length * dims * 4 > FEATURE_BUDGET) {
-      throw new MorphoprofError(
-        'NOTHING_VALID',
-        `${checked.present.length} fields x ${dims} features is ${((checked.present.length * dims * 4) / 1e9).toFixed(1)} GB of features, more than a browser tab holds safely (${FEATURE_BUDGET / 1e9} GB)`,
-        'Profile this screen with the command line (morphoprof run) or the fleet (morphoprof queue), or pick one plate at a time',
-      );
-    }
     const embedder = await FieldEmbedder.withModel(screen, settings, session, checked.present);
     table = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: embedder.featureColumns, features: [] };
     const batches: Array<{ fields: typeof checked.present }> = [];
