@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cropSessionLayout } from '../src/cells/deep.js';
-import { quantizeOnnx } from '../src/models/quantize.js';
+import { quantizeOnnx } from '../src/models/quantize-node.js';
 import { ensureOnnx } from '../src/models/registry.js';
 import type { ModelSession } from '../src/models/session.js';
 import { openModelInThread } from '../src/models/thread-session.js';

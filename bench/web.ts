@@ -4,7 +4,8 @@
  * whole embedding of real-size fields (1280x1024 16-bit TIFFs read, downsampled, scaled and
  * embedded in its Web Worker), against the Node CLI on the same fields and machine. With the
  * project's int8 file (if the CLI has made one): its raw and page rates, and how close its
- * features are to fp32 (cosine per field).
+ * features are to fp32 (cosine per field); and the page's own int8 (precision int8: quantized in
+ * the page on the control fields), its rate, cosine, and the calibration's cost as the page says it.
  *
  *   node dist/bench/web.js [--plates 1] [--batch 8] [--rounds 4]
  */
@@ -64,29 +65,36 @@ const gpu = await raw('model.onnx', 'resnet50', undefined, 'webgpu');
 console.log(`browser raw inference, WebGPU: ${show(gpu)}`);
 
 /** The page's whole run on the bench folder; returns images/s of its embedding and its features. */
-async function pageRun(model: string | null): Promise<{ rate: number; features: Map<string, number[]> }> {
+async function pageRun(model: string | null, precision: 'fp32' | 'int8' | 'auto' = 'fp32'): Promise<{ rate: number; features: Map<string, number[]>; choice: string }> {
   await page.goto(session.server.url);
-  await runScreen(page, path.join(root, 'screen'), { model: model ?? undefined, preprocess: model ? 'caffe' : undefined, batch, timeout: 1_800_000 });
+  await runScreen(page, path.join(root, 'screen'), { model: model ?? undefined, preprocess: model ? 'caffe' : undefined, batch, precision, timeout: 1_800_000 });
   const stage = (await page.locator('#stage').textContent()) ?? '';
   const seconds = /embedding ([\d.]+) s/.exec(stage);
   if (!seconds) throw new Error(`the page's run failed: ${await page.locator('#status').textContent()}`);
   const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
   const features = new Map(rows.map((r) => [`${r.Metadata_Plate}/${r.Metadata_Well}/${r.Metadata_Site}`, Object.entries(r).filter(([k]) => !k.startsWith('Metadata_')).map(([, v]) => Number(v))]));
-  return { rate: (rows.length * screen.channels.length) / Number(seconds[1]), features };
+  return { rate: (rows.length * screen.channels.length) / Number(seconds[1]), features, choice: (await page.locator('#precision-choice').textContent()) ?? '' };
 }
 
 const pageFp32 = await pageRun(null);
 console.log(`browser page, whole embedding (read, downsample, scale, infer in its worker), fp32: ${pageFp32.rate.toFixed(1)} images/s = ${(pageFp32.rate / rawFp32.imagesPerSecond!).toFixed(2)} of raw (target >= 0.9)`);
+/** Per-field cosine of two runs' features, its min and mean. */
+function cosineSummary(a: Map<string, number[]>, b: Map<string, number[]>): string {
+  const cosines = [...a].map(([k, x]) => {
+    const y = b.get(k)!;
+    let xy = 0, xx = 0, yy = 0;
+    for (let i = 0; i < x.length; i++) (xy += x[i]! * y[i]!), (xx += x[i]! * x[i]!), (yy += y[i]! * y[i]!);
+    return xy / Math.sqrt(xx * yy);
+  });
+  return `cosine min ${Math.min(...cosines).toFixed(4)}, mean ${(cosines.reduce((s, c) => s + c, 0) / cosines.length).toFixed(4)} over ${cosines.length} fields`;
+}
 if (int8) {
   const pageInt8 = await pageRun(int8);
-  const cosines = [...pageFp32.features].map(([k, a]) => {
-    const b = pageInt8.features.get(k)!;
-    let ab = 0, aa = 0, bb = 0;
-    for (let i = 0; i < a.length; i++) (ab += a[i]! * b[i]!), (aa += a[i]! * a[i]!), (bb += b[i]! * b[i]!);
-    return ab / Math.sqrt(aa * bb);
-  });
-  console.log(`browser page, int8: ${pageInt8.rate.toFixed(1)} images/s = ${(pageInt8.rate / rawInt8!.imagesPerSecond!).toFixed(2)} of its raw; features vs fp32: cosine min ${Math.min(...cosines).toFixed(4)}, mean ${(cosines.reduce((a, b) => a + b, 0) / cosines.length).toFixed(4)} over ${cosines.length} fields`);
+  console.log(`browser page, the CLI's int8 file: ${pageInt8.rate.toFixed(1)} images/s = ${(pageInt8.rate / rawInt8!.imagesPerSecond!).toFixed(2)} of its raw; features vs fp32: ${cosineSummary(pageFp32.features, pageInt8.features)}`);
 }
+// the page's own int8: quantized in the page on the screen's control fields (precision int8; its line says what auto would choose)
+const pageOwn = await pageRun(null, 'int8');
+console.log(`browser page, int8 quantized in the page: ${pageOwn.rate.toFixed(1)} images/s (fp32 ${pageFp32.rate.toFixed(1)}); features vs fp32: ${cosineSummary(pageFp32.features, pageOwn.features)}\n  the page said: ${pageOwn.choice}`);
 if (session.problems.length) console.log(`console errors: ${session.problems.join('; ')}`);
 await session.close();
 

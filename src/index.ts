@@ -43,7 +43,8 @@ export {
   type PreprocessMode,
 } from './models/registry.js';
 export { openModel, type ModelSession, type OpenModelOptions } from './models/session.js';
-export { quantizeOnnx, ensureQuantizedOnnx, QUANTIZER_VERSION, type QuantizeOptions, type QuantizeReport, type CalibrationMethod } from './models/quantize.js';
+export { quantizeOnnxWith, QUANTIZER_VERSION, type QuantizeOptions, type QuantizeReport, type CalibrationMethod, type CalibrationRuntime, type CalibrationSession } from './models/quantize.js';
+export { quantizeOnnx, ensureQuantizedOnnx } from './models/quantize-node.js';
 export { preprocessInto, loadImageNetLabels, PREPROCESS_MODES } from './models/preprocess.js';
 export {
   convertTfjsLayersToOnnx,

@@ -11,14 +11,14 @@
  *   fp32 measured slower: NCHWc reorders and dequantization). Relu outputs have zero point 0,
  *   so onnxruntime folds the Relu into the preceding integer op.
  * Written here because onnxruntime's own quantizer is Python-only.
+ *
+ * Portable: the graph rewriting and the calibration statistics run in Node and in the browser
+ * page alike; the calibration's fp32 runs go through a `CalibrationRuntime` the host gives
+ * (onnxruntime-node in quantize-node.ts, with the CLI's file cache; onnxruntime-web in
+ * web/src/session.ts).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import onnxProto from 'onnx-proto';
-import ort from 'onnxruntime-node';
 import { invalidParameter, MorphoprofError } from '../errors.js';
-import { cacheDirectory, writeFileAtomic } from './registry.js';
 
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;
@@ -27,6 +27,19 @@ const DT = onnx.TensorProto.DataType;
 export const QUANTIZER_VERSION = 2;
 
 export type CalibrationMethod = 'minmax' | 'percentile';
+
+/** One fp32 session of the calibration run, opened by the host's onnxruntime. */
+export interface CalibrationSession {
+  readonly inputName: string;
+  /** Run an NCHW float32 input of `dims`; the named outputs as float32 arrays (owned by the caller). */
+  run(input: Float32Array, dims: readonly number[], outputs: readonly string[]): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/** The host's onnxruntime for calibration: opens a model's bytes with basic graph optimizations. */
+export interface CalibrationRuntime {
+  open(bytes: Uint8Array, opts: { intraOpNumThreads?: number }): Promise<CalibrationSession>;
+}
 
 export interface QuantizeOptions {
   /** Preprocessed NCHW float32 images, `calibrationCount` x 3 x S x S. */
@@ -103,6 +116,7 @@ interface Model {
 const decodeModel = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes) as unknown as Model;
 const encodeModel = (model: Model) => onnx.ModelProto.encode(model as unknown as Parameters<typeof onnx.ModelProto.encode>[0]).finish();
 
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 const num = (v: unknown): number => (typeof v === 'number' ? v : typeof (v as { toNumber?: unknown })?.toNumber === 'function' ? (v as { toNumber(): number }).toNumber() : Number(v));
 
 function floatData(t: TensorProto): Float32Array {
@@ -162,7 +176,7 @@ function foldPads(model: Model): number {
   for (const pad of graph.node) {
     if (pad.opType !== 'Pad' || (pad.domain && pad.domain !== 'ai.onnx')) continue;
     const mode = pad.attribute.find((a) => a.name === 'mode')?.s;
-    if (mode && Buffer.from(mode).toString() !== 'constant') continue;
+    if (mode && text(mode) !== 'constant') continue;
     const value = pad.input[2] ? inits.get(pad.input[2]) : undefined;
     if (pad.input[2] && (!value || floatData(value).some((v) => v !== 0))) continue;
     if (pad.input.length > 3 || pad.attribute.some((a) => a.name !== 'mode')) continue;
@@ -177,7 +191,7 @@ function foldPads(model: Model): number {
       const nonNegative = producer.get(pad.input[0]!)?.opType === 'Relu';
       if (!nonNegative || kernel.length !== 2 || Math.max(t, b) >= kernel[0]! || Math.max(l, r) >= kernel[1]!) continue;
     } else if (user.opType !== 'Conv') continue;
-    if (user.input[0] !== out || user.attribute.some((a) => a.name === 'auto_pad' && a.s && !['NOTSET', ''].includes(Buffer.from(a.s).toString()))) continue;
+    if (user.input[0] !== out || user.attribute.some((a) => a.name === 'auto_pad' && a.s && !['NOTSET', ''].includes(text(a.s)))) continue;
     const attr = user.attribute.find((a) => a.name === 'pads');
     const had = (attr?.ints ?? [0, 0, 0, 0]).map(num);
     const ints = [had[0]! + t, had[1]! + l, had[2]! + b, had[3]! + r];
@@ -236,17 +250,13 @@ function activationTensors(model: Model): string[] {
 }
 
 /** Lower and upper bound of each tensor, from a run of the fp32 model over the calibration images. */
-async function calibrate(bytes: Uint8Array, model: Model, tensors: string[], opts: QuantizeOptions): Promise<Map<string, [number, number]>> {
+async function calibrate(runtime: CalibrationRuntime, bytes: Uint8Array, tensors: string[], opts: QuantizeOptions): Promise<Map<string, [number, number]>> {
   const probe = decodeModel(bytes);
   const outputs = new Set(probe.graph!.output.map((o) => o.name));
   for (const t of tensors) {
     if (!outputs.has(t)) probe.graph.output.push({ name: t, type: { tensorType: { elemType: DT.FLOAT } } } as { name: string });
   }
-  const session = await ort.InferenceSession.create(encodeModel(probe), {
-    ...(opts.intraOpNumThreads !== undefined ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
-    graphOptimizationLevel: 'basic',
-  });
-  const inputName = session.inputNames[0]!;
+  const session = await runtime.open(encodeModel(probe), opts.intraOpNumThreads !== undefined ? { intraOpNumThreads: opts.intraOpNumThreads } : {});
   const per = 3 * opts.inputSize * opts.inputSize;
   const percentile = opts.method === 'percentile' ? (opts.percentile ?? 99.99) : null;
   const lo = new Map<string, number>();
@@ -256,10 +266,9 @@ async function calibrate(bytes: Uint8Array, model: Model, tensors: string[], opt
   try {
     for (let i = 0; i < opts.calibrationCount; i += step) {
       const n = Math.min(step, opts.calibrationCount - i);
-      const input = new ort.Tensor('float32', opts.calibration.subarray(i * per, (i + n) * per), [n, 3, opts.inputSize, opts.inputSize]);
-      const result = await session.run({ [inputName]: input }, tensors);
+      const result = await session.run(opts.calibration.subarray(i * per, (i + n) * per), [n, 3, opts.inputSize, opts.inputSize], tensors);
       for (const t of tensors) {
-        const data = result[t]!.data as Float32Array;
+        const data = result[t]!;
         if (percentile === null) {
           let a = lo.get(t) ?? Infinity;
           let b = hi.get(t) ?? -Infinity;
@@ -277,7 +286,6 @@ async function calibrate(bytes: Uint8Array, model: Model, tensors: string[], opt
           for (let k = (i * 7919) % stride; k < data.length; k += stride) s.push(data[k]!);
           samples.set(t, s);
         }
-        result[t]!.dispose?.();
       }
     }
   } finally {
@@ -305,10 +313,11 @@ function activationParams([min, max]: [number, number]): { scale: number; zeroPo
 }
 
 /**
- * Quantize an fp32 ONNX model (bytes) to QDQ int8, calibrated on `opts.calibration`.
+ * Quantize an fp32 ONNX model (bytes) to QDQ int8, calibrated on `opts.calibration` with the
+ * host's onnxruntime (`quantizeOnnx` in quantize-node.ts binds Node's).
  * The input and outputs keep their names, shapes and float32 type.
  */
-export async function quantizeOnnx(bytes: Uint8Array, opts: QuantizeOptions, label = 'model'): Promise<{ bytes: Uint8Array; report: QuantizeReport }> {
+export async function quantizeOnnxWith(runtime: CalibrationRuntime, bytes: Uint8Array, opts: QuantizeOptions, label = 'model'): Promise<{ bytes: Uint8Array; report: QuantizeReport }> {
   checkCalibration(opts);
   const model = decode(bytes, label);
   if (opts.outputs) pruneOutputs(model, opts.outputs, label);
@@ -316,7 +325,7 @@ export async function quantizeOnnx(bytes: Uint8Array, opts: QuantizeOptions, lab
   if (folded || opts.outputs) bytes = encodeModel(model);
   const graph = model.graph!;
   const tensors = activationTensors(model);
-  const ranges = await calibrate(bytes, model, tensors, opts);
+  const ranges = await calibrate(runtime, bytes, tensors, opts);
 
   const inits = new Map(graph.initializer.map((t) => [t.name!, t]));
   const added: TensorProto[] = [];
@@ -389,7 +398,8 @@ export async function quantizeOnnx(bytes: Uint8Array, opts: QuantizeOptions, lab
   return { bytes: encodeModel(model), report: { convs, activations: tensors.length, padsFolded: folded } };
 }
 
-function checkCalibration(opts: QuantizeOptions): void {
+/** Throws a clear error on calibration options that cannot work. */
+export function checkCalibration(opts: QuantizeOptions): void {
   const { calibration, calibrationCount: n, inputSize: s } = opts;
   if (!(calibration instanceof Float32Array)) throw invalidParameter('calibration', 'a Float32Array of preprocessed NCHW images', typeof calibration);
   if (!Number.isInteger(n) || n < 1) throw invalidParameter('calibrationCount', 'a positive integer', n);
@@ -399,25 +409,8 @@ function checkCalibration(opts: QuantizeOptions): void {
   if (p !== undefined && !(p > 50 && p <= 100)) throw invalidParameter('calibrationPercentile', 'a number in (50, 100]', p);
 }
 
-/**
- * Path of the int8 version of an fp32 ONNX file, quantized on first use and cached by
- * (fp32 file content, quantizer version, calibration method and images).
- */
-export async function ensureQuantizedOnnx(fp32Path: string, opts: QuantizeOptions & { cacheDir?: string }): Promise<string> {
-  checkCalibration(opts);
-  const bytes = readFileSync(fp32Path);
-  const n = opts.calibrationCount * 3 * opts.inputSize * opts.inputSize;
-  const calib = opts.calibration.subarray(0, n);
+/** The part of the int8 cache key (besides the fp32 bytes and calibration images) that the options make. */
+export function quantizeKeyText(opts: QuantizeOptions): string {
   const method = opts.method ?? 'minmax';
-  const key = createHash('sha256')
-    .update(bytes)
-    .update(`q${QUANTIZER_VERSION} ${method} ${opts.percentile ?? ''} ${opts.calibrationCount} ${opts.inputSize}${opts.foldPads === false ? ' unfolded' : ''}${opts.outputs ? ` outputs ${opts.outputs.join(',')}` : ''}`)
-    .update(new Uint8Array(calib.buffer, calib.byteOffset, calib.byteLength))
-    .digest('hex')
-    .slice(0, 16);
-  const file = path.join(cacheDirectory(opts.cacheDir), `${path.basename(fp32Path, '.onnx')}-int8-${method}-${key}.onnx`);
-  if (existsSync(file)) return file;
-  const { bytes: q } = await quantizeOnnx(bytes, opts, fp32Path);
-  await writeFileAtomic(file, q);
-  return file;
+  return `q${QUANTIZER_VERSION} ${method} ${opts.percentile ?? ''} ${opts.calibrationCount} ${opts.inputSize}${opts.foldPads === false ? ' unfolded' : ''}${opts.outputs ? ` outputs ${opts.outputs.join(',')}` : ''}`;
 }

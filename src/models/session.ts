@@ -7,10 +7,12 @@ import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { invalidParameter, MorphoprofError } from '../errors.js';
 import { PREPROCESS_MODES } from './preprocess.js';
-import { ensureQuantizedOnnx, type CalibrationMethod } from './quantize.js';
+import type { CalibrationMethod } from './quantize.js';
+import { ensureQuantizedOnnx } from './quantize-node.js';
 import { ensureOnnx, getModel, type PreprocessMode } from './registry.js';
+import { dimsOf, modelSession, perImageLength, type ModelSession, type Precision } from './session-core.js';
 
-export type Precision = 'fp32' | 'int8';
+export type { ModelSession, Precision };
 
 export interface OpenModelOptions {
   /** Threads inside one operator (default: number of CPU cores). */
@@ -44,29 +46,6 @@ export interface OpenModelOptions {
   /** int8: the outputs kept in the quantized file (default all; e.g. only the embedding, so an unread classifier is not run). */
   int8Outputs?: string[];
 }
-
-export interface ModelSession {
-  /** Registered model name, or the .onnx path. */
-  readonly name: string;
-  /** The ONNX file run (the quantized one for int8). */
-  readonly onnxPath: string;
-  readonly precision: Precision;
-  readonly inputSize: number;
-  readonly preprocess: PreprocessMode;
-  readonly embeddingOutput: string;
-  readonly embeddingDim: number;
-  readonly outputNames: readonly string[];
-  /**
-   * Run `n` images held in `batch` (NCHW, preprocessed, at least n*3*S*S values).
-   * Returns the requested outputs (default: all), each n x its per-image length.
-   */
-  run(batch: Float32Array, n: number, outputs?: readonly string[]): Promise<Record<string, Float32Array>>;
-  /** Only the embedding output, n x embeddingDim. */
-  embed(batch: Float32Array, n: number): Promise<Float32Array>;
-  dispose(): Promise<void>;
-}
-
-type Dims = readonly (number | string)[];
 
 /** "input: float32 [N, 3, 224, 224]" lines for every input and output, for error messages. */
 function describeIO(session: ort.InferenceSession): string {
@@ -107,10 +86,6 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   if (session.inputNames.length !== 1) throw fail(`${fp32Path} has ${session.inputNames.length} inputs`, 'Expected one NCHW image input [N, 3, S, S]');
   const inputName = session.inputNames[0]!;
   const outputNames = [...session.outputNames];
-  const dimsOf = (meta: readonly ort.InferenceSession.ValueMetadata[], name: string): Dims => {
-    const m = meta.find((v) => v.name === name);
-    return m && m.isTensor ? m.shape : [];
-  };
 
   const inputDims = dimsOf(session.inputMetadata, inputName);
   if (opts.inputSize !== undefined && (!Number.isInteger(opts.inputSize) || opts.inputSize < 1)) throw invalidParameter('inputSize', 'a positive integer', opts.inputSize);
@@ -125,7 +100,7 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   const embeddingOutput = layerFile ? outputNames[0]! : (info?.embeddingOutput ?? opts.embeddingOutput ?? outputNames[0]!);
   if (!outputNames.includes(embeddingOutput)) throw fail(`${fp32Path} has no output ${JSON.stringify(embeddingOutput)}`, 'Name one of its outputs (--output)');
   const embDims = dimsOf(session.outputMetadata, embeddingOutput).slice(1);
-  const shapeDim = embDims.length > 0 && embDims.every((d) => typeof d === 'number') ? (embDims as number[]).reduce((a, b) => a * b, 1) : 0;
+  const shapeDim = perImageLength(embDims);
   const embeddingDim = layerFile ? shapeDim : (info?.embeddingDim ?? shapeDim);
   if (!embeddingDim) throw fail(`${fp32Path}: output ${embeddingOutput} has no fixed size per image (dims [${embDims.join(', ')}])`, 'Export the model with a fixed-size embedding output, e.g. [N, 2048]');
   const preprocess = info?.preprocessing ?? opts.preprocessing ?? 'torch';
@@ -165,17 +140,5 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
     for (const o of outputs) out[o] = result[o]!.data as Float32Array;
     return out;
   };
-  return {
-    name: nameOrPath,
-    onnxPath,
-    precision,
-    inputSize,
-    preprocess,
-    embeddingOutput,
-    embeddingDim,
-    outputNames,
-    run,
-    embed: async (batch, n) => (await run(batch, n, [embeddingOutput]))[embeddingOutput]!,
-    dispose: () => session.release(),
-  };
+  return modelSession({ name: nameOrPath, onnxPath, precision, inputSize, preprocess, embeddingOutput, embeddingDim, outputNames, run, dispose: () => session.release() });
 }

@@ -10,7 +10,8 @@ import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { OnnxGraphBuilder } from '../../src/models/onnx-builder.js';
 import { MorphoprofError } from '../../src/errors.js';
-import { foldPadsOnnx, quantizeOnnx } from '../../src/models/quantize.js';
+import { foldPadsOnnx } from '../../src/models/quantize.js';
+import { quantizeOnnx } from '../../src/models/quantize-node.js';
 import { randomArray } from './support.js';
 
 const S = 12;

@@ -77,17 +77,19 @@ export async function openPage(dir: string, opts: { webgpu?: boolean; isolate?: 
   };
 }
 
-/** Picks `folder` in the page, waits for the inspection, sets the run's options, runs it; the final state. */
+/** Picks `folder` in the page, waits for the inspection, sets the run's options (precision fp32 unless given), runs it; the final state. */
 export async function runScreen(
   page: Page,
   folder: string,
-  opts: { model?: string; batch?: number; provider?: 'wasm' | 'webgpu'; preprocess?: string; normalize?: string; timeout?: number } = {},
+  opts: { model?: string; batch?: number; provider?: 'wasm' | 'webgpu'; precision?: 'auto' | 'fp32' | 'int8'; preprocess?: string; normalize?: string; timeout?: number } = {},
 ): Promise<'done' | 'failed'> {
   await page.locator('#folder').setInputFiles(folder);
   await page.locator('#inspect').waitFor({ state: 'visible', timeout: 60_000 });
   if (opts.model) await page.locator('#model').setInputFiles(opts.model);
   if (opts.preprocess) await page.locator('#preprocess').selectOption(opts.preprocess);
   if (opts.provider) await page.locator('#provider').selectOption(opts.provider);
+  // fp32 unless asked: the page's own default (auto) may pick int8
+  await page.locator('#precision').selectOption(opts.precision ?? 'fp32');
   if (opts.normalize) await page.locator('#normalize').selectOption(opts.normalize);
   if (opts.batch) await page.locator('#batch').fill(String(opts.batch));
   await page.locator('#run').click();

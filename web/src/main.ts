@@ -168,12 +168,14 @@ $('run').addEventListener('click', async () => {
   $('progress-text').textContent = '';
   $('stage').textContent = '';
   $('backend').textContent = '';
+  $('precision-choice').textContent = '';
   offer(null);
   const file = $<HTMLInputElement>('model').files?.[0];
   const options: RunOptions = {
     model: file ? { name: file.name, bytes: await file.arrayBuffer() } : null,
     preprocess: $<HTMLSelectElement>('preprocess').value as RunOptions['preprocess'],
     provider: $<HTMLSelectElement>('provider').value as RunOptions['provider'],
+    precision: $<HTMLSelectElement>('precision').value as RunOptions['precision'],
     normalize: $<HTMLSelectElement>('normalize').value as RunOptions['normalize'],
     batchSize: Math.max(1, Math.min(64, Number($<HTMLInputElement>('batch').value) || 8)),
   };
@@ -190,6 +192,10 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       break;
     case 'backend':
       $('backend').textContent = `Network backend: ${m.text}.`;
+      break;
+    case 'precision':
+      $('precision-choice').dataset.precision = m.precision;
+      $('precision-choice').textContent = `Precision: ${m.text}.`;
       break;
     case 'progress': {
       const bar = $<HTMLProgressElement>('bar');

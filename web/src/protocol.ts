@@ -4,6 +4,7 @@ import type { Problem } from '../../src/screen/load.js';
 import type { ScreenSummary } from '../../src/screen/summary.js';
 import type { Metrics } from '../../src/evaluate/write.js';
 import type { ExecutionProvider } from './session.js';
+import type { PrecisionChoice } from './precision.js';
 import type { PreprocessMode } from '../../src/models/preprocess.js';
 
 export interface PickedFile {
@@ -17,6 +18,8 @@ export interface RunOptions {
   model: { name: string; bytes: ArrayBuffer } | null;
   preprocess?: PreprocessMode;
   provider: ExecutionProvider;
+  /** fp32, int8 (quantized here on the screen's control fields, as the CLI does), or auto: int8 when it is faster and its features hold. */
+  precision: PrecisionChoice;
   /** Well profiles normalized against the control wells before evaluation, as `morphoprof run --normalize`. */
   normalize: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
   batchSize: number;
@@ -37,6 +40,7 @@ export interface Downloads {
 export type FromWorker =
   | { type: 'inspected'; summary: ScreenSummary; problems: Problem[]; table: string; moaTable: string | null; notes: string[] }
   | { type: 'backend'; text: string }
+  | { type: 'precision'; precision: 'fp32' | 'int8'; text: string }
   | { type: 'progress'; done: number; total: number; fieldsPerSecond: number; etaSeconds: number | null }
   | { type: 'errors'; errors: FieldError[] }
   | { type: 'stage'; text: string }

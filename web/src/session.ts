@@ -7,7 +7,8 @@ import * as ort from 'onnxruntime-web';
 import { invalidParameter, MorphoprofError } from '../../src/errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../../src/models/preprocess.js';
 import { getModel } from '../../src/models/registry.js';
-import type { ModelSession } from '../../src/models/session.js';
+import type { CalibrationRuntime } from '../../src/models/quantize.js';
+import { dimsOf, modelSession, perImageLength, type ModelSession, type Precision } from '../../src/models/session-core.js';
 
 export type ExecutionProvider = 'wasm' | 'webgpu';
 
@@ -22,7 +23,30 @@ export interface WebModelOptions {
   threads?: number;
   /** Folder URL of onnxruntime-web's .wasm and .mjs files. */
   wasmPaths: string;
+  /** What the bytes are (int8: quantized by src/models/quantize.ts); default fp32. */
+  precision?: Precision;
 }
+
+/** The int8 quantizer's calibration runs on onnxruntime-web's WASM backend (set up by `openWebModel` first). */
+export const webCalibrationRuntime: CalibrationRuntime = {
+  async open(bytes) {
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'basic' });
+    return {
+      inputName: session.inputNames[0]!,
+      async run(input, dims, outputs) {
+        const data = input.buffer instanceof ArrayBuffer ? input : input.slice();
+        const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', data, [...dims]) }, [...outputs]);
+        const out: Record<string, Float32Array> = {};
+        for (const o of outputs) {
+          out[o] = result[o]!.data as Float32Array;
+          result[o]!.dispose();
+        }
+        return out;
+      },
+      release: () => session.release(),
+    };
+  },
+};
 
 /** Threads the WASM backend may use here, and why not more. */
 export function wasmThreads(requested?: number): { threads: number; why: string } {
@@ -55,18 +79,13 @@ export async function openWebModel(bytes: Uint8Array, opts: WebModelOptions): Pr
   if (session.inputNames.length !== 1) throw new MorphoprofError('BAD_MODEL', `${opts.name} has ${session.inputNames.length} inputs`, 'Expected one NCHW image input [N, 3, S, S]');
   const inputName = session.inputNames[0]!;
   const outputNames = [...session.outputNames];
-  const meta = (list: readonly ort.InferenceSession.ValueMetadata[] | undefined, name: string) => {
-    const m = list?.find((v) => v.name === name);
-    return m && m.isTensor ? m.shape : [];
-  };
-  const inputDims = meta(session.inputMetadata, inputName);
+  const inputDims = dimsOf(session.inputMetadata, inputName);
   const fixedSize = typeof inputDims[2] === 'number' && inputDims[2] === inputDims[3] ? inputDims[2] : undefined;
   const inputSize = opts.inputSize ?? builtIn?.inputSize ?? fixedSize;
   if (!inputSize) throw new MorphoprofError('BAD_MODEL', `${opts.name}: input ${inputName} has no fixed square size`, 'Give the input size the model expects (e.g. 224)');
   const embeddingOutput = builtIn?.embeddingOutput ?? opts.embeddingOutput ?? outputNames[0]!;
   if (!outputNames.includes(embeddingOutput)) throw new MorphoprofError('BAD_MODEL', `${opts.name} has no output ${JSON.stringify(embeddingOutput)} (its outputs: ${outputNames.join(', ')})`, 'Name one of its outputs');
-  const embDims = meta(session.outputMetadata, embeddingOutput).slice(1);
-  const shapeDim = embDims.length > 0 && embDims.every((d) => typeof d === 'number') ? (embDims as number[]).reduce((a, b) => a * b, 1) : 0;
+  const shapeDim = perImageLength(dimsOf(session.outputMetadata, embeddingOutput).slice(1));
   const preprocess = builtIn?.preprocessing ?? opts.preprocess ?? 'torch';
   if (!PREPROCESS_MODES.includes(preprocess)) throw invalidParameter('preprocessing', `one of ${PREPROCESS_MODES.join(', ')}`, preprocess);
   let embeddingDim = builtIn?.embeddingDim ?? shapeDim;
@@ -90,17 +109,5 @@ export async function openWebModel(bytes: Uint8Array, opts: WebModelOptions): Pr
     // a dynamic output shape: one probe image tells the length
     embeddingDim = (await run(new Float32Array(perImage), 1, [embeddingOutput]))[embeddingOutput]!.length;
   }
-  return {
-    name: opts.name,
-    onnxPath: opts.name,
-    precision: 'fp32',
-    inputSize,
-    preprocess,
-    embeddingOutput,
-    embeddingDim,
-    outputNames,
-    run,
-    embed: async (batch, n) => (await run(batch, n, [embeddingOutput]))[embeddingOutput]!,
-    dispose: () => session.release(),
-  };
+  return modelSession({ name: opts.name, onnxPath: opts.name, precision: opts.precision ?? 'fp32', inputSize, preprocess, embeddingOutput, embeddingDim, outputNames, run, dispose: () => session.release() });
 }

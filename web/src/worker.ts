@@ -24,6 +24,7 @@ import { fileAt, mountFiles, pathsEndingWith, readHeadSync, unmountAll } from '.
 import { imageRefFile } from '../../src/image/source.js';
 import type { Downloads, FromWorker, RunOptions, ToWorker } from './protocol.js';
 import { openWebModel, wasmThreads } from './session.js';
+import { choosePrecision } from './precision.js';
 
 declare const MORPHOPROF_VERSION: string;
 
@@ -152,9 +153,9 @@ async function run(options: RunOptions): Promise<void> {
     const model = await modelBytes(options);
     const threads = wasmThreads();
     post({ type: 'backend', text: options.provider === 'webgpu' ? 'WebGPU' : `WebAssembly SIMD; ${threads.why}` });
-    const session = await openWebModel(model.bytes, { name: model.name, preprocess: model.preprocess, executionProvider: options.provider, wasmPaths: new URL('ort/', base).href });
-    const settings: EmbedSettings = { ...DEFAULT_SETTINGS, model: model.name };
-    const dims = screen.channels.length * session.embeddingDim;
+    const web = { name: model.name, preprocess: model.preprocess, wasmPaths: new URL('ort/', base).href };
+    const fp32 = await openWebModel(model.bytes, { ...web, executionProvider: options.provider });
+    const dims = screen.channels.length * fp32.embeddingDim;
     if (checked.present.length * dims * 4 > FEATURE_BUDGET) {
       throw new MorphoprofError(
         'NOTHING_VALID',
@@ -162,6 +163,21 @@ async function run(options: RunOptions): Promise<void> {
         'Profile this screen with the command line (morphoprof run) or the fleet (morphoprof queue), or pick one plate at a time',
       );
     }
+    if (options.precision !== 'fp32') post({ type: 'stage', text: 'Calibrating int8 on the control fields' });
+    const chosen = await choosePrecision(options.precision, {
+      fp32,
+      reader: () => FieldEmbedder.withModel(screen!, { ...DEFAULT_SETTINGS, model: model.name }, fp32, checked.present),
+      bytes: model.bytes,
+      name: model.name,
+      present: checked.present,
+      controlCompound: screen.controlCompound,
+      batch: options.batchSize,
+      // int8 (QDQ) runs on WebAssembly's integer kernels
+      openInt8: (bytes) => openWebModel(bytes, { ...web, executionProvider: 'wasm', precision: 'int8' }),
+    });
+    post({ type: 'precision', precision: chosen.precision, text: chosen.text });
+    const session = chosen.session;
+    const settings: EmbedSettings = { ...DEFAULT_SETTINGS, model: model.name, precision: chosen.precision };
     const embedder = await FieldEmbedder.withModel(screen, settings, session, checked.present);
     table = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: embedder.featureColumns, features: [] };
     const batches: Array<{ fields: typeof checked.present }> = [];
@@ -215,7 +231,7 @@ async function run(options: RunOptions): Promise<void> {
       perMoa: result.perMoa,
       treatments,
       run: {
-        settings: { model: model.name, precision: 'fp32', channels: 'grey', scaling: settings.scaling, normalize: options.normalize, backend: `onnxruntime-web (${options.provider === 'webgpu' ? 'WebGPU' : `WASM, ${threads.threads} thread(s)`})`, batch_size: options.batchSize },
+        settings: { model: model.name, precision: chosen.precision, channels: 'grey', scaling: settings.scaling, normalize: options.normalize, backend: `onnxruntime-web (${options.provider === 'webgpu' && chosen.precision === 'fp32' ? 'WebGPU' : `WASM, ${threads.threads} thread(s)`})`, batch_size: options.batchSize },
         counts: { fields: screen.fields.length, embedded: table.features.length, skipped: errors.filter((e) => e.stage !== 'metadata').length },
         timings: { embed: embedSeconds, evaluate: evaluateSeconds, secondsPerField: embedSeconds / total },
         version: `${MORPHOPROF_VERSION} in the browser`,

@@ -1,0 +1,53 @@
+/**
+ * The model session both hosts run (portable: no onnxruntime import): the CLI opens it with
+ * onnxruntime-node (session.ts), the browser page with onnxruntime-web (web/src/session.ts).
+ */
+import type { PreprocessMode } from './preprocess.js';
+
+export type Precision = 'fp32' | 'int8';
+
+export interface ModelSession {
+  /** Registered model name, or the .onnx path. */
+  readonly name: string;
+  /** The ONNX file run (the quantized one for int8). */
+  readonly onnxPath: string;
+  readonly precision: Precision;
+  readonly inputSize: number;
+  readonly preprocess: PreprocessMode;
+  readonly embeddingOutput: string;
+  readonly embeddingDim: number;
+  readonly outputNames: readonly string[];
+  /**
+   * Run `n` images held in `batch` (NCHW, preprocessed, at least n*3*S*S values).
+   * Returns the requested outputs (default: all), each n x its per-image length.
+   */
+  run(batch: Float32Array, n: number, outputs?: readonly string[]): Promise<Record<string, Float32Array>>;
+  /** Only the embedding output, n x embeddingDim. */
+  embed(batch: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export type Dims = readonly (number | string)[];
+
+/** What onnxruntime (node or web) says of an input or output. */
+interface ValueMetadata {
+  readonly name: string;
+  readonly isTensor: boolean;
+  readonly shape?: Dims;
+}
+
+/** The dims of an input or output by name ([] when unknown or not a tensor). */
+export function dimsOf(meta: readonly ValueMetadata[] | undefined, name: string): Dims {
+  const m = meta?.find((v) => v.name === name);
+  return m && m.isTensor ? (m.shape ?? []) : [];
+}
+
+/** Values per image of an output's per-image dims (0 when any is dynamic or there are none). */
+export function perImageLength(dims: Dims): number {
+  return dims.length > 0 && dims.every((d) => typeof d === 'number') ? (dims as number[]).reduce((a, b) => a * b, 1) : 0;
+}
+
+/** A session from its parts: `embed` runs only the embedding output. */
+export function modelSession(parts: Omit<ModelSession, 'embed'>): ModelSession {
+  return { ...parts, embed: async (batch, n) => (await parts.run(batch, n, [parts.embeddingOutput]))[parts.embeddingOutput]! };
+}
