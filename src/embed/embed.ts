@@ -6,7 +6,7 @@ import { imageRefFile } from '../image/source.js';
 import type { Field, Screen } from '../screen/types.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
 import type { ProfileTable } from '../table/index.js';
-import { DEFAULT_SETTINGS, FieldEmbedder, fieldError, METADATA_COLUMNS, type EmbedSettings } from './embedder.js';
+import { CALIBRATION_FIELDS, DEFAULT_SETTINGS, FieldEmbedder, fieldError, METADATA_COLUMNS, type CalibrationInfo, type EmbedSettings, type InferenceLayout, type StageTimes } from './embedder.js';
 import { writeErrorTable, type FieldError } from './field-errors.js';
 import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from './store.js';
 
@@ -25,8 +25,12 @@ export interface EmbedOptions extends Partial<EmbedSettings> {
   progress?: boolean;
   /** Problems found before embedding (e.g. bad metadata rows), to be listed in errors.csv too. */
   priorErrors?: FieldError[];
-  /** Told about shards that were found broken and rebuilt. */
+  /** Told about shards that were found broken and rebuilt, and about unreadable int8 calibration fields. */
   warn?: (message: string) => void;
+  /** Inference threads and sessions (default: `defaultLayout` of the precision); never changes a feature. */
+  layout?: Partial<InferenceLayout>;
+  /** Accumulates the main thread's time per stage (bench/embed.ts --breakdown). */
+  timing?: StageTimes;
 }
 
 export interface EmbedResult {
@@ -44,6 +48,8 @@ export interface EmbedResult {
   seconds: number;
   /** of `seconds`, the time taken to open the network (conversion, int8 calibration, session) */
   openSeconds: number;
+  /** int8: the calibration (fields, seconds, broken fields, quantized file); null for fp32 or when nothing was left to embed */
+  calibration: CalibrationInfo | null;
 }
 
 /** The settings of an embedding, completed with defaults (what the feature store records). */
@@ -119,7 +125,7 @@ function emptyTable(featureColumns: string[]): ProfileTable {
 }
 
 /** A few control fields spread over the plates, to calibrate an int8 network. */
-export function calibrationFields(fields: readonly Field[], controlCompound: string, count = 8): Field[] {
+export function calibrationFields(fields: readonly Field[], controlCompound: string, count = CALIBRATION_FIELDS): Field[] {
   const controls = fields.filter((f) => f.compound === controlCompound);
   const pool = controls.length > 0 ? controls : [...fields];
   const step = Math.max(1, Math.floor(pool.length / count));
@@ -159,14 +165,19 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
   let embedded = 0;
   let featureDim = 0;
   let openSeconds = 0;
+  let calibration: CalibrationInfo | null = null;
   if (todo.length > 0) {
     const opening = performance.now();
     const embedder = await FieldEmbedder.open(screen, settings, {
       cacheDir: opts.cacheDir,
       geometryFrom: present,
       calibrationFields: settings.precision === 'int8' ? calibrationFields(present, screen.controlCompound) : undefined,
+      layout: opts.layout,
+      timing: opts.timing,
+      warn: opts.warn,
     });
     openSeconds = (performance.now() - opening) / 1000;
+    calibration = embedder.calibration;
     featureDim = embedder.featureColumns.length;
     try {
       for (const shard of todo) await store.discard(shard.id);
@@ -219,5 +230,6 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
     errors,
     seconds: (performance.now() - started) / 1000,
     openSeconds,
+    calibration,
   };
 }

@@ -15,6 +15,11 @@ export type Precision = 'fp32' | 'int8';
 export interface OpenModelOptions {
   /** Threads inside one operator (default: number of CPU cores). */
   intraOpNumThreads?: number;
+  /**
+   * Let onnxruntime's intra-op threads spin while waiting for work (default true, onnxruntime's
+   * own default). Off, an idle pool thread yields its core at once, to a reading thread say.
+   */
+  allowSpinning?: boolean;
   /** Model cache folder (see `ensureOnnx`). */
   cacheDir?: string;
   /**
@@ -72,8 +77,10 @@ function describeIO(session: ort.InferenceSession): string {
   return `inputs: ${session.inputMetadata.map(line).join('; ')}; outputs: ${session.outputMetadata.map(line).join('; ')}`;
 }
 
-function createSession(onnxPath: string, threads: number, isFile: boolean): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(onnxPath, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' }).catch((err: Error) => {
+function createSession(onnxPath: string, threads: number, spinning: boolean, isFile: boolean): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  if (!spinning) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
+  return ort.InferenceSession.create(onnxPath, options).catch((err: Error) => {
     throw new MorphoprofError(
       'BAD_MODEL',
       `onnxruntime cannot load ${onnxPath}: it is not a valid ONNX model (${err.message.split('\n')[0]})`,
@@ -96,7 +103,8 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   if (!existsSync(fp32Path)) throw new MorphoprofError('FILE_NOT_FOUND', `ONNX model ${fp32Path} does not exist`, 'Check the path, or give a registered model name (morphoprof models list)');
   const threads = opts.intraOpNumThreads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw invalidParameter('intraOpNumThreads', 'a positive integer', threads);
-  let session = await createSession(fp32Path, threads, isFile);
+  const spinning = opts.allowSpinning ?? true;
+  let session = await createSession(fp32Path, threads, spinning, isFile);
   const io = describeIO(session);
   const fail = (message: string, hint: string) => {
     void session.release();
@@ -147,7 +155,7 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
       percentile: opts.calibrationPercentile,
       intraOpNumThreads: threads,
     });
-    session = await createSession(onnxPath, threads, false);
+    session = await createSession(onnxPath, threads, spinning, false);
   }
 
   const perImage = 3 * inputSize * inputSize;
