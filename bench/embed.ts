@@ -12,15 +12,17 @@
  * --breakdown: CPU per image of each stage beside the network, measured alone, and per thread in
  *   the pipeline (main = reading, mp-infer + mp-ort = onnxruntime, writer = Parquet shards).
  * --layouts: the short run again with every inference layout, interleaved (A/B on CPU per image).
+ * --screen DIR: make the bench screen there once and reuse it in later runs (synth takes ~30 s).
+ * --long-layouts default,1x2: the int8 long runs, by layout (MORPHOPROF_LAYOUT, e.g. 2x1, 1x2nospin).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { embedScreen } from '../src/embed/embed.js';
-import { defaultLayout, emptyStageTimes, type InferenceLayout, type Precision, type StageTimes } from '../src/embed/embedder.js';
+import { defaultLayout, emptyStageTimes, parseLayout, type InferenceLayout, type Precision, type StageTimes } from '../src/embed/embedder.js';
 import { percentileRange, scaleTo255 } from '../src/embed/scale.js';
 import { withImagePixels } from '../src/image/read.js';
 import { areaResize } from '../src/image/resample.js';
@@ -41,6 +43,8 @@ const { values } = parseArgs({
     breakdown: { type: 'boolean', default: false },
     layouts: { type: 'boolean', default: false },
     'no-rss': { type: 'boolean', default: false },
+    'long-layouts': { type: 'string', default: 'default,1x2' },
+    screen: { type: 'string' },
   },
 });
 const precisions = values.precision.split(',') as Precision[];
@@ -51,7 +55,11 @@ const BBBC021_IMAGES = 39_600;
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const t0 = performance.now();
-const s = await synthesizeScreen({ out: path.join(root, 'screen'), preset: 'bench', plates: 1, sites: 3 });
+// --screen <dir>: a bench screen made by an earlier run (kept there), else one made here and removed
+const kept = values.screen && existsSync(path.join(values.screen, 'synth_image.csv'));
+const s = kept
+  ? { imageTable: path.join(values.screen!, 'synth_image.csv'), imagesRoot: path.join(values.screen!, 'images'), moaTable: path.join(values.screen!, 'synth_moa.csv') }
+  : await synthesizeScreen({ out: values.screen ?? path.join(root, 'screen'), preset: 'bench', plates: 1, sites: 3 });
 const synthSeconds = (performance.now() - t0) / 1000;
 const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable });
 screen.fields = screen.fields.slice(0, Number(values.fields));
@@ -278,9 +286,9 @@ function longTable(n: number): string {
   return table;
 }
 
-function cliEmbed(table: string, out: string, precision: Precision): { res: { fieldsEmbedded: number; seconds: number; openSeconds: number; peakRssMB: number }; seconds: number } {
+function cliEmbed(table: string, out: string, precision: Precision, env: NodeJS.ProcessEnv = process.env): { res: { fieldsEmbedded: number; seconds: number; openSeconds: number; peakRssMB: number }; seconds: number } {
   const t = performance.now();
-  const child = spawnSync(process.execPath, [cli, 'embed', '--metadata', table, '--images', s.imagesRoot, '--out', out, '--precision', precision, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const child = spawnSync(process.execPath, [cli, 'embed', '--metadata', table, '--images', s.imagesRoot, '--out', out, '--precision', precision, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28, env });
   if (child.status !== 0) throw new Error(child.stderr);
   return { res: JSON.parse(child.stdout), seconds: (performance.now() - t) / 1000 };
 }
@@ -314,9 +322,10 @@ for (const precision of precisions) {
       `= ${(e2e.whole / raw).toFixed(2)} of raw with the same layout, ${(e2e.whole / best.rate).toFixed(2)} of the best raw`,
   );
   console.log(`  CPU ms per image by thread: ${formatRoles(e2e.roles)} (total ${totalOf(e2e.roles).toFixed(1)}; raw inference alone ${rawBefore.cpuPerImage.toFixed(1)})`);
+  const timed = (st.illum + st.percentiles + st.scale + st.assemble + st.post) / n;
   console.log(
-    `  main thread CPU ms per image: read+downsample ${(st.readDownsample / n).toFixed(2)}, percentiles ${(st.percentiles / n).toFixed(2)}, ` +
-      `scale ${(st.scale / n).toFixed(2)}, preprocess+assembly ${(st.assemble / n).toFixed(2)}, post+rows ${(st.post / n).toFixed(2)}`,
+    `  main thread CPU ms per image: read+downsample+event loop ${(e2e.roles['main']! - timed).toFixed(2)}, percentiles ${(st.percentiles / n).toFixed(2)}, ` +
+      `scale ${(st.scale / n).toFixed(2)}, preprocess+batch assembly ${(st.assemble / n).toFixed(2)}, posting batches+rows ${(st.post / n).toFixed(2)}`,
   );
 
   if (values.layouts) {
@@ -330,15 +339,30 @@ for (const precision of precisions) {
 
   const long = Number(values['rss-fields']);
   if (long > 0) {
-    const { res, seconds } = cliEmbed(longTable(long), path.join(root, `long-${precision}`), precision);
-    const rate = (3 * res.fieldsEmbedded) / (res.seconds - res.openSeconds);
-    const projected = BBBC021_IMAGES / rate / 60;
-    console.log(
-      `long run: morphoprof embed --precision ${precision} of ${res.fieldsEmbedded} fields (${3 * res.fieldsEmbedded} images): peak RSS ${res.peakRssMB} MB; ${(seconds / 60).toFixed(1)} min in all, ` +
-        `${rate.toFixed(1)} images/s over the whole embedding without opening the network (${res.openSeconds.toFixed(1)} s) = ${(rate / raw).toFixed(2)} of raw inference with the same layout ` +
-        `(target >= 0.9), ${(rate / best.rate).toFixed(2)} of the best raw; load average ${load()}`,
-    );
-    summary.push(`${precision}: ${(rate / raw).toFixed(2)} of raw (${rate.toFixed(1)} / ${raw.toFixed(1)} images/s; best raw ${best.rate.toFixed(1)}: ${(rate / best.rate).toFixed(2)}); all of BBBC021 (${BBBC021_IMAGES.toLocaleString('en')} images) in ${projected.toFixed(1)} min`);
+    // the default layout, and for int8 the others asked for (MORPHOPROF_LAYOUT), each against raw
+    // inference with the same layout measured just before and after it
+    const wanted = (precision === 'int8' ? values['long-layouts'] : 'default').split(',');
+    const table = longTable(long);
+    for (const name of wanted) {
+      const l = name === 'default' ? layout : parseLayout(name);
+      const env = name === 'default' ? process.env : { ...process.env, MORPHOPROF_LAYOUT: name };
+      const before = name === 'default' ? rawBefore : await rawInference(file, l, batch, count);
+      const { res, seconds } = cliEmbed(table, path.join(root, `long-${precision}-${name}`), precision, env);
+      const after = await rawInference(file, l, batch, count);
+      const rawRate = (before.rate + after.rate) / 2;
+      const rate = (3 * res.fieldsEmbedded) / (res.seconds - res.openSeconds);
+      const projected = BBBC021_IMAGES / rate / 60;
+      console.log(
+        `long run: morphoprof embed --precision ${precision} (${name === 'default' ? `default layout, ${describe(l)}` : `MORPHOPROF_LAYOUT=${name}`}) of ${res.fieldsEmbedded} fields (${3 * res.fieldsEmbedded} images): ` +
+          `peak RSS ${res.peakRssMB} MB; ${(seconds / 60).toFixed(1)} min in all, ${rate.toFixed(1)} images/s over the whole embedding without opening the network (${res.openSeconds.toFixed(1)} s) ` +
+          `= ${(rate / rawRate).toFixed(2)} of raw inference with the same layout (${rawRate.toFixed(1)} images/s: ${before.rate.toFixed(1)} before, ${after.rate.toFixed(1)} after; target >= 0.9), ` +
+          `${(rate / best.rate).toFixed(2)} of the best raw (${best.rate.toFixed(1)}); load average ${load()}`,
+      );
+      summary.push(
+        `${precision}${name === 'default' ? '' : ` (MORPHOPROF_LAYOUT=${name})`}: ${(rate / rawRate).toFixed(2)} of raw with its layout (${rate.toFixed(1)} / ${rawRate.toFixed(1)} images/s), ` +
+          `${(rate / best.rate).toFixed(2)} of the best raw (${best.rate.toFixed(1)}, ${best.label}); all of BBBC021 (${BBBC021_IMAGES.toLocaleString('en')} images) in ${projected.toFixed(1)} min`,
+      );
+    }
   } else summary.push(`${precision}: short run ${(e2e.whole / raw).toFixed(2)} of raw (${e2e.whole.toFixed(1)} / ${raw.toFixed(1)} images/s); all of BBBC021 in ${(BBBC021_IMAGES / e2e.whole / 60).toFixed(1)} min at that rate`);
 }
 

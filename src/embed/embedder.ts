@@ -97,14 +97,24 @@ export interface InferenceLayout {
  * reading thread preempting one of them) cost more than they share.
  */
 export function defaultLayout(precision: Precision, cores = availableParallelism()): InferenceLayout {
+  const env = process.env['MORPHOPROF_LAYOUT'];
+  if (env) return parseLayout(env);
   return precision === 'int8' && cores > 1 ? { sessions: cores, threads: 1, spinning: true } : { sessions: 1, threads: cores, spinning: true };
+}
+
+/**
+ * A layout written `<sessions>x<threads>`, `nospin` appended to turn spinning off: `2x1`,
+ * `1x2nospin` (MORPHOPROF_LAYOUT, to measure another layout with the unchanged command).
+ */
+export function parseLayout(text: string): InferenceLayout {
+  const m = /^\s*(\d+)x(\d+)(nospin)?\s*$/.exec(text);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw invalidParameter('MORPHOPROF_LAYOUT', '<sessions>x<threads>, optionally followed by nospin (e.g. 2x1, 1x2nospin)', text);
+  return { sessions: Number(m[1]), threads: Number(m[2]), spinning: !m[3] };
 }
 
 /** Main-thread CPU of the stages beside the network, in ms (thread CPU time with the C addon, else wall time), when a `timing` object is given to `FieldEmbedder.open`. */
 export interface StageTimes {
   images: number;
-  /** file read + area downsample to the network input */
-  readDownsample: number;
   illum: number;
   percentiles: number;
   scale: number;
@@ -115,7 +125,7 @@ export interface StageTimes {
 }
 
 export function emptyStageTimes(): StageTimes {
-  return { images: 0, readDownsample: 0, illum: 0, percentiles: 0, scale: 0, assemble: 0, post: 0 };
+  return { images: 0, illum: 0, percentiles: 0, scale: 0, assemble: 0, post: 0 };
 }
 
 /** What calibrating an int8 network took: fields read, their images, seconds (reading and quantizing or finding the cached file). */
@@ -347,7 +357,6 @@ export class FieldEmbedder {
       const file = field.images[ch]!;
       const plane = this.planes.pop() ?? new Float32Array(size * size);
       let img;
-      let t = clock ? stageClock() : 0;
       try {
         img = await readImageResized(file, size, size, plane.length === size * size ? plane : undefined);
       } catch (err) {
@@ -360,7 +369,9 @@ export class FieldEmbedder {
         const reason = `image is ${img.srcWidth}x${img.srcHeight} ${img.bitDepth}-bit but the screen's images are ${g.width}x${g.height} ${g.bitDepth}-bit (as ${g.source})`;
         return failed(fieldError(field, 'read', reason, ch));
       }
-      if (clock) t = lap(clock, 'readDownsample', t);
+      // reading and downsampling are not timed here: loads of a batch interleave at their awaits
+      // (bench/embed.ts takes them as the main thread's CPU less the stages timed)
+      let t = clock ? stageClock() : 0;
       const data = img.data;
       if (this.illum) {
         const fn = this.illum.resized(field.plate, ch, size, size);
