@@ -5,6 +5,7 @@ import { loadIllumination, type IlluminationSet } from '../illum/index.js';
 import { readImageResized } from '../image/index.js';
 import { preprocessInto } from '../models/preprocess.js';
 import { openModel, type ModelSession, type OpenModelOptions } from '../models/session.js';
+import { getModel } from '../models/registry.js';
 import { openModelInThread } from '../models/thread-session.js';
 import { native } from '../native.js';
 import type { Field, Screen } from '../screen/types.js';
@@ -242,12 +243,15 @@ export class FieldEmbedder {
     const quantizing = performance.now();
     if (settings.precision === 'int8') {
       const reading = performance.now();
-      // read calibration images through the same path as every field, with a provisional fp32 session for the input size
-      const probe = await openModel(settings.model, { ...modelOptions, intraOpNumThreads: 1 });
-      const size = probe.inputSize;
-      const preprocess = probe.preprocess;
-      await probe.dispose();
-      const tmp = new FieldEmbedder(screen, settings, [probe], geometry, illum);
+      // read calibration images through the same path as every field; the input size and
+      // preprocessing of a registered network are known, an .onnx file's from a provisional session
+      const isFile = settings.model.endsWith('.onnx');
+      const probe = isFile ? await openModel(settings.model, { ...modelOptions, intraOpNumThreads: 1 }) : null;
+      const info = isFile ? null : getModel(settings.model);
+      const size = probe?.inputSize ?? settings.inputSize ?? info!.inputSize;
+      const preprocess = probe?.preprocess ?? info!.preprocessing;
+      await probe?.dispose();
+      const tmp = new FieldEmbedder(screen, settings, [{ inputSize: size } as ModelSession], geometry, illum);
       const chosen = await tmp.calibrationImages(opts.calibrationFields ?? [], opts.geometryFrom, size, opts.warn);
       const images = chosen.images;
       const data = new Float32Array(images.length * 3 * size * size);
