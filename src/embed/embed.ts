@@ -14,7 +14,11 @@ export interface EmbedOptions extends Partial<EmbedSettings> {
   screen: Screen;
   /** Run directory; features go to `<out>/features/`. */
   out: string;
-  /** Fields per inference batch (each field gives one image per stain), default 8. */
+  /**
+   * Fields in inference at once (each field gives one image per stain), default 8: one batch, or
+   * with several sessions (InferenceLayout) a batch of batchSize / sessions fields each, so memory
+   * does not grow with the sessions.
+   */
   batchSize?: number;
   /** Fields per committed shard of the feature store, default 128. */
   shardSize?: number;
@@ -185,9 +189,10 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
       // current one on its own thread, and a finished shard is committed while the next shard's
       // batches run, so the network never waits for the disk.
       const batches: Array<{ shard: Shard; fields: Field[]; last: boolean }> = [];
+      const perSession = Math.ceil(batchSize / embedder.layout.sessions);
       for (const shard of todo)
-        for (let i = 0; i < shard.fields.length; i += batchSize)
-          batches.push({ shard, fields: shard.fields.slice(i, i + batchSize), last: i + batchSize >= shard.fields.length });
+        for (let i = 0; i < shard.fields.length; i += perSession)
+          batches.push({ shard, fields: shard.fields.slice(i, i + perSession), last: i + perSession >= shard.fields.length });
       let commit: Promise<void> = Promise.resolve();
       let rows: ProfileTable = emptyTable(embedder.featureColumns);
       let shardErrors: FieldError[] = [];

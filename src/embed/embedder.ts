@@ -186,6 +186,8 @@ export class FieldEmbedder {
     private readonly geometry: Geometry,
     private readonly illum: IlluminationSet | null,
     private readonly timing: StageTimes | null = null,
+    /** how the network runs (sessions, threads, spinning) */
+    readonly layout: InferenceLayout = { sessions: models.length, threads: 1, spinning: true },
   ) {
     this.model = models[0]!;
     this.inputs = settings.channels === 'grey' ? [...screen.channels] : ['RGB'];
@@ -275,7 +277,7 @@ export class FieldEmbedder {
       await Promise.all(models.map((m) => m.dispose()));
       throw err;
     }
-    const embedder = new FieldEmbedder(screen, settings, models, geometry, illum, opts.timing ?? null);
+    const embedder = new FieldEmbedder(screen, settings, models, geometry, illum, opts.timing ?? null, layout);
     if (calibration) embedder.calibration = { ...calibration, quantizeSeconds: (performance.now() - quantizing) / 1000 - calibration.readSeconds, onnxPath: first.onnxPath };
     return embedder;
   }
