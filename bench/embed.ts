@@ -13,7 +13,8 @@
  *   the pipeline (main = reading, mp-infer + mp-ort = onnxruntime, writer = Parquet shards).
  * --layouts: the short run again with every inference layout, interleaved (A/B on CPU per image).
  * --screen DIR: make the bench screen there once and reuse it in later runs (synth takes ~30 s).
- * --long-layouts default,1x2: the int8 long runs, by layout (MORPHOPROF_LAYOUT, e.g. 2x1, 1x2nospin).
+ * --long-layouts default,1x2: the int8 long runs, by layout (MORPHOPROF_LAYOUT, e.g. 2x1, 1x2nospin);
+ *   --fp32-layouts default: the same for fp32 (e.g. default,2x1).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     layouts: { type: 'boolean', default: false },
     'no-rss': { type: 'boolean', default: false },
     'long-layouts': { type: 'string', default: 'default,1x2' },
+    'fp32-layouts': { type: 'string', default: 'default' },
     screen: { type: 'string' },
   },
 });
@@ -346,9 +348,9 @@ for (const precision of precisions) {
 
   const long = Number(values['rss-fields']);
   if (long > 0) {
-    // the default layout, and for int8 the others asked for (MORPHOPROF_LAYOUT), each against raw
+    // the default layout and the others asked for (MORPHOPROF_LAYOUT), each against raw
     // inference with the same layout measured just before and after it
-    const wanted = (precision === 'int8' ? values['long-layouts'] : 'default').split(',');
+    const wanted = (precision === 'int8' ? values['long-layouts'] : values['fp32-layouts']).split(',');
     const table = longTable(long);
     for (const name of wanted) {
       const l = name === 'default' ? layout : parseLayout(name);
