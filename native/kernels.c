@@ -1865,9 +1865,28 @@ static napi_value preprocess_f32(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Mappings of this thread not yet collected: unmapFile unmaps at once (a burst of reads would
+   otherwise keep every file mapped, and counted in RSS, until V8 collects the buffers), the
+   finalizer then only frees the record. */
+typedef struct mapping {
+  void *p;
+  size_t size;
+  int live;
+  struct mapping *next;
+} mapping_t;
+static _Thread_local mapping_t *mappings = NULL;
+
 static void unmap_finalize(napi_env env, void *data, void *hint) {
   (void)env;
-  munmap(data, (size_t)(uintptr_t)hint);
+  (void)data;
+  mapping_t *m = hint;
+  for (mapping_t **at = &mappings; *at; at = &(*at)->next)
+    if (*at == m) {
+      *at = m->next;
+      break;
+    }
+  if (m->live) munmap(m->p, m->size);
+  free(m);
 }
 
 /* mapFile(path): the file's bytes as an ArrayBuffer mapped read-only (MAP_POPULATE: no page
@@ -1892,11 +1911,11 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   close(fd);
   if (p == MAP_FAILED) return nul;
+  mapping_t *m = malloc(sizeof(mapping_t));
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, p, size, unmap_finalize, (void *)(uintptr_t)size, &ab) != napi_ok) {
+  if (!m || napi_create_external_arraybuffer(env, p, size, unmap_finalize, m, &ab) != napi_ok) {
     munmap(p, size);
-    const napi_extended_error_info *e = NULL;
-    napi_get_last_error_info(env, &e);
+    free(m);
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -1905,11 +1924,16 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
     }
     return nul;
   }
+  m->p = p;
+  m->size = size;
+  m->live = 1;
+  m->next = mappings;
+  mappings = m;
   return ab;
 }
 
-/* unmapFile(ab): unmap now (not at garbage collection): the buffer is detached, so no view of it
-   can read the unmapped pages */
+/* unmapFile(ab): unmap now; the buffer is detached first, so no view of it can read the
+   unmapped pages (views become empty) */
 static napi_value unmap_file(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1920,8 +1944,18 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "unmapFile(arrayBuffer from mapFile)");
     return NULL;
   }
-  /* V8 releases the backing store when it is detached, which runs unmap_finalize */
+  void *data = NULL;
+  size_t size = 0;
+  napi_get_arraybuffer_info(env, argv[0], &data, &size);
+  mapping_t *m = mappings;
+  while (m && !(m->live && m->p == data)) m = m->next;
+  if (!m) return NULL; /* not ours, or unmapped already */
+  /* the finalizer may run inside the detach (and free m): take what is needed first */
+  void *p = m->p;
+  size_t mapped = m->size;
+  m->live = 0;
   napi_detach_arraybuffer(env, argv[0]);
+  munmap(p, mapped);
   return NULL;
 }
 

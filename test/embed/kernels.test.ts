@@ -5,7 +5,7 @@
  * the addon is not built.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -84,6 +84,9 @@ describe('C kernels of the whole-field stages equal their TypeScript twins', { s
     assert.deepEqual([copy.width, copy.height, copy.bitDepth], [130, 70, 16]);
     assert.deepEqual(Array.from(copy.data), Array.from(whole.data));
     assert.equal(seen!.length, 0, 'the view of the mapped file is detached once read');
+    // unmapped at once, not when the garbage collector gets to it (a plate read in a burst would stay mapped)
+    for (let i = 0; i < 20; i++) await withImagePixels(file, (img) => img.width);
+    if (existsSync('/proc/self/maps')) assert.equal(readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith('field.tif')).length, 0);
     // a file that is not a TIFF still says so, naming it
     const bad = path.join(dir, 'bad.tif');
     writeFileSync(bad, 'II*\0 cut short');
