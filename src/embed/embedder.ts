@@ -480,12 +480,13 @@ export class FieldEmbedder {
     }
   }
 
-  /** Embed fields in batches of `batchSize` (see `stream`). */
+  /** Embed fields, `batchSize` of them in inference at once, split between the sessions (see `stream`). */
   async embed(fields: readonly Field[], batchSize: number, onBatch?: (n: number) => void): Promise<{ table: ProfileTable; errors: FieldError[] }> {
     const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
     const errors: FieldError[] = [];
     const batches: Array<{ fields: Field[] }> = [];
-    for (let i = 0; i < fields.length; i += batchSize) batches.push({ fields: fields.slice(i, i + batchSize) });
+    const per = Math.max(1, Math.ceil(batchSize / this.models.length));
+    for (let i = 0; i < fields.length; i += per) batches.push({ fields: fields.slice(i, i + per) });
     await this.stream(batches, (b, part) => {
       table.metadata.push(...part.table.metadata);
       table.features.push(...part.table.features);
