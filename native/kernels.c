@@ -1667,6 +1667,298 @@ static napi_value seg_histogram(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ==== issue 12 (int8 end to end): the whole-field stages beside the network ====
+   threadCpuMs: this thread's CPU time (the stage breakdown of bench/embed.ts --breakdown).
+   percentilesF32: valuesAtRanks for a Float32Array (src/util/select.ts is the TS twin) in four
+   passes at most (min/max, histogram, one gather of every wanted bin, a sort of each): exact order
+   statistics, so the same values as sorting.
+   scaleTo255F32 / preprocessF32: twins of scaleTo255 (src/embed/scale.ts) and preprocessInto
+   (src/models/preprocess.ts), the same double operations in the same order.
+   mapFile / unmapFile: a file's bytes mapped read-only (no copy out of the page cache), the
+   ArrayBuffer detached when unmapped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifndef MAP_POPULATE
+#ifdef __linux__
+#define MAP_POPULATE 0x08000 /* hidden by -std=c11 (no _GNU_SOURCE): Linux's value */
+#else
+#define MAP_POPULATE 0
+#endif
+#endif
+
+static napi_value thread_cpu_ms(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  napi_value v;
+  napi_create_double(env, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6, &v);
+  return v;
+}
+
+static float *f32_arg(napi_env env, napi_value v, size_t *n, const char *message) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL);
+  if (!is_ta || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
+  return data ? (float *)data : (float *)"";
+}
+
+static double *f64_arg(napi_env env, napi_value v, size_t *n, const char *message) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL);
+  if (!is_ta || type != napi_float64_array) {
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
+  return (double *)data;
+}
+
+/* percentilesF32(data: Float32Array, ranks: Float64Array, out: Float64Array) */
+static napi_value percentiles_f32(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "percentilesF32(data: Float32Array, ranks: Float64Array, out: Float64Array)");
+    return NULL;
+  }
+  size_t n, nr, no;
+  const float *data = f32_arg(env, argv[0], &n, "data must be a Float32Array");
+  if (!data) return NULL;
+  const double *ranks = f64_arg(env, argv[1], &nr, "ranks must be a Float64Array");
+  if (!ranks) return NULL;
+  double *out = f64_arg(env, argv[2], &no, "out must be a Float64Array");
+  if (!out) return NULL;
+  if (no < nr || nr > 16) {
+    napi_throw_range_error(env, NULL, "out must hold a value per rank, and at most 16 ranks");
+    return NULL;
+  }
+  double min = INFINITY, max = -INFINITY;
+  for (size_t i = 0; i < n; i++) {
+    double v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (n == 0 || !(max > min)) {
+    for (size_t j = 0; j < nr; j++) out[j] = n == 0 ? NAN : min;
+    return NULL;
+  }
+  double k = (BINS - 1) / (max - min);
+  static _Thread_local unsigned int counts[BINS];
+  memset(counts, 0, sizeof(counts));
+  /* (v - min) * k >= 0, so truncation is floor (as the twin's Math.floor) */
+  for (size_t i = 0; i < n; i++) counts[(int)(((double)data[i] - min) * k)]++;
+  int bin[16];
+  size_t below[16], at[16], rank[16];
+  for (size_t j = 0; j < nr; j++) {
+    double rd = ranks[j];
+    size_t r = rd < 0 ? 0 : (size_t)rd > n - 1 ? n - 1 : (size_t)rd;
+    int b = 0;
+    size_t s = 0;
+    while (s + counts[b] <= r) s += counts[b++];
+    bin[j] = b;
+    below[j] = s;
+    rank[j] = r;
+  }
+  /* one pass gathers the values of every wanted bin (bins may repeat: each gathered once) */
+  int first[16];
+  size_t total = 0;
+  for (size_t j = 0; j < nr; j++) {
+    first[j] = (int)j;
+    for (size_t q = 0; q < j; q++)
+      if (bin[q] == bin[j]) {
+        first[j] = (int)q;
+        break;
+      }
+    if (first[j] == (int)j) {
+      at[j] = total;
+      total += counts[bin[j]];
+    } else at[j] = at[first[j]];
+  }
+  double *vals = malloc(sizeof(double) * (total ? total : 1));
+  size_t fill[16];
+  for (size_t j = 0; j < nr; j++) fill[j] = at[j];
+  for (size_t i = 0; i < n; i++) {
+    double v = data[i];
+    int b = (int)((v - min) * k);
+    for (size_t j = 0; j < nr; j++)
+      if (first[j] == (int)j && bin[j] == b) {
+        vals[fill[j]++] = v;
+        break;
+      }
+  }
+  for (size_t j = 0; j < nr; j++)
+    if (first[j] == (int)j) qsort(vals + at[j], counts[bin[j]], sizeof(double), cmp_double);
+  for (size_t j = 0; j < nr; j++) out[j] = vals[at[j] + (rank[j] - below[j])];
+  free(vals);
+  return NULL;
+}
+
+/* scaleTo255F32(data: Float32Array, lo, hi): [lo, hi] -> [0, 255] in place, clipped */
+static napi_value scale_to_255_f32(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t n;
+  float *data = argc == 3 ? f32_arg(env, argv[0], &n, "data must be a Float32Array") : NULL;
+  if (!data) {
+    if (argc != 3) napi_throw_type_error(env, NULL, "scaleTo255F32(data, lo, hi)");
+    return NULL;
+  }
+  double lo, hi;
+  napi_get_value_double(env, argv[1], &lo);
+  napi_get_value_double(env, argv[2], &hi);
+  double span = hi - lo;
+  double k = span > 0 ? 255 / span : 0;
+  for (size_t i = 0; i < n; i++) {
+    double v = ((double)data[i] - lo) * k;
+    data[i] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+  return NULL;
+}
+
+/* preprocessF32(dst: Float32Array, offset, src0, src1, src2: Float32Array, mean: Float64Array(3), scale: Float64Array(3)):
+   dst[offset + c*plane + i] = (src_c[i] - mean[c]) * scale[c] */
+static napi_value preprocess_f32(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "preprocessF32(dst, offset, src0, src1, src2, mean, scale)");
+    return NULL;
+  }
+  size_t nd, n[3], nm, ns;
+  float *dst = f32_arg(env, argv[0], &nd, "dst must be a Float32Array");
+  if (!dst) return NULL;
+  double off;
+  napi_get_value_double(env, argv[1], &off);
+  const float *src[3];
+  for (int c = 0; c < 3; c++)
+    if (!(src[c] = f32_arg(env, argv[2 + c], &n[c], "sources must be Float32Arrays"))) return NULL;
+  const double *mean = f64_arg(env, argv[5], &nm, "mean must be a Float64Array");
+  if (!mean) return NULL;
+  const double *scale = f64_arg(env, argv[6], &ns, "scale must be a Float64Array");
+  if (!scale) return NULL;
+  size_t plane = n[0];
+  if (n[1] != plane || n[2] != plane || nm < 3 || ns < 3 || !(off >= 0) || (size_t)off + 3 * plane > nd) {
+    napi_throw_range_error(env, NULL, "preprocessF32: planes of equal length, 3 means and scales, and room in dst");
+    return NULL;
+  }
+  for (int c = 0; c < 3; c++) {
+    float *o = dst + (size_t)off + (size_t)c * plane;
+    const float *s = src[c];
+    double m = mean[c], k = scale[c];
+    for (size_t i = 0; i < plane; i++) o[i] = (float)(((double)s[i] - m) * k);
+  }
+  return NULL;
+}
+
+/* Mappings of this thread not yet collected: unmapFile unmaps at once (a burst of reads would
+   otherwise keep every file mapped, and counted in RSS, until V8 collects the buffers), the
+   finalizer then only frees the record. */
+typedef struct mapping {
+  void *p;
+  size_t size;
+  int live;
+  struct mapping *next;
+} mapping_t;
+static _Thread_local mapping_t *mappings = NULL;
+
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  mapping_t *m = hint;
+  for (mapping_t **at = &mappings; *at; at = &(*at)->next)
+    if (*at == m) {
+      *at = m->next;
+      break;
+    }
+  if (m->live) munmap(m->p, m->size);
+  free(m);
+}
+
+/* mapFile(path): the file's bytes as an ArrayBuffer mapped read-only (MAP_POPULATE: no page
+   faults later), or null when it cannot be mapped (the caller reads it instead, and says why) */
+static napi_value map_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096];
+  size_t len = 0;
+  napi_value nul;
+  napi_get_null(env, &nul);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok || len >= sizeof(path) - 1) return nul;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return nul;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+    close(fd);
+    return nul;
+  }
+  size_t size = (size_t)st.st_size;
+  void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return nul;
+  mapping_t *m = malloc(sizeof(mapping_t));
+  napi_value ab;
+  if (!m || napi_create_external_arraybuffer(env, p, size, unmap_finalize, m, &ab) != napi_ok) {
+    munmap(p, size);
+    free(m);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+    return nul;
+  }
+  m->p = p;
+  m->size = size;
+  m->live = 1;
+  m->next = mappings;
+  mappings = m;
+  return ab;
+}
+
+/* unmapFile(ab): unmap now; the buffer is detached first, so no view of it can read the
+   unmapped pages (views become empty) */
+static napi_value unmap_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool is_ab = false;
+  if (argc == 1) napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab) {
+    napi_throw_type_error(env, NULL, "unmapFile(arrayBuffer from mapFile)");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t size = 0;
+  napi_get_arraybuffer_info(env, argv[0], &data, &size);
+  mapping_t *m = mappings;
+  while (m && !(m->live && m->p == data)) m = m->next;
+  if (!m) return NULL; /* not ours, or unmapped already */
+  /* the finalizer may run inside the detach (and free m): take what is needed first */
+  void *p = m->p;
+  size_t mapped = m->size;
+  m->live = 0;
+  napi_detach_arraybuffer(env, argv[0]);
+  munmap(p, mapped);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "areaResize", NAPI_AUTO_LENGTH, area_resize, NULL, &fn);
@@ -1702,6 +1994,19 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "segWatershed", fn);
   napi_create_function(env, "segHistogram", NAPI_AUTO_LENGTH, seg_histogram, NULL, &fn);
   napi_set_named_property(env, exports, "segHistogram", fn);
+  /* issue 12: the whole-field stages beside the network */
+  napi_create_function(env, "threadCpuMs", NAPI_AUTO_LENGTH, thread_cpu_ms, NULL, &fn);
+  napi_set_named_property(env, exports, "threadCpuMs", fn);
+  napi_create_function(env, "percentilesF32", NAPI_AUTO_LENGTH, percentiles_f32, NULL, &fn);
+  napi_set_named_property(env, exports, "percentilesF32", fn);
+  napi_create_function(env, "scaleTo255F32", NAPI_AUTO_LENGTH, scale_to_255_f32, NULL, &fn);
+  napi_set_named_property(env, exports, "scaleTo255F32", fn);
+  napi_create_function(env, "preprocessF32", NAPI_AUTO_LENGTH, preprocess_f32, NULL, &fn);
+  napi_set_named_property(env, exports, "preprocessF32", fn);
+  napi_create_function(env, "mapFile", NAPI_AUTO_LENGTH, map_file, NULL, &fn);
+  napi_set_named_property(env, exports, "mapFile", fn);
+  napi_create_function(env, "unmapFile", NAPI_AUTO_LENGTH, unmap_file, NULL, &fn);
+  napi_set_named_property(env, exports, "unmapFile", fn);
   return exports;
 }
 

@@ -91,6 +91,19 @@ export interface NativeKernels {
   segWatershed?(cost: Float32Array, markers: Int32Array, mask: Uint8Array, width: number, height: number, levels: number): void;
   /** A histogram without mask (src/cells/threshold.ts `histogram` is the TS twin); writes range = [lo, hi]. Optional: older addons lack it. */
   segHistogram?(values: Float32Array, counts: Float64Array, range: Float64Array): void;
+  // issue 12: the whole-field stages beside the network (optional: older addons lack them)
+  /** This thread's CPU time in ms (CLOCK_THREAD_CPUTIME_ID). */
+  threadCpuMs?(): number;
+  /** valuesAtRanks of a Float32Array into `out` (src/util/select.ts valuesAtRanksJs is the twin), at most 16 ranks. */
+  percentilesF32?(data: Float32Array, ranks: Float64Array, out: Float64Array): void;
+  /** scaleTo255 in place (src/embed/scale.ts scaleTo255Js is the twin). */
+  scaleTo255F32?(data: Float32Array, lo: number, hi: number): void;
+  /** dst[offset + c*plane + i] = (src_c[i] - mean[c]) * scale[c] (src/models/preprocess.ts preprocessIntoJs is the twin). */
+  preprocessF32?(dst: Float32Array, offset: number, src0: Float32Array, src1: Float32Array, src2: Float32Array, mean: Float64Array, scale: Float64Array): void;
+  /** A file's bytes mapped read-only, or null when it cannot be (then read it). Give it back with unmapFile. */
+  mapFile?(file: string): ArrayBuffer | null;
+  /** Unmap a buffer of mapFile now: it is detached (its views become empty). */
+  unmapFile?(buffer: ArrayBuffer): void;
 }
 
 function load(): NativeKernels | null {

@@ -6,7 +6,7 @@ import { imageRefFile } from '../image/source.js';
 import type { Field, Screen } from '../screen/types.js';
 import { Progress, type ProgressCallback } from '../util/progress.js';
 import type { ProfileTable } from '../table/index.js';
-import { DEFAULT_SETTINGS, FieldEmbedder, fieldError, METADATA_COLUMNS, type EmbedSettings } from './embedder.js';
+import { CALIBRATION_FIELDS, DEFAULT_SETTINGS, FieldEmbedder, fieldError, METADATA_COLUMNS, type CalibrationInfo, type EmbedSettings, type InferenceLayout, type StageTimes } from './embedder.js';
 import { writeErrorTable, type FieldError } from './field-errors.js';
 import { DEFAULT_SHARD_SIZE, FeatureStore, planShards, type Shard } from './store.js';
 
@@ -14,7 +14,11 @@ export interface EmbedOptions extends Partial<EmbedSettings> {
   screen: Screen;
   /** Run directory; features go to `<out>/features/`. */
   out: string;
-  /** Fields per inference batch (each field gives one image per stain), default 8. */
+  /**
+   * Fields in inference at once (each field gives one image per stain), default 8: one batch, or
+   * with several sessions (InferenceLayout) a batch of batchSize / sessions fields each, so memory
+   * does not grow with the sessions.
+   */
   batchSize?: number;
   /** Fields per committed shard of the feature store, default 128. */
   shardSize?: number;
@@ -25,8 +29,12 @@ export interface EmbedOptions extends Partial<EmbedSettings> {
   progress?: boolean;
   /** Problems found before embedding (e.g. bad metadata rows), to be listed in errors.csv too. */
   priorErrors?: FieldError[];
-  /** Told about shards that were found broken and rebuilt. */
+  /** Told about shards that were found broken and rebuilt, and about unreadable int8 calibration fields. */
   warn?: (message: string) => void;
+  /** Inference threads and sessions (default: `defaultLayout` of the precision); never changes a feature. */
+  layout?: Partial<InferenceLayout>;
+  /** Accumulates the main thread's time per stage (bench/embed.ts --breakdown). */
+  timing?: StageTimes;
 }
 
 export interface EmbedResult {
@@ -44,6 +52,8 @@ export interface EmbedResult {
   seconds: number;
   /** of `seconds`, the time taken to open the network (conversion, int8 calibration, session) */
   openSeconds: number;
+  /** int8: the calibration (fields, seconds, broken fields, quantized file); null for fp32 or when nothing was left to embed */
+  calibration: CalibrationInfo | null;
 }
 
 /** The settings of an embedding, completed with defaults (what the feature store records). */
@@ -119,7 +129,7 @@ function emptyTable(featureColumns: string[]): ProfileTable {
 }
 
 /** A few control fields spread over the plates, to calibrate an int8 network. */
-export function calibrationFields(fields: readonly Field[], controlCompound: string, count = 8): Field[] {
+export function calibrationFields(fields: readonly Field[], controlCompound: string, count = CALIBRATION_FIELDS): Field[] {
   const controls = fields.filter((f) => f.compound === controlCompound);
   const pool = controls.length > 0 ? controls : [...fields];
   const step = Math.max(1, Math.floor(pool.length / count));
@@ -159,14 +169,19 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
   let embedded = 0;
   let featureDim = 0;
   let openSeconds = 0;
+  let calibration: CalibrationInfo | null = null;
   if (todo.length > 0) {
     const opening = performance.now();
     const embedder = await FieldEmbedder.open(screen, settings, {
       cacheDir: opts.cacheDir,
       geometryFrom: present,
       calibrationFields: settings.precision === 'int8' ? calibrationFields(present, screen.controlCompound) : undefined,
+      layout: opts.layout,
+      timing: opts.timing,
+      warn: opts.warn,
     });
     openSeconds = (performance.now() - opening) / 1000;
+    calibration = embedder.calibration;
     featureDim = embedder.featureColumns.length;
     try {
       for (const shard of todo) await store.discard(shard.id);
@@ -174,9 +189,10 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
       // current one on its own thread, and a finished shard is committed while the next shard's
       // batches run, so the network never waits for the disk.
       const batches: Array<{ shard: Shard; fields: Field[]; last: boolean }> = [];
+      const perSession = Math.ceil(batchSize / embedder.layout.sessions);
       for (const shard of todo)
-        for (let i = 0; i < shard.fields.length; i += batchSize)
-          batches.push({ shard, fields: shard.fields.slice(i, i + batchSize), last: i + batchSize >= shard.fields.length });
+        for (let i = 0; i < shard.fields.length; i += perSession)
+          batches.push({ shard, fields: shard.fields.slice(i, i + perSession), last: i + perSession >= shard.fields.length });
       let commit: Promise<void> = Promise.resolve();
       let rows: ProfileTable = emptyTable(embedder.featureColumns);
       let shardErrors: FieldError[] = [];
@@ -219,5 +235,6 @@ export async function embedScreen(opts: EmbedOptions): Promise<EmbedResult> {
     errors,
     seconds: (performance.now() - started) / 1000,
     openSeconds,
+    calibration,
   };
 }

@@ -1,10 +1,13 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { errorMessage, MorphoprofError } from '../errors.js';
+import { errorMessage, invalidParameter, MorphoprofError } from '../errors.js';
 import { loadIllumination, type IlluminationSet } from '../illum/index.js';
 import { readImageResized } from '../image/index.js';
 import { preprocessInto } from '../models/preprocess.js';
-import { openModel, type ModelSession } from '../models/session.js';
+import { openModel, type ModelSession, type OpenModelOptions } from '../models/session.js';
+import { getModel } from '../models/registry.js';
 import { openModelInThread } from '../models/thread-session.js';
+import { native } from '../native.js';
 import type { Field, Screen } from '../screen/types.js';
 import type { ProfileTable } from '../table/index.js';
 import type { FieldError } from './field-errors.js';
@@ -76,6 +79,75 @@ export function featureColumnNames(inputs: readonly string[], tag: string, dim: 
   return inputs.flatMap((name) => Array.from({ length: dim }, (_, i) => `${name}_${tag}_${String(i).padStart(width, '0')}`));
 }
 
+/**
+ * How the network runs beside the reading thread: `sessions` inference threads, each with its own
+ * onnxruntime session of `threads` intra-op threads (spinning or not while waiting for work).
+ * Batches go to the sessions in turn. Changes speed only: features are bitwise equal whatever
+ * the layout (test/embed/layout.test.ts).
+ */
+export interface InferenceLayout {
+  sessions: number;
+  threads: number;
+  spinning: boolean;
+}
+
+/**
+ * The layout per precision, measured on 2 cores (README, "Keeping the CPU busy with inference").
+ * fp32: one session with an intra-op thread per core. int8: a session per core, one intra-op
+ * thread each: an int8 operator is short, so two threads meeting at every operator (and the
+ * reading thread preempting one of them) cost more than they share.
+ */
+export function defaultLayout(precision: Precision, cores = availableParallelism()): InferenceLayout {
+  const env = process.env['MORPHOPROF_LAYOUT'];
+  if (env) return parseLayout(env);
+  return precision === 'int8' && cores > 1 ? { sessions: cores, threads: 1, spinning: true } : { sessions: 1, threads: cores, spinning: true };
+}
+
+/**
+ * A layout written `<sessions>x<threads>`, `nospin` appended to turn spinning off: `2x1`,
+ * `1x2nospin` (MORPHOPROF_LAYOUT, to measure another layout with the unchanged command).
+ */
+export function parseLayout(text: string): InferenceLayout {
+  const m = /^\s*(\d+)x(\d+)(nospin)?\s*$/.exec(text);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw invalidParameter('MORPHOPROF_LAYOUT', '<sessions>x<threads>, optionally followed by nospin (e.g. 2x1, 1x2nospin)', text);
+  return { sessions: Number(m[1]), threads: Number(m[2]), spinning: !m[3] };
+}
+
+/** Main-thread CPU of the stages beside the network, in ms (thread CPU time with the C addon, else wall time), when a `timing` object is given to `FieldEmbedder.open`. */
+export interface StageTimes {
+  images: number;
+  illum: number;
+  percentiles: number;
+  scale: number;
+  /** preprocessing into the shared batch buffer (NCHW, 3 channels) */
+  assemble: number;
+  /** posting batches and taking back embeddings (rows of the table) */
+  post: number;
+}
+
+export function emptyStageTimes(): StageTimes {
+  return { images: 0, illum: 0, percentiles: 0, scale: 0, assemble: 0, post: 0 };
+}
+
+/** What calibrating an int8 network took: fields read, their images, seconds (reading and quantizing or finding the cached file). */
+export interface CalibrationInfo {
+  fields: number;
+  images: number;
+  /** reading and preprocessing the calibration fields */
+  readSeconds: number;
+  /** quantizing the network, or finding it in the cache (opening the sessions included) */
+  quantizeSeconds: number;
+  /** the calibration fields that could not be read, with the reason */
+  broken: FieldError[];
+  /** true when fields other than the chosen controls were used */
+  fallback: boolean;
+  /** the quantized ONNX file (cached per network and calibration images) */
+  onnxPath: string;
+}
+
+/** Control fields an int8 network is calibrated on. */
+export const CALIBRATION_FIELDS = 8;
+
 interface Geometry {
   width: number;
   height: number;
@@ -98,30 +170,49 @@ export function fieldError(f: Field, stage: FieldError['stage'], reason: string,
 
 /**
  * Turns fields into feature vectors with one network. Stateless between calls except for the
- * open session, so a job-queue worker can call `embed` on any group of fields.
+ * open sessions, so a job-queue worker can call `embed` on any group of fields.
  */
 export class FieldEmbedder {
   readonly featureColumns: string[];
   readonly inputs: string[];
+  /** int8: how the network was calibrated (null for fp32) */
+  calibration: CalibrationInfo | null = null;
+  private readonly model: ModelSession;
   private constructor(
     readonly screen: Screen,
     readonly settings: EmbedSettings,
-    private readonly model: ModelSession,
+    /** one or more sessions of the same network file, run in turn (InferenceLayout) */
+    private readonly models: ModelSession[],
     private readonly geometry: Geometry,
     private readonly illum: IlluminationSet | null,
+    private readonly timing: StageTimes | null = null,
+    /** how the network runs (sessions, threads, spinning) */
+    readonly layout: InferenceLayout = { sessions: models.length, threads: 1, spinning: true },
   ) {
+    this.model = models[0]!;
     this.inputs = settings.channels === 'grey' ? [...screen.channels] : ['RGB'];
-    this.featureColumns = featureColumnNames(this.inputs, modelTag(settings), model.embeddingDim);
+    this.featureColumns = featureColumnNames(this.inputs, modelTag(settings), this.model.embeddingDim);
   }
 
   /**
-   * Open the network. `calibrationFields` (int8 only) are read like any field to calibrate the
-   * quantized network; give a few control fields of the screen.
+   * Open the network. `calibrationFields` (int8 only): the fields to calibrate the quantized
+   * network on, read like any field (give a few control fields of the screen, see
+   * `calibrationFields`); those that cannot be read are replaced by other control fields of
+   * `geometryFrom`, then by any of its fields, each replacement told to `warn`.
+   * `layout`: inference threads and sessions (default `defaultLayout` of the precision).
+   * `timing`: accumulates the main thread's time per stage (bench/embed.ts --breakdown).
    */
   static async open(
     screen: Screen,
     settings: EmbedSettings,
-    opts: { cacheDir?: string; geometryFrom: readonly Field[]; calibrationFields?: Field[] },
+    opts: {
+      cacheDir?: string;
+      geometryFrom: readonly Field[];
+      calibrationFields?: Field[];
+      layout?: Partial<InferenceLayout>;
+      timing?: StageTimes;
+      warn?: (message: string) => void;
+    },
   ): Promise<FieldEmbedder> {
     if (settings.channels === 'rgb') {
       const mapping = settings.rgbMapping ?? (screen.channels.slice(0, 3) as [string, string, string]);
@@ -133,37 +224,126 @@ export class FieldEmbedder {
         );
       settings = { ...settings, rgbMapping: mapping };
     }
+    const layout = { ...defaultLayout(settings.precision), ...opts.layout };
+    for (const k of ['sessions', 'threads'] as const)
+      if (!Number.isInteger(layout[k]) || layout[k] < 1) throw invalidParameter(`layout.${k}`, 'a positive integer', layout[k]);
     const geometry = await readGeometry(opts.geometryFrom, screen.channels[0]!);
     let illum: IlluminationSet | null = null;
     if (settings.illum) {
       illum = await loadIllumination(settings.illum, screen);
     }
-    const modelOptions: Record<string, unknown> = {
+    const modelOptions: OpenModelOptions = {
       cacheDir: opts.cacheDir,
       layer: settings.layer,
       inputSize: settings.inputSize,
       preprocessing: settings.preprocess,
       embeddingOutput: settings.output,
+      intraOpNumThreads: layout.threads,
+      allowSpinning: layout.spinning,
     };
+    let calibration: Omit<CalibrationInfo, 'quantizeSeconds' | 'onnxPath'> | null = null;
+    const quantizing = performance.now();
     if (settings.precision === 'int8') {
-      // read calibration images through the same path as every field, with a provisional fp32 session for the input size
-      const probe = await openModel(settings.model, modelOptions as Parameters<typeof openModel>[1]);
-      const size = probe.inputSize;
-      const preprocess = probe.preprocess;
-      await probe.dispose();
-      const tmp = new FieldEmbedder(screen, settings, probe, geometry, illum);
-      const loaded = await Promise.all((opts.calibrationFields ?? []).map((f) => tmp.load(f, size)));
-      const images = loaded.flatMap((l) => l.inputs ?? []);
-      if (images.length === 0) throw new MorphoprofError('NOTHING_VALID', 'int8 needs calibration images, and none of the calibration fields could be read', 'Check the control wells of the screen');
-      const calibration = new Float32Array(images.length * 3 * size * size);
-      images.forEach((rgb, i) => preprocessInto(calibration, i * 3 * size * size, rgb, preprocess));
+      const reading = performance.now();
+      // read calibration images through the same path as every field; the input size and
+      // preprocessing of a registered network are known, an .onnx file's from a provisional session
+      const isFile = settings.model.endsWith('.onnx');
+      const probe = isFile ? await openModel(settings.model, { ...modelOptions, intraOpNumThreads: 1 }) : null;
+      const info = isFile ? null : getModel(settings.model);
+      const size = probe?.inputSize ?? settings.inputSize ?? info!.inputSize;
+      const preprocess = probe?.preprocess ?? info!.preprocessing;
+      await probe?.dispose();
+      const tmp = new FieldEmbedder(screen, settings, [{ inputSize: size } as ModelSession], geometry, illum);
+      const chosen = await tmp.calibrationImages(opts.calibrationFields ?? [], opts.geometryFrom, size, opts.warn);
+      const images = chosen.images;
+      const data = new Float32Array(images.length * 3 * size * size);
+      images.forEach((rgb, i) => preprocessInto(data, i * 3 * size * size, rgb, preprocess));
       modelOptions.precision = 'int8';
-      modelOptions.calibration = calibration;
+      modelOptions.calibration = data;
       modelOptions.calibrationCount = images.length;
+      calibration = { fields: chosen.fields, images: images.length, readSeconds: (performance.now() - reading) / 1000, broken: chosen.broken, fallback: chosen.fallback };
     }
-    // on its own thread, so that reading the next batch overlaps inference (see thread-session.ts)
-    const model = await openModelInThread(settings.model, modelOptions as Parameters<typeof openModel>[1]);
-    return new FieldEmbedder(screen, settings, model, geometry, illum);
+    // on threads of their own, so that reading the next batch overlaps inference (see thread-session.ts)
+    const first = await openModelInThread(settings.model, modelOptions);
+    const models = [first];
+    try {
+      // the other sessions open the file the first one runs (for int8 the quantized one, already made)
+      const same: OpenModelOptions = { ...modelOptions, precision: 'fp32', calibration: undefined, calibrationCount: undefined, layer: undefined };
+      Object.assign(same, { inputSize: first.inputSize, preprocessing: first.preprocess, embeddingOutput: first.embeddingOutput });
+      for (let i = 1; i < layout.sessions; i++) models.push(await openModelInThread(first.onnxPath, same));
+      for (const m of models)
+        if (m.embeddingDim !== first.embeddingDim) throw new MorphoprofError('INTERNAL', `a second session of ${first.onnxPath} gives ${m.embeddingDim} features, the first ${first.embeddingDim}`);
+    } catch (err) {
+      await Promise.all(models.map((m) => m.dispose()));
+      throw err;
+    }
+    const embedder = new FieldEmbedder(screen, settings, models, geometry, illum, opts.timing ?? null, layout);
+    if (calibration) embedder.calibration = { ...calibration, quantizeSeconds: (performance.now() - quantizing) / 1000 - calibration.readSeconds, onnxPath: first.onnxPath };
+    return embedder;
+  }
+
+  /**
+   * The network inputs of `wanted` calibration fields; a field that cannot be read is replaced by
+   * the next control field of `pool` not yet used, then by any other field of `pool`, and said.
+   */
+  private async calibrationImages(
+    wanted: readonly Field[],
+    pool: readonly Field[],
+    size: number,
+    warn: ((message: string) => void) | undefined,
+  ): Promise<{ images: Array<[Float32Array, Float32Array, Float32Array]>; fields: number; broken: FieldError[]; fallback: boolean }> {
+    const control = this.screen.controlCompound;
+    const used = new Set(wanted);
+    const spare = [...pool.filter((f) => f.compound === control && !used.has(f)), ...pool.filter((f) => f.compound !== control && !used.has(f))];
+    const images: Array<[Float32Array, Float32Array, Float32Array]> = [];
+    const broken: FieldError[] = [];
+    const stand: Field[] = [];
+    let fields = 0;
+    const take = async (f: Field): Promise<boolean> => {
+      const l = await this.load(f, size);
+      if (!l.inputs) {
+        broken.push(l.error!);
+        return false;
+      }
+      // the pooled planes are reused by the next load: keep copies
+      images.push(...l.inputs.map((rgb) => rgb.map((p) => p.slice()) as [Float32Array, Float32Array, Float32Array]));
+      this.planes.push(...(l.planes ?? []));
+      fields++;
+      return true;
+    };
+    for (const f of wanted) await take(f);
+    // replacements for the broken ones, at most a screen's worth of tries bounded by 8x the wanted count
+    let tries = 0;
+    for (const f of spare) {
+      if (fields >= wanted.length || broken.length === 0 || tries >= 8 * Math.max(1, wanted.length)) break;
+      tries++;
+      if (await take(f)) stand.push(f);
+    }
+    const where = (f: { plate: string; well: string; site: number | string | null }) => `${f.plate} ${f.well} site ${f.site}`;
+    if (images.length === 0) {
+      throw new MorphoprofError(
+        'NOTHING_VALID',
+        `int8 needs calibration images, and none of the ${broken.length} fields tried could be read (${broken
+          .slice(0, 3)
+          .map((e) => `${where(e)}: ${e.reason}`)
+          .join('; ')}${broken.length > 3 ? '; ...' : ''})`,
+        'Check the control wells of the screen (their files are listed above), or run with --precision fp32',
+      );
+    }
+    const fallback = stand.length > 0;
+    if (broken.length > 0) {
+      const others = stand.filter((f) => f.compound !== control).length;
+      warn?.(
+        `int8 calibration: ${broken.length} calibration field(s) could not be read (${broken
+          .slice(0, 3)
+          .map((e) => `${where(e)}: ${e.reason}`)
+          .join('; ')}${broken.length > 3 ? '; ...' : ''}); ` +
+          (fallback
+            ? `calibrated instead on ${stand.length} other field(s) (${stand.length - others} ${control} control, ${others} treated: ${stand.slice(0, 4).map(where).join(', ')}${stand.length > 4 ? ', ...' : ''}), ${fields} fields in all. The quantized network differs from one calibrated on the usual controls (cached apart); fix the files to get it back`
+            : `calibrated on the ${fields} readable one(s) only`),
+      );
+    }
+    return { images, fields, broken, fallback };
   }
 
   /**
@@ -176,7 +356,7 @@ export class FieldEmbedder {
       throw new MorphoprofError('BAD_ARGUMENT', 'an embedder over a given model session takes grey channels without illumination functions', 'Use FieldEmbedder.open for rgb mode or illumination correction');
     }
     const geometry = await readGeometry(geometryFrom, screen.channels[0]!);
-    return new FieldEmbedder(screen, settings, model, geometry, null);
+    return new FieldEmbedder(screen, settings, [model], geometry, null);
   }
 
   get embeddingDim(): number {
@@ -191,6 +371,7 @@ export class FieldEmbedder {
       this.planes.push(...planes.values());
       return { field, inputs: null, error };
     };
+    const clock = this.timing;
     for (const ch of needed) {
       const file = field.images[ch]!;
       const plane = this.planes.pop() ?? new Float32Array(size * size);
@@ -207,13 +388,22 @@ export class FieldEmbedder {
         const reason = `image is ${img.srcWidth}x${img.srcHeight} ${img.bitDepth}-bit but the screen's images are ${g.width}x${g.height} ${g.bitDepth}-bit (as ${g.source})`;
         return failed(fieldError(field, 'read', reason, ch));
       }
+      // reading and downsampling are not timed here: loads of a batch interleave at their awaits
+      // (bench/embed.ts takes them as the main thread's CPU less the stages timed)
+      let t = clock ? stageClock() : 0;
       const data = img.data;
       if (this.illum) {
         const fn = this.illum.resized(field.plate, ch, size, size);
         for (let i = 0; i < data.length; i++) data[i] = data[i]! / fn[i]!;
+        if (clock) t = lap(clock, 'illum', t);
       }
       const [lo, hi] = percentileRange(data, this.settings.scaling);
+      if (clock) t = lap(clock, 'percentiles', t);
       planes.set(ch, scaleTo255(data, lo, hi));
+      if (clock) {
+        lap(clock, 'scale', t);
+        clock.images++;
+      }
     }
     const inputs: Array<[Float32Array, Float32Array, Float32Array]> =
       this.settings.channels === 'grey'
@@ -234,6 +424,8 @@ export class FieldEmbedder {
     const buf = i >= 0 ? this.batches.splice(i, 1)[0]! : new Float32Array(typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4));
     return buf.subarray(0, length);
   }
+  /** the session the next batch goes to (in turn) */
+  private turn = 0;
 
   /** Features of loaded fields, one row each (fields that failed to load are returned as errors). */
   async embedLoaded(loaded: LoadedField[]): Promise<{ table: ProfileTable; errors: FieldError[] }> {
@@ -241,24 +433,33 @@ export class FieldEmbedder {
     const errors = loaded.filter((l) => l.error).map((l) => l.error!);
     const ok = loaded.filter((l) => l.inputs !== null);
     if (ok.length === 0) return { table, errors };
+    const clock = this.timing;
+    let t = clock ? stageClock() : 0;
     const size = this.model.inputSize;
     const per = this.inputs.length;
     const n = ok.length * per;
     const batch = this.takeBatch(n * 3 * size * size);
     ok.forEach((l, i) => l.inputs!.forEach((rgb, c) => preprocessInto(batch, (i * per + c) * 3 * size * size, rgb, this.model.preprocess)));
     for (const l of ok) if (l.planes) this.planes.push(...l.planes.splice(0));
+    if (clock) t = lap(clock, 'assemble', t);
+    const model = this.models[this.turn]!;
+    this.turn = (this.turn + 1) % this.models.length;
     let emb: Float32Array;
     try {
-      emb = await this.model.embed(batch, n);
+      const running = model.embed(batch, n);
+      if (clock) lap(clock, 'post', t);
+      emb = await running;
     } finally {
       this.batches.push(new Float32Array(batch.buffer));
     }
+    if (clock) t = stageClock();
     const dim = this.model.embeddingDim;
     ok.forEach((l, i) => {
       const f = l.field;
       table.metadata.push(fieldMetadata(f));
       table.features.push(emb.slice(i * per * dim, (i + 1) * per * dim));
     });
+    if (clock) lap(clock, 'post', t);
     return { table, errors };
   }
 
@@ -269,29 +470,36 @@ export class FieldEmbedder {
 
   /**
    * Embed groups of fields in order, handing each group's features to `onBatch`. The network runs
-   * group b on its own thread while this thread reads group b+1 (a bounded queue of one group), so
-   * reading, downsampling and scaling overlap inference; memory holds two groups at most.
+   * group b on a thread of its own while this thread reads group b+1, so reading, downsampling
+   * and scaling overlap inference; with several sessions (InferenceLayout) as many groups run at
+   * once, one per session. Memory holds sessions + 1 groups at most.
    */
   async stream<T extends { fields: readonly Field[] }>(
     batches: readonly T[],
     onBatch: (batch: T, part: { table: ProfileTable; errors: FieldError[] }) => void | Promise<void>,
   ): Promise<void> {
-    let loaded = batches.length > 0 ? await this.loadAll(batches[0]!.fields) : [];
-    for (let b = 0; b < batches.length; b++) {
-      const running = this.embedLoaded(loaded); // posted to the inference thread before the next read starts
-      const next = b + 1 < batches.length ? this.loadAll(batches[b + 1]!.fields) : null;
-      next?.catch(() => {}); // surfaced when awaited below
-      await onBatch(batches[b]!, await running);
-      loaded = next ? await next : [];
+    const running: Array<Promise<{ table: ProfileTable; errors: FieldError[] }>> = [];
+    try {
+      for (let b = 0; b < batches.length; b++) {
+        const loaded = await this.loadAll(batches[b]!.fields);
+        if (running.length === this.models.length) await onBatch(batches[b - running.length]!, await running.shift()!);
+        const run = this.embedLoaded(loaded); // posted to an inference thread before the next read starts
+        run.catch(() => {}); // surfaced when awaited
+        running.push(run);
+      }
+      while (running.length > 0) await onBatch(batches[batches.length - running.length]!, await running.shift()!);
+    } finally {
+      await Promise.allSettled(running);
     }
   }
 
-  /** Embed fields in batches of `batchSize` (see `stream`). */
+  /** Embed fields, `batchSize` of them in inference at once, split between the sessions (see `stream`). */
   async embed(fields: readonly Field[], batchSize: number, onBatch?: (n: number) => void): Promise<{ table: ProfileTable; errors: FieldError[] }> {
     const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
     const errors: FieldError[] = [];
     const batches: Array<{ fields: Field[] }> = [];
-    for (let i = 0; i < fields.length; i += batchSize) batches.push({ fields: fields.slice(i, i + batchSize) });
+    const per = Math.max(1, Math.ceil(batchSize / this.models.length));
+    for (let i = 0; i < fields.length; i += per) batches.push({ fields: fields.slice(i, i + per) });
     await this.stream(batches, (b, part) => {
       table.metadata.push(...part.table.metadata);
       table.features.push(...part.table.features);
@@ -302,8 +510,18 @@ export class FieldEmbedder {
   }
 
   async dispose(): Promise<void> {
-    await this.model.dispose();
+    await Promise.all(this.models.map((m) => m.dispose()));
   }
+}
+
+/** This thread's CPU time in ms where the C addon gives it (Linux, macOS), else the wall clock. */
+const stageClock: () => number = native?.threadCpuMs ?? (() => performance.now());
+
+/** Add the time since `t` to a stage; returns now. */
+function lap(clock: StageTimes, stage: Exclude<keyof StageTimes, 'images'>, t: number): number {
+  const now = stageClock();
+  clock[stage] += now - t;
+  return now;
 }
 
 /** Readable images the screen's geometry is voted from. */

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { MorphoprofError } from '../errors.js';
+import { native } from '../native.js';
 import { areaResize } from './resample.js';
 import { parseOmeXml } from './ome.js';
 import { parseImageRef, type ImageRef } from './source.js';
@@ -202,6 +203,19 @@ export async function withImagePixels<T>(ref: string, use: (img: GreyImage) => T
       const raw = rawTiffPixels(filled.bytes, filled.page);
       if (raw) return use(raw);
     } else if (filled && filled.pages > 0 && filled.page >= filled.pages) throw tooFewPages(r.file, filled.pages, filled.page);
+  }
+  if (r.select.kind === 'file' && native?.mapFile) {
+    // a whole file mapped, not copied out of the page cache (the copy cost more than the downsample)
+    const mapped = native.mapFile(r.file);
+    if (mapped) {
+      try {
+        const bytes = Buffer.from(mapped);
+        const raw = rawTiffPixels(bytes, 0);
+        return await use(raw ?? (await decodeImage(r.file, Buffer.from(bytes), 0)));
+      } finally {
+        native.unmapFile!(mapped);
+      }
+    }
   }
   const bytes = readIntoScratch(r.file);
   const page = r.select.kind === 'file' ? 0 : checkedPage(r, bytes);

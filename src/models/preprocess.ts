@@ -4,12 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { invalidParameter, MorphoprofError } from '../errors.js';
+import { native } from '../native.js';
 import { imageNetLabelsPath, type PreprocessMode } from './registry.js';
 
 export type { PreprocessMode } from './registry.js';
 
 /** Per output channel (in the model's channel order): value = (pixel - mean) * scale. */
-interface ChannelTransform {
+export interface ChannelTransform {
   /** Index into the R, G, B planes feeding this output channel. */
   source: 0 | 1 | 2;
   mean: number;
@@ -52,11 +53,32 @@ export function preprocessInto(
   if (!Number.isInteger(offset) || offset < 0 || offset + 3 * plane > dst.length) {
     throw invalidParameter('offset', `an integer in [0, ${dst.length - 3 * plane}] (dst holds ${dst.length} values, one image ${3 * plane})`, offset);
   }
+  if (native?.preprocessF32) {
+    const k = KERNEL_ARGS[mode as PreprocessMode];
+    native.preprocessF32(dst, offset, rgb[k.sources[0]], rgb[k.sources[1]], rgb[k.sources[2]], k.mean, k.scale);
+    return;
+  }
+  preprocessIntoJs(dst, offset, rgb, transforms);
+}
+
+/** The TypeScript twin of the C kernel (`preprocessF32`, the same double operations), on checked arguments. */
+export function preprocessIntoJs(dst: Float32Array, offset: number, rgb: readonly [Float32Array, Float32Array, Float32Array], transforms: readonly ChannelTransform[]): void {
+  const plane = rgb[0].length;
   transforms.forEach(({ source, mean, scale }, c) => {
     const src = rgb[source];
     const base = offset + c * plane;
     for (let i = 0; i < plane; i++) dst[base + i] = (src[i]! - mean) * scale;
   });
+}
+
+/** Each mode's transforms as the C kernel takes them. */
+const KERNEL_ARGS = Object.fromEntries(
+  Object.entries(MODES).map(([mode, t]) => [mode, { sources: t.map((c) => c.source), mean: Float64Array.from(t, (c) => c.mean), scale: Float64Array.from(t, (c) => c.scale) }]),
+) as Record<PreprocessMode, { sources: number[]; mean: Float64Array; scale: Float64Array }>;
+
+/** The transforms of a preprocessing mode (for preprocessIntoJs). */
+export function preprocessTransforms(mode: PreprocessMode): readonly ChannelTransform[] {
+  return MODES[mode];
 }
 
 let labels: string[] | undefined;

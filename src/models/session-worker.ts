@@ -2,6 +2,7 @@
  * The worker thread behind `openModelInThread`: owns one onnxruntime session and runs batches for
  * the thread that opened it. See thread-session.ts.
  */
+import { readdirSync, writeFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { serveThread } from '../util/thread.js';
 import { openModel, type ModelSession, type OpenModelOptions } from './session.js';
@@ -34,8 +35,29 @@ serveThread<Request>(
     return { value: copies, transfer: Object.values(copies).map((v) => v.buffer) };
   },
   async () => {
+    // Linux: name this thread and onnxruntime's pool threads, so a profile of the process (top -H,
+    // /proc/<pid>/task/*/comm, bench/embed.ts --breakdown) tells inference from reading
+    const before = threadIds();
+    nameThread('thread-self', 'mp-infer');
     session = await openModel(name, options);
+    for (const t of threadIds()) if (!before.has(t)) nameThread(`self/task/${t}`, 'mp-ort');
     const { run: _r, embed: _e, dispose: _d, ...info } = session;
     return { ...info, outputNames: [...info.outputNames] } satisfies SessionInfo;
   },
 );
+
+function threadIds(): Set<string> {
+  try {
+    return new Set(readdirSync('/proc/self/task'));
+  } catch {
+    return new Set();
+  }
+}
+
+function nameThread(proc: string, comm: string): void {
+  try {
+    writeFileSync(`/proc/${proc}/comm`, comm);
+  } catch {
+    // not Linux, or not allowed: names are only for profiling
+  }
+}

@@ -17,6 +17,11 @@ export type { ModelSession, Precision };
 export interface OpenModelOptions {
   /** Threads inside one operator (default: number of CPU cores). */
   intraOpNumThreads?: number;
+  /**
+   * Let onnxruntime's intra-op threads spin while waiting for work (default true, onnxruntime's
+   * own default). Off, an idle pool thread yields its core at once, to a reading thread say.
+   */
+  allowSpinning?: boolean;
   /** Model cache folder (see `ensureOnnx`). */
   cacheDir?: string;
   /**
@@ -53,8 +58,10 @@ function describeIO(session: ort.InferenceSession): string {
   return `inputs: ${session.inputMetadata.map(line).join('; ')}; outputs: ${session.outputMetadata.map(line).join('; ')}`;
 }
 
-function createSession(onnxPath: string, threads: number, isFile: boolean): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(onnxPath, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' }).catch((err: Error) => {
+function createSession(onnxPath: string, threads: number, spinning: boolean, isFile: boolean): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  if (!spinning) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
+  return ort.InferenceSession.create(onnxPath, options).catch((err: Error) => {
     throw new MorphoprofError(
       'BAD_MODEL',
       `onnxruntime cannot load ${onnxPath}: it is not a valid ONNX model (${err.message.split('\n')[0]})`,
@@ -77,7 +84,8 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
   if (!existsSync(fp32Path)) throw new MorphoprofError('FILE_NOT_FOUND', `ONNX model ${fp32Path} does not exist`, 'Check the path, or give a registered model name (morphoprof models list)');
   const threads = opts.intraOpNumThreads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw invalidParameter('intraOpNumThreads', 'a positive integer', threads);
-  let session = await createSession(fp32Path, threads, isFile);
+  const spinning = opts.allowSpinning ?? true;
+  let session = await createSession(fp32Path, threads, spinning, isFile);
   const io = describeIO(session);
   const fail = (message: string, hint: string) => {
     void session.release();
@@ -125,7 +133,7 @@ export async function openModel(nameOrPath: string, opts: OpenModelOptions = {})
       intraOpNumThreads: threads,
       outputs: opts.int8Outputs,
     });
-    session = await createSession(onnxPath, threads, false);
+    session = await createSession(onnxPath, threads, spinning, false);
     outputNames.splice(0, outputNames.length, ...session.outputNames);
   }
 
