@@ -15,24 +15,17 @@ let session: ModelSession | null = null;
 /** this thread's copy of a shared batch, reused */
 let local = new Float32Array(0);
 
+/**
+ * Requests run one at a time: onnxruntime-node starts a run a tick after `run` is called, so a second
+ * request copying its batch into `local` meanwhile would overwrite the first's input.
+ */
+let pending: Promise<unknown> = Promise.resolve();
+
 serveThread<Request>(
-  async (req) => {
-    if (req.op === 'dispose') {
-      await session?.dispose();
-      session = null;
-      return {};
-    }
-    let batch = req.batch;
-    if (batch.buffer instanceof SharedArrayBuffer) {
-      const len = req.n * 3 * session!.inputSize * session!.inputSize;
-      if (local.length < len) local = new Float32Array(len);
-      local.set(batch.subarray(0, len));
-      batch = local;
-    }
-    const outputs = await session!.run(batch, req.n, req.outputs);
-    // copies: onnxruntime's output buffers are not transferable
-    const copies = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.slice()]));
-    return { value: copies, transfer: Object.values(copies).map((v) => v.buffer) };
+  (req) => {
+    const next = pending.then(() => serve(req));
+    pending = next.catch(() => undefined);
+    return next;
   },
   async () => {
     // Linux: name this thread and onnxruntime's pool threads, so a profile of the process (top -H,
@@ -45,6 +38,25 @@ serveThread<Request>(
     return { ...info, outputNames: [...info.outputNames] } satisfies SessionInfo;
   },
 );
+
+async function serve(req: Request) {
+  if (req.op === 'dispose') {
+    await session?.dispose();
+    session = null;
+    return {};
+  }
+  let batch = req.batch;
+  if (batch.buffer instanceof SharedArrayBuffer) {
+    const len = req.n * 3 * session!.inputSize * session!.inputSize;
+    if (local.length < len) local = new Float32Array(len);
+    local.set(batch.subarray(0, len));
+    batch = local;
+  }
+  const outputs = await session!.run(batch, req.n, req.outputs);
+  // copies: onnxruntime's output buffers are not transferable
+  const copies = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.slice()]));
+  return { value: copies, transfer: Object.values(copies).map((v) => v.buffer) };
+}
 
 function threadIds(): Set<string> {
   try {

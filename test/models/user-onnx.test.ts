@@ -104,6 +104,28 @@ test('on its own thread: same features as in this thread from a shared or a tran
   await assert.rejects(openModelInThread(junk), (e: unknown) => e instanceof MorphoprofError && e.code === 'BAD_MODEL' && e.message.includes(junk));
 });
 
+test('on its own thread: requests sent together from different shared batches each get their own features', async () => {
+  const { openModelInThread } = await import('../../src/models/thread-session.js');
+  const file = tinyModel(path.join(dir, 'together.onnx'));
+  const here = await openModel(file, { embeddingOutput: 'features' });
+  const there = await openModelInThread(file, { embeddingOutput: 'features' });
+  try {
+    const batches = [11, 12, 13, 14].map((seed) => {
+      const b = randomArray(4 * 3 * 64, -1, 1, seed);
+      const shared = new Float32Array(new SharedArrayBuffer(b.byteLength));
+      shared.set(b);
+      return shared;
+    });
+    const expected = await Promise.all(batches.map((b) => here.embed(b.slice(), 4)));
+    // all four in flight at once, as two queue jobs sharing one network would send them
+    const got = await Promise.all(batches.map((b) => there.embed(b, 4)));
+    got.forEach((g, i) => assert.deepEqual(g, expected[i], `batch ${i}`));
+  } finally {
+    await here.dispose();
+    await there.dispose();
+  }
+});
+
 test('a thread session nobody disposed does not hold the process open', async () => {
   const { spawnSync } = await import('node:child_process');
   const { fileURLToPath, pathToFileURL } = await import('node:url');
