@@ -35,7 +35,7 @@ export const embedOptions = [
   () => new Option('--input-size <px>', 'your ONNX file: square input size').argParser(positiveInt('--input-size')),
   () => new Option('--preprocess <mode>', 'your ONNX file: pixel preprocessing').choices(['caffe', 'tf', 'torch']),
   () => new Option('--output <name>', 'your ONNX file: the output node holding the embedding'),
-  () => new Option('--batch-size <n>', 'fields per inference batch').default(8).argParser(positiveInt('--batch-size')),
+  () => new Option('--batch-size <n>', 'fields per inference batch (int8: split between its two sessions, one per core)').default(8).argParser(positiveInt('--batch-size')),
   () => new Option('--shard-size <n>', 'fields per committed shard of the feature store').default(DEFAULT_SHARD_SIZE).argParser(positiveInt('--shard-size')),
 ];
 
