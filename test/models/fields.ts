@@ -33,19 +33,4 @@ export async function fieldBatch(files: string[], size: number, mode: Preprocess
   return batch;
 }
 
-/** Cosine similarity of row i of `a` and `b` (rows of length `dim`). */
-export function rowCosines(a: Float32Array, b: Float32Array, dim: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < a.length / dim; r++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let k = r * dim; k < (r + 1) * dim; k++) {
-      ab += a[k]! * b[k]!;
-      aa += a[k]! * a[k]!;
-      bb += b[k]! * b[k]!;
-    }
-    out.push(ab / Math.sqrt(aa * bb || 1));
-  }
-  return out;
-}
+export { rowCosines } from '../../src/util/cosine.js';

@@ -12,6 +12,7 @@ import { quantizeOnnxWith } from '../../src/models/quantize.js';
 import type { ModelSession, Precision } from '../../src/models/session-core.js';
 import { MorphoprofError } from '../../src/errors.js';
 import type { Field } from '../../src/screen/types.js';
+import { rowCosines } from '../../src/util/cosine.js';
 import { webCalibrationRuntime } from './session.js';
 
 export type PrecisionChoice = 'auto' | Precision;
@@ -27,22 +28,6 @@ export interface PrecisionOutcome {
   text: string;
   /** Set when int8 was calibrated and measured. */
   measured?: { fields: number; images: number; calibrateSeconds: number; probeSeconds: number; cosineMean: number; cosineMin: number; fp32PerSecond: number; int8PerSecond: number };
-}
-
-/** Per-image cosine between two n x dim embeddings. */
-export function rowCosines(a: Float32Array, b: Float32Array, n: number): number[] {
-  const dim = a.length / n;
-  return Array.from({ length: n }, (_, r) => {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let i = r * dim; i < (r + 1) * dim; i++) {
-      ab += a[i]! * b[i]!;
-      aa += a[i]! * a[i]!;
-      bb += b[i]! * b[i]!;
-    }
-    return aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
-  });
 }
 
 /** Embeddings of `n` images in batches of `batch`, and the seconds of the pass. */
@@ -102,7 +87,7 @@ export async function choosePrecision(
   const t1 = performance.now();
   const p = await probe(fp32, int8, calibration, images.length, opts.batch);
   const probeSeconds = (performance.now() - t1) / 1000;
-  const cosines = rowCosines(p.fp32, p.int8, images.length);
+  const cosines = rowCosines(p.fp32, p.int8, p.fp32.length / images.length);
   const cosineMean = cosines.reduce((sum, c) => sum + c, 0) / cosines.length;
   const cosineMin = Math.min(...cosines);
   const measured = { fields: fields.length, images: images.length, calibrateSeconds, probeSeconds, cosineMean, cosineMin, fp32PerSecond: p.fp32PerSecond, int8PerSecond: p.int8PerSecond };
