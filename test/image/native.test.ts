@@ -22,7 +22,7 @@ describe('C kernels', () => {
   it('areaResize: bitwise equal to TypeScript for down- and upsampling of 8/16-bit and float images', (t) => {
     if (!native) return t.skip('native kernels not built (npm install builds them with node-gyp); the TypeScript ones are in use');
     const rnd = lcg(7);
-    const cases: Array<[number, number, number, number]> = [[1280, 1024, 224, 224], [1280, 1024, 299, 299], [696, 520, 224, 224], [37, 23, 5, 3], [3, 2, 7, 5], [1, 1, 4, 4], [640, 512, 640, 512]];
+    const cases: Array<[number, number, number, number]> = [[1280, 1024, 224, 224], [1280, 1024, 299, 299], [696, 520, 224, 224], [37, 23, 5, 3], [3, 2, 7, 5], [1, 1, 4, 4], [640, 512, 640, 512], [1283, 1021, 224, 224], [9, 3, 2, 1], [17, 5, 40, 9]];
     for (const [sw, sh, w, h] of cases) {
       const u16 = Uint16Array.from({ length: sw * sh }, () => Math.floor(rnd() * 65536));
       const inputs = [u16, Uint8Array.from(u16, (v) => v >> 8), Float32Array.from(u16, (v) => v / 7), Float64Array.from(u16, (v) => v / 3)];
