@@ -70,42 +70,55 @@ static void cover_free(cover_t *c) {
    then each lane does exactly the scalar operations (first*p[s] + p[s+1] + ... + last*p[e], then
    *norm, in that order; mulpd/addpd are per-lane IEEE operations, no FMA), so the results are the
    same doubles as HPASS and the TypeScript twin. Returns the first row it did not do. */
-static int hpass_u16_sse2(const unsigned short *data, int sw, int sh, int w, const cover_t *cx, double *rows, double *t) {
+/* rows r0 and r1 interleaved into doubles: t[2k] = r0[k], t[2k+1] = r1[k] */
+static void interleave_u16(const unsigned short *r0, const unsigned short *r1, int sw, double *t) {
   const __m128i zero = _mm_setzero_si128();
+  int k = 0;
+  for (; k + 8 <= sw; k += 8) {
+    __m128i p0 = _mm_loadu_si128((const __m128i *)(r0 + k)), p1 = _mm_loadu_si128((const __m128i *)(r1 + k));
+    __m128i v = _mm_unpacklo_epi16(p0, p1), u = _mm_unpackhi_epi16(p0, p1);
+    __m128i q[4] = {_mm_unpacklo_epi16(v, zero), _mm_unpackhi_epi16(v, zero), _mm_unpacklo_epi16(u, zero), _mm_unpackhi_epi16(u, zero)};
+    double *d = t + 2 * (size_t)k;
+    for (int i = 0; i < 4; i++) {
+      _mm_storeu_pd(d + 4 * i, _mm_cvtepi32_pd(q[i]));
+      _mm_storeu_pd(d + 4 * i + 2, _mm_cvtepi32_pd(_mm_shuffle_epi32(q[i], 0x4e)));
+    }
+  }
+  for (; k < sw; k++) {
+    t[2 * (size_t)k] = (double)r0[k];
+    t[2 * (size_t)k + 1] = (double)r1[k];
+  }
+}
+
+static int hpass_u16_sse2(const unsigned short *data, int sw, int sh, int w, const cover_t *cx, double *rows, double *t) {
   int y = 0;
-  for (; y + 2 <= sh; y += 2) {
-    const unsigned short *r0 = data + (size_t)y * sw, *r1 = r0 + sw;
-    int k = 0;
-    for (; k + 8 <= sw; k += 8) {
-      __m128i v = _mm_unpacklo_epi16(_mm_loadu_si128((const __m128i *)(r0 + k)), _mm_loadu_si128((const __m128i *)(r1 + k)));
-      __m128i u = _mm_unpackhi_epi16(_mm_loadu_si128((const __m128i *)(r0 + k)), _mm_loadu_si128((const __m128i *)(r1 + k)));
-      __m128i v0 = _mm_unpacklo_epi16(v, zero), v1 = _mm_unpackhi_epi16(v, zero);
-      __m128i u0 = _mm_unpacklo_epi16(u, zero), u1 = _mm_unpackhi_epi16(u, zero);
-      double *d = t + 2 * (size_t)k;
-      _mm_storeu_pd(d, _mm_cvtepi32_pd(v0));
-      _mm_storeu_pd(d + 2, _mm_cvtepi32_pd(_mm_shuffle_epi32(v0, 0x4e)));
-      _mm_storeu_pd(d + 4, _mm_cvtepi32_pd(v1));
-      _mm_storeu_pd(d + 6, _mm_cvtepi32_pd(_mm_shuffle_epi32(v1, 0x4e)));
-      _mm_storeu_pd(d + 8, _mm_cvtepi32_pd(u0));
-      _mm_storeu_pd(d + 10, _mm_cvtepi32_pd(_mm_shuffle_epi32(u0, 0x4e)));
-      _mm_storeu_pd(d + 12, _mm_cvtepi32_pd(u1));
-      _mm_storeu_pd(d + 14, _mm_cvtepi32_pd(_mm_shuffle_epi32(u1, 0x4e)));
-    }
-    for (; k < sw; k++) {
-      t[2 * (size_t)k] = (double)r0[k];
-      t[2 * (size_t)k + 1] = (double)r1[k];
-    }
-    double *o0 = rows + (size_t)y * w, *o1 = o0 + w;
+  double *t2 = t + 2 * (size_t)sw;
+  for (; y + 4 <= sh; y += 4) {
+    const unsigned short *r0 = data + (size_t)y * sw;
+    interleave_u16(r0, r0 + sw, sw, t);
+    interleave_u16(r0 + 2 * (size_t)sw, r0 + 3 * (size_t)sw, sw, t2);
+    double *o0 = rows + (size_t)y * w, *o1 = o0 + w, *o2 = o1 + w, *o3 = o2 + w;
     for (int x = 0; x < w; x++) {
       int s = cx->start[x], e = cx->end[x] - 1;
-      __m128d a = _mm_mul_pd(_mm_set1_pd(cx->first[x]), _mm_loadu_pd(t + 2 * (size_t)s));
+      __m128d f = _mm_set1_pd(cx->first[x]);
+      __m128d a = _mm_mul_pd(f, _mm_loadu_pd(t + 2 * (size_t)s));
+      __m128d b = _mm_mul_pd(f, _mm_loadu_pd(t2 + 2 * (size_t)s));
       if (e > s) {
-        for (int j = s + 1; j < e; j++) a = _mm_add_pd(a, _mm_loadu_pd(t + 2 * (size_t)j));
-        a = _mm_add_pd(a, _mm_mul_pd(_mm_set1_pd(cx->last[x]), _mm_loadu_pd(t + 2 * (size_t)e)));
+        for (int j = s + 1; j < e; j++) {
+          a = _mm_add_pd(a, _mm_loadu_pd(t + 2 * (size_t)j));
+          b = _mm_add_pd(b, _mm_loadu_pd(t2 + 2 * (size_t)j));
+        }
+        __m128d l = _mm_set1_pd(cx->last[x]);
+        a = _mm_add_pd(a, _mm_mul_pd(l, _mm_loadu_pd(t + 2 * (size_t)e)));
+        b = _mm_add_pd(b, _mm_mul_pd(l, _mm_loadu_pd(t2 + 2 * (size_t)e)));
       }
-      a = _mm_mul_pd(a, _mm_set1_pd(cx->norm[x]));
+      __m128d n = _mm_set1_pd(cx->norm[x]);
+      a = _mm_mul_pd(a, n);
+      b = _mm_mul_pd(b, n);
       _mm_storel_pd(o0 + x, a);
       _mm_storeh_pd(o1 + x, a);
+      _mm_storel_pd(o2 + x, b);
+      _mm_storeh_pd(o3 + x, b);
     }
   }
   return y;
@@ -153,8 +166,8 @@ static napi_value area_resize(napi_env env, napi_callback_info info) {
      image would be mapped and zeroed by the kernel every time */
   static _Thread_local double *scratch = NULL;
   static _Thread_local size_t scratch_len = 0;
-  /* rows of the horizontal pass, one row of vertical sums, two interleaved source rows (SSE2) */
-  size_t need = (size_t)w * sh + (size_t)w + 2 * (size_t)sw;
+  /* rows of the horizontal pass, one row of vertical sums, four source rows interleaved in pairs (SSE2) */
+  size_t need = (size_t)w * sh + (size_t)w + 4 * (size_t)sw;
   if (scratch_len < need) {
     free(scratch);
     scratch = malloc(sizeof(double) * need);
