@@ -98,7 +98,12 @@ static int hpass_u16_sse2(const unsigned short *data, int sw, int sh, int w, con
     interleave_u16(r0, r0 + sw, sw, t);
     interleave_u16(r0 + 2 * (size_t)sw, r0 + 3 * (size_t)sw, sw, t2);
     double *o0 = rows + (size_t)y * w, *o1 = o0 + w, *o2 = o1 + w, *o3 = o2 + w;
+    /* the next four rows, a cache line per output, asked for while these are summed (the field
+       comes from DRAM: the page cache, not the CPU cache) */
+    const char *next = (const char *)(r0 + 4 * (size_t)sw);
+    size_t ahead = y + 8 <= sh ? 4 * (size_t)sw * sizeof(unsigned short) : 0;
     for (int x = 0; x < w; x++) {
+      if ((size_t)x * 64 < ahead) _mm_prefetch(next + (size_t)x * 64, _MM_HINT_T0);
       int s = cx->start[x], e = cx->end[x] - 1;
       __m128d f = _mm_set1_pd(cx->first[x]);
       __m128d a = _mm_mul_pd(f, _mm_loadu_pd(t + 2 * (size_t)s));
