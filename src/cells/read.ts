@@ -20,7 +20,15 @@ export class StainError extends Error {
   }
 }
 
-export async function readPlanes(field: FieldImages, channels: readonly string[], illum: IlluminationSet | null): Promise<Record<string, Plane>> {
+/**
+ * Float planes kept between fields by one thread (the cells worker reads and measures its fields
+ * one at a time): stain -> plane, reused when the next field has the same size, so that each field
+ * does not allocate (and the garbage collector reclaim) three fresh 5 MB planes. Every pixel is
+ * overwritten; a caller passing a pool must be done with the previous field's planes.
+ */
+export type PlanePool = Map<string, Float32Array>;
+
+export async function readPlanes(field: FieldImages, channels: readonly string[], illum: IlluminationSet | null, pool?: PlanePool): Promise<Record<string, Plane>> {
   const planes: Record<string, Plane> = {};
   let size: { width: number; height: number; file: string } | null = null;
   for (const ch of channels) {
@@ -35,7 +43,12 @@ export async function readPlanes(field: FieldImages, channels: readonly string[]
     if (size && (img.width !== size.width || img.height !== size.height))
       throw new StainError(ch, file, `image is ${img.width}x${img.height} but ${size.file} of the same field is ${size.width}x${size.height}`);
     size ??= { width: img.width, height: img.height, file };
-    const data = new Float32Array(img.width * img.height);
+    const n = img.width * img.height;
+    let data = pool?.get(ch);
+    if (data?.length !== n) {
+      data = new Float32Array(n);
+      pool?.set(ch, data);
+    }
     const k = 1 / (img.bitDepth === 16 ? 65535 : 255);
     const src = img.data;
     if (illum) {
