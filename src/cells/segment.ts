@@ -480,7 +480,7 @@ export function segmentCells(nuclei: LabelImage, plane: Plane, opts: Partial<Cel
   if (!(o.smoothing >= 0 && Number.isFinite(o.smoothing))) throw invalidParameter('smoothing', 'a number >= 0 (px)', o.smoothing);
   const { width: w, height: h } = plane;
   const n = w * h;
-  const labels = Int32Array.from(nuclei.labels);
+  const labels = nuclei.labels.slice();
   // segmentNuclei's scratch planes (every pixel written before it is read; none is returned)
   scratchFor(n);
   const raw = plane32(0);
