@@ -1153,6 +1153,8 @@ static void seg_step_costs(const float *image, int w, int h, double lambda2, dou
   free(buf);
 }
 
+static void *seg_scratch(int slot, size_t bytes, bool keep); /* fastcells block, at the end */
+
 /* segPropagate(image: Float32Array, labels: Int32Array, mask: Uint8Array, width, height, lambda2, inverseQuantum, buckets) */
 static napi_value seg_propagate(napi_env env, napi_callback_info info) {
   size_t argc = 8;
@@ -1187,13 +1189,13 @@ static napi_value seg_propagate(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  int *dist = malloc(sizeof(int) * n);
-  unsigned short *costs = malloc(sizeof(unsigned short) * 4 * n);
-  int *head = malloc(sizeof(int) * (size_t)buckets);
+  /* per-thread scratch kept between fields (every element written before it is read) */
+  int *dist = seg_scratch(0, sizeof(int) * n, false);
+  unsigned short *costs = seg_scratch(1, sizeof(unsigned short) * 4 * n, false);
+  int *head = seg_scratch(2, sizeof(int) * (size_t)buckets, false);
   size_t cap = 2 * n + 1024, entries = 0, pending = 0;
-  int *ent = malloc(sizeof(int) * 2 * cap);
+  int *ent = seg_scratch(3, sizeof(int) * 2 * cap, false);
   if (!dist || !costs || !head || !ent) {
-    free(dist); free(costs); free(head); free(ent);
     napi_throw_error(env, NULL, "segPropagate: out of memory");
     return NULL;
   }
@@ -1240,9 +1242,8 @@ static napi_value seg_propagate(napi_env env, napi_callback_info info) {
     dist[i] = -1;
     if (entries + 8 > cap) {
       cap *= 2;
-      int *bigger = realloc(ent, sizeof(int) * 2 * cap);
+      int *bigger = seg_scratch(3, sizeof(int) * 2 * cap, true);
       if (!bigger) {
-        free(dist); free(costs); free(head); free(ent);
         napi_throw_error(env, NULL, "segPropagate: out of memory");
         return NULL;
       }
@@ -1267,10 +1268,6 @@ static napi_value seg_propagate(napi_env env, napi_callback_info info) {
     }
   }
 #undef SEG_RELAX
-  free(dist);
-  free(costs);
-  free(head);
-  free(ent);
   return NULL;
 }
 
@@ -2034,6 +2031,25 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
   napi_detach_arraybuffer(env, argv[0]);
   munmap(p, mapped);
   return NULL;
+}
+
+/* ==== fastcells: per-thread scratch of segPropagate ===========================================
+ * Each worker thread keeps its buffers between fields: a fresh 1280x1024 field's ~35 MB came from
+ * mmap and went back on free, so every call paid the first touch of every page again. Slot
+ * `slot` grows to at least `bytes` (contents kept when `keep`, else undefined); NULL when out of
+ * memory (the slot is then empty). Bounded by the largest field a thread has seen. */
+static _Thread_local struct {
+  void *p;
+  size_t bytes;
+} seg_slots[4];
+
+static void *seg_scratch(int slot, size_t bytes, bool keep) {
+  if (seg_slots[slot].bytes >= bytes) return seg_slots[slot].p;
+  void *p = keep ? realloc(seg_slots[slot].p, bytes) : (free(seg_slots[slot].p), malloc(bytes));
+  if (!p && keep) free(seg_slots[slot].p);
+  seg_slots[slot].p = p;
+  seg_slots[slot].bytes = p ? bytes : 0;
+  return p;
 }
 
 static napi_value init(napi_env env, napi_value exports) {

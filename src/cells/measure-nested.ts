@@ -28,8 +28,16 @@ export function cytoplasmLabels(nuclei: LabelImage, cells: LabelImage): LabelIma
 }
 
 /** cytoplasmLabels and nucleiInsideCells in one pass over the two label images. */
-function cytoplasmOf(nuclei: LabelImage, cells: LabelImage): { cytoplasm: LabelImage; nested: boolean } {
-  const labels = new Int32Array(cells.labels.length);
+/**
+ * Cytoplasm labels of measureNested, kept between fields (it is synchronous and returns nothing
+ * that refers to them; one field at a time per thread), every pixel overwritten.
+ */
+let scratchLabels = new Int32Array(0);
+
+function cytoplasmOf(nuclei: LabelImage, cells: LabelImage, reuse = false): { cytoplasm: LabelImage; nested: boolean } {
+  const size = cells.labels.length;
+  if (reuse && scratchLabels.length !== size) scratchLabels = new Int32Array(size);
+  const labels = reuse ? scratchLabels : new Int32Array(size);
   const n = nuclei.labels;
   const c = cells.labels;
   let outside = 0;
@@ -65,7 +73,7 @@ export function measureNested(nuclei: LabelImage, cells: LabelImage, images: Rec
   }
   checkInputs(nuclei, images, opts);
   checkInputs(cells, images, opts);
-  const { cytoplasm: cyto, nested } = cytoplasmOf(nuclei, cells);
+  const { cytoplasm: cyto, nested } = cytoplasmOf(nuclei, cells, true);
   if (!nested) {
     return { Nuclei: measureObjects(nuclei, images, opts), Cells: measureObjects(cells, images, opts), Cytoplasm: measureObjects(cyto, images, opts) };
   }

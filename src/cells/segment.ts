@@ -5,7 +5,7 @@
  */
 import { MorphoprofError, invalidParameter } from '../errors.js';
 import { distanceTransform } from './distance.js';
-import { gaussianBlur, replaceNonFinite, toFloat32 } from './filters.js';
+import { gaussianBlur, replaceNonFinite } from './filters.js';
 import { borderLabels, fillMaskHoles, labelAreas, labelComponents, renumber } from './label.js';
 import { mergeShallow, splitNecks, splitNotches, type SplitRule } from './merge.js';
 import { suppressedMaxima } from './seeds.js';
@@ -480,14 +480,17 @@ export function segmentCells(nuclei: LabelImage, plane: Plane, opts: Partial<Cel
   if (!(o.smoothing >= 0 && Number.isFinite(o.smoothing))) throw invalidParameter('smoothing', 'a number >= 0 (px)', o.smoothing);
   const { width: w, height: h } = plane;
   const n = w * h;
-  const labels = Int32Array.from(nuclei.labels);
-  const raw = toFloat32(plane);
+  const labels = nuclei.labels.slice();
+  // segmentNuclei's scratch planes (every pixel written before it is read; none is returned)
+  scratchFor(n);
+  const raw = plane32(0);
+  raw.set(plane.data);
   replaceNonFinite(raw);
   const scale = unitScale(plane, raw);
   for (let i = 0; i < n; i++) raw[i] = (raw[i] as number) * scale;
-  const smooth = gaussianBlur(raw, w, h, o.smoothing);
+  const smooth = gaussianBlur(raw, w, h, o.smoothing, plane32(2), plane32(1));
   const { t, ok } = foregroundThreshold(smooth, raw, w, h, o.threshold, o.thresholdCorrection, 'linear');
-  const mask = new Uint8Array(n);
+  const mask = scratch.u8;
   for (let i = 0; i < n; i++) mask[i] = labels[i] !== 0 || (ok && (smooth[i] as number) > t) ? 1 : 0;
   if (o.fillHoles) fillMaskHoles(mask, w, h);
   // the mask's holes are filled, so every pixel a cell encloses is reached: no second fill needed

@@ -11,7 +11,7 @@ import './measure-native.js'; // the C twins of the measurements (the measuremen
 import './segment-native.js'; // the C twins of the segmentation blurs (likewise)
 import { aggregateField, measureField, objectKinds, type CellSettings, type FieldMeasurements } from './field.js';
 import { writeLabelImage, writeOverlay } from './io.js';
-import { readPlanes, StainError } from './read.js';
+import { readPlanes, StainError, type PlanePool } from './read.js';
 
 export interface CellWorkerData {
   settings: CellSettings;
@@ -41,6 +41,8 @@ const data = workerData as CellWorkerData;
 const s = data.settings;
 const needed = [...new Set([s.nucleiChannel, ...(s.cellChannel ? [s.cellChannel] : []), ...s.measureChannels])];
 const illum: IlluminationSet | null = s.illum ? functionSet(s.illum, data.channels, data.plates) : null;
+/** this thread's stain planes, reused field after field (a job is done with them when it answers) */
+const pool: PlanePool = new Map();
 
 /** Every object's measurements of every kind side by side, object k on row k-1. */
 export function objectRows(m: FieldMeasurements, kinds: ReturnType<typeof objectKinds>): { values: Float32Array; width: number } {
@@ -63,7 +65,7 @@ serveThread<CellJob>(async (job) => {
   const t0 = performance.now();
   let planes;
   try {
-    planes = await readPlanes(job, needed, illum);
+    planes = await readPlanes(job, needed, illum, pool);
   } catch (err) {
     if (err instanceof StainError) return { value: { ok: false, channel: err.channel, file: err.file || null, reason: err.message } satisfies CellReply };
     throw err;
