@@ -3,6 +3,7 @@
  * them: sums, moments, extremes, its interpolated quartiles and MAD, the same on the object's edge
  * pixels, and the mass displacement. Quartiles by selection (quickselect), not by sorting.
  */
+import type { NativeKernels } from '../native.js';
 import type { Plane } from './types.js';
 import type { ObjectPixels } from './shape.js';
 import { grayOf, type GrayLevels } from './texture.js';
@@ -34,18 +35,7 @@ export function intensityScale(plane: Plane): number {
 }
 
 /** gatherValues' work (same arguments, spread), e.g. the C kernel of native/kernels.c. */
-export type GatherKernel = (
-  data: Float32Array | Uint16Array | Uint8Array,
-  pixel: Int32Array,
-  start: Int32Array,
-  count: number,
-  scale: number,
-  out: Float64Array,
-  image: Uint8Array | null,
-  max: Uint8Array | null,
-  lut: Uint8Array | null,
-  filled: boolean,
-) => void;
+export type GatherKernel = NativeKernels['gatherValues'];
 
 let gatherKernel: GatherKernel | null = null;
 
@@ -291,18 +281,7 @@ class OrderStatistics {
  * sums of x, p, x v and p v written to moments[4 (k-1) ..] instead: e.g. the C kernel of
  * native/kernels.c, giving bitwise the values of the TypeScript below.
  */
-export type IntensityKernel = (
-  values: Float64Array,
-  start: Int32Array,
-  pixel: Int32Array,
-  x: Int32Array,
-  edge: Uint8Array,
-  count: number,
-  out: Float64Array,
-  stride: number,
-  offset: number,
-  moments: Float64Array,
-) => void;
+export type IntensityKernel = NativeKernels['intensityStats'];
 
 let kernel: IntensityKernel | null = null;
 

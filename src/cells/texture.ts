@@ -5,6 +5,7 @@
  * distance inside the object, and mahotas' 13 features of each matrix. The matrices are sparse:
  * one reused count table per direction, cleared entry by entry after each object.
  */
+import type { NativeKernels } from '../native.js';
 import type { ObjectPixels } from './shape.js';
 
 /** The 13 Haralick features, CellProfiler's names and mahotas' order. */
@@ -106,7 +107,7 @@ export function neighbourMask(index: ObjectPixels, distance: number): Uint8Array
 }
 
 /** neighbourMask's C twin (native/kernels.c `neighbourMask`): fills `mask` with identical bits. */
-export type MaskKernel = (labels: Int32Array, width: number, height: number, start: Int32Array, pixel: Int32Array, x: Int32Array, count: number, distance: number, mask: Uint8Array) => void;
+export type MaskKernel = NonNullable<NativeKernels['neighbourMask']>;
 
 let maskKernel: MaskKernel | null = null;
 
@@ -267,19 +268,7 @@ export const COOCCURRENCE_KEYS = KEYS;
  * The co-occurrence counting of one object (countPairs' signature), e.g. the C kernel of
  * native/kernels.c; null: countPairs' TypeScript.
  */
-export type CooccurrenceKernel = (
-  pixel: Int32Array,
-  i0: number,
-  i1: number,
-  mask: Uint8Array,
-  gray: Uint8Array,
-  nucleus: Int32Array | null,
-  shift: Int32Array,
-  size: number,
-  cnt: Int32Array,
-  tch: Int32Array,
-  nt: Int32Array,
-) => void;
+export type CooccurrenceKernel = NativeKernels['cooccurrence'];
 
 let kernel: CooccurrenceKernel | null = null;
 
@@ -442,7 +431,7 @@ const sumsScratch = new Float64Array(12 * SUMS);
  * sums[t x 14 ..], as haralickSums does them: e.g. the C kernel of native/kernels.c, which
  * needs every count and marginal below KEYS (xlog2x from the `clog2` table).
  */
-export type HaralickKernel = (cnt: Int32Array, tch: Int32Array, nt: Int32Array, tables: number, keySize: number, sizes: Int32Array, clog2: Float64Array, sums: Float64Array) => void;
+export type HaralickKernel = NativeKernels['haralickSums'];
 
 let sumsKernel: HaralickKernel | null = null;
 
