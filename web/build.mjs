@@ -75,7 +75,7 @@ export async function buildWeb({ out = path.join(web, 'dist'), model = true, qui
   mkdirSync(path.join(out, 'lib'), { recursive: true });
   const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version;
   await esbuild.build({
-    entryPoints: { main: path.join(web, 'src', 'main.ts'), worker: path.join(web, 'src', 'worker.ts'), 'bench-worker': path.join(web, 'src', 'bench-worker.ts') },
+    entryPoints: { main: path.join(web, 'src', 'main.ts'), worker: path.join(web, 'src', 'worker.ts'), reader: path.join(web, 'src', 'reader.ts'), 'bench-worker': path.join(web, 'src', 'bench-worker.ts') },
     outdir: out,
     bundle: true,
     format: 'esm',

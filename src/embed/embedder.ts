@@ -5,6 +5,7 @@ import { loadIllumination, type IlluminationSet } from '../illum/index.js';
 import { readImageResized } from '../image/index.js';
 import { preprocessInto } from '../models/preprocess.js';
 import { openModel, type ModelSession, type OpenModelOptions } from '../models/session.js';
+import type { NetworkInfo } from '../models/session-core.js';
 import { getModel } from '../models/registry.js';
 import { openModelInThread } from '../models/thread-session.js';
 import { native } from '../native.js';
@@ -155,7 +156,20 @@ interface Geometry {
   source: string;
 }
 
-interface LoadedField {
+/**
+ * Fields read and preprocessed into one batch of network inputs: what `FieldEmbedder.assemble`
+ * makes and `embedAssembled` embeds (the browser page makes it in a reading worker of its own).
+ */
+export interface AssembledBatch {
+  /** the fields whose inputs `inputs` holds, in order */
+  fields: Field[];
+  /** the fields that could not be read */
+  errors: FieldError[];
+  /** `fields.length * imagesPerField` preprocessed images (NCHW, 3 x size x size each) */
+  inputs: Float32Array;
+}
+
+export interface LoadedField {
   field: Field;
   /** network inputs of the field, each 3 planes (R, G, B) of 0..255 */
   inputs: Array<[Float32Array, Float32Array, Float32Array]> | null;
@@ -359,6 +373,18 @@ export class FieldEmbedder {
     return new FieldEmbedder(screen, settings, [model], geometry, null);
   }
 
+  /**
+   * An embedder that only reads (`load`, `assemble`) for a network it is told of, whose session
+   * runs elsewhere (the browser page reads in a worker of its own while its inference worker runs
+   * the network). Its batches are embedded by an embedder over the session (`embedAssembled`).
+   */
+  static async reading(screen: Screen, settings: EmbedSettings, network: NetworkInfo, geometryFrom: readonly Field[]): Promise<FieldEmbedder> {
+    const elsewhere = async (): Promise<never> => {
+      throw new MorphoprofError('INTERNAL', `this embedder only reads: the network ${network.name} runs in another thread (FieldEmbedder.reading)`);
+    };
+    return FieldEmbedder.withModel(screen, settings, { ...network, run: elsewhere, embed: elsewhere, dispose: async () => {} }, geometryFrom);
+  }
+
   get embeddingDim(): number {
     return this.model.embeddingDim;
   }
@@ -429,33 +455,55 @@ export class FieldEmbedder {
 
   /** Features of loaded fields, one row each (fields that failed to load are returned as errors). */
   async embedLoaded(loaded: LoadedField[]): Promise<{ table: ProfileTable; errors: FieldError[] }> {
-    const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
+    const assembled = this.assemble(loaded, (length) => this.takeBatch(length));
+    try {
+      return await this.embedAssembled(assembled);
+    } finally {
+      if (assembled.inputs.length > 0) this.batches.push(new Float32Array(assembled.inputs.buffer));
+    }
+  }
+
+  /** Network inputs of one field, in images of 3 x size x size values (one image per stain, or one RGB image). */
+  get imagesPerField(): number {
+    return this.inputs.length;
+  }
+
+  /**
+   * The reading half of `embedLoaded`: the loaded fields' network inputs preprocessed into one
+   * batch (NCHW), written into the buffer `take(length)` gives (default: fresh memory, e.g. to be
+   * handed to another thread); the planes go back to the pool.
+   */
+  assemble(loaded: readonly LoadedField[], take: (length: number) => Float32Array = (length) => new Float32Array(length)): AssembledBatch {
     const errors = loaded.filter((l) => l.error).map((l) => l.error!);
     const ok = loaded.filter((l) => l.inputs !== null);
-    if (ok.length === 0) return { table, errors };
+    if (ok.length === 0) return { fields: [], errors, inputs: new Float32Array(0) };
     const clock = this.timing;
-    let t = clock ? stageClock() : 0;
+    const t = clock ? stageClock() : 0;
     const size = this.model.inputSize;
     const per = this.inputs.length;
-    const n = ok.length * per;
-    const batch = this.takeBatch(n * 3 * size * size);
+    const batch = take(ok.length * per * 3 * size * size);
     ok.forEach((l, i) => l.inputs!.forEach((rgb, c) => preprocessInto(batch, (i * per + c) * 3 * size * size, rgb, this.model.preprocess)));
     for (const l of ok) if (l.planes) this.planes.push(...l.planes.splice(0));
-    if (clock) t = lap(clock, 'assemble', t);
+    if (clock) lap(clock, 'assemble', t);
+    return { fields: ok.map((l) => l.field), errors, inputs: batch };
+  }
+
+  /** The inference half of `embedLoaded`: features of an assembled batch, one row per field (its errors passed on). */
+  async embedAssembled(assembled: AssembledBatch): Promise<{ table: ProfileTable; errors: FieldError[] }> {
+    const table: ProfileTable = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: this.featureColumns, features: [] };
+    const { fields, errors } = assembled;
+    if (fields.length === 0) return { table, errors };
+    const clock = this.timing;
+    let t = clock ? stageClock() : 0;
+    const per = this.inputs.length;
     const model = this.models[this.turn]!;
     this.turn = (this.turn + 1) % this.models.length;
-    let emb: Float32Array;
-    try {
-      const running = model.embed(batch, n);
-      if (clock) lap(clock, 'post', t);
-      emb = await running;
-    } finally {
-      this.batches.push(new Float32Array(batch.buffer));
-    }
+    const running = model.embed(assembled.inputs, fields.length * per);
+    if (clock) lap(clock, 'post', t);
+    const emb = await running;
     if (clock) t = stageClock();
     const dim = this.model.embeddingDim;
-    ok.forEach((l, i) => {
-      const f = l.field;
+    fields.forEach((f, i) => {
       table.metadata.push(fieldMetadata(f));
       table.features.push(emb.slice(i * per * dim, (i + 1) * per * dim));
     });

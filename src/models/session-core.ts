@@ -48,6 +48,14 @@ export function perImageLength(dims: Dims): number {
 }
 
 /** A session from its parts: `embed` runs only the embedding output. */
+/** What a session is, without the session: plain data another thread can be given (e.g. to read for it, FieldEmbedder.reading). */
+export type NetworkInfo = Omit<ModelSession, 'run' | 'embed' | 'dispose'>;
+
+export function networkInfo(m: ModelSession): NetworkInfo {
+  const { name, onnxPath, precision, inputSize, preprocess, embeddingOutput, embeddingDim, outputNames } = m;
+  return { name, onnxPath, precision, inputSize, preprocess, embeddingOutput, embeddingDim, outputNames: [...outputNames] };
+}
+
 export function modelSession(parts: Omit<ModelSession, 'embed'>): ModelSession {
   return { ...parts, embed: async (batch, n) => (await parts.run(batch, n, [parts.embeddingOutput]))[parts.embeddingOutput]! };
 }

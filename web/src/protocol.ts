@@ -1,5 +1,9 @@
 /** Messages between the page (main.ts) and its Web Worker (worker.ts). */
+import type { EmbedSettings } from '../../src/embed/embedder.js';
 import type { FieldError } from '../../src/embed/field-errors.js';
+import type { NetworkInfo } from '../../src/models/session-core.js';
+import type { Screen } from '../../src/screen/types.js';
+import type { ErrorCode } from '../../src/errors.js';
 import type { Problem } from '../../src/screen/load.js';
 import type { ScreenSummary } from '../../src/screen/summary.js';
 import type { Metrics } from '../../src/evaluate/write.js';
@@ -23,6 +27,12 @@ export interface RunOptions {
   /** Well profiles normalized against the control wells before evaluation, as `morphoprof run --normalize`. */
   normalize: 'none' | 'standardize' | 'robustize' | 'sphere' | 'tvn';
   batchSize: number;
+  /**
+   * Measuring only (`?raw-rounds=N` in the page's address; bench/web.ts): time N batches of ready
+   * tensors on the run's own session just before and just after the embedding, so the page's rate
+   * is compared with raw inference in the same worker, session and minute.
+   */
+  rawRounds?: number;
 }
 
 export type ToWorker = { type: 'inspect'; files: PickedFile[] } | { type: 'run'; options: RunOptions };
@@ -44,5 +54,22 @@ export type FromWorker =
   | { type: 'progress'; done: number; total: number; fieldsPerSecond: number; etaSeconds: number | null }
   | { type: 'errors'; errors: FieldError[] }
   | { type: 'stage'; text: string }
-  | { type: 'done'; metrics: Metrics | null; note?: string; downloads: Downloads; seconds: { embed: number; evaluate: number; report: number } }
+  /** raw inference of the run's session on ready tensors (rawRounds), before and after the embedding, and the embedding's own rate, in images/s */
+  | { type: 'raw'; before: number; after: number; embedding: number }
+  | { type: 'done'; metrics: Metrics | null; note?: string; downloads: Downloads; seconds: { open: number; embed: number; evaluate: number; report: number } }
   | { type: 'failed'; message: string; hint?: string; downloads: Downloads | null };
+
+/**
+ * Messages between the inference worker (worker.ts) and its reading worker (reader.ts). Fields are
+ * given as indexes into `screen.fields`.
+ */
+export type ToReader =
+  | { type: 'open'; files: PickedFile[]; screen: Screen; settings: EmbedSettings; network: NetworkInfo; geometryFrom: number[] }
+  /** read these fields into one batch; `spare`: a batch buffer given back for reuse */
+  | { type: 'read'; id: number; fields: number[]; spare?: ArrayBuffer };
+
+export type FromReader =
+  | { type: 'opened' }
+  /** the batch: the fields read (in order), those that could not be, and their preprocessed inputs */
+  | { type: 'read'; id: number; fields: number[]; errors: FieldError[]; inputs: Float32Array }
+  | { type: 'failed'; id: number | null; code: ErrorCode; message: string; hint?: string };

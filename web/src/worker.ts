@@ -22,7 +22,9 @@ import { parquetBytes } from '../../src/table/write.js';
 import { csvText } from '../../src/util/csv.js';
 import { fileAt, mountFiles, pathsEndingWith, readHeadSync, unmountAll } from './host/vfs.js';
 import { imageRefFile } from '../../src/image/source.js';
-import type { Downloads, FromWorker, RunOptions, ToWorker } from './protocol.js';
+import type { Downloads, FromWorker, PickedFile, RunOptions, ToWorker } from './protocol.js';
+import { ReadingWorker } from './reading.js';
+import { networkInfo, type ModelSession } from '../../src/models/session-core.js';
 import { openWebModel, wasmThreads } from './session.js';
 import { choosePrecision } from './precision.js';
 
@@ -37,6 +39,8 @@ const FEATURE_BUDGET = 1.5e9;
 let screen: Screen | null = null;
 let problems: Problem[] = [];
 let folder = '';
+/** the picked files, mounted here and given to the reading worker */
+let picked: PickedFile[] = [];
 
 /** The image table (LoadData or BBBC021 layout) and the MOA table among the picked CSV files. */
 function findTables(paths: string[]): { table: string; moa: string | null; notes: string[] } {
@@ -85,9 +89,10 @@ function imagesRoot(loaded: Screen, tableDir: string): string {
   return tableDir;
 }
 
-async function inspect(files: Array<{ path: string; blob: Blob }>): Promise<void> {
+async function inspect(files: PickedFile[]): Promise<void> {
   unmountAll();
   screen = null;
+  picked = files;
   mountFiles(files);
   const paths = files.map((f) => `/${f.path.replace(/^\/+/, '')}`);
   folder = paths[0]?.split('/')[1] ?? '';
@@ -140,6 +145,9 @@ async function run(options: RunOptions): Promise<void> {
   errors.push(...checked.errors);
   post({ type: 'errors', errors });
   let table: ProfileTable | null = null;
+  let openSeconds = 0;
+  let embedSeconds = 0;
+  const total = checked.present.length;
   const downloads = async (): Promise<Downloads> => ({
     featuresCsv: table && table.features.length ? featuresCsv(table) : null,
     featuresParquet: table && table.features.length ? await parquetBytes(table) : null,
@@ -177,27 +185,40 @@ async function run(options: RunOptions): Promise<void> {
     });
     post({ type: 'precision', precision: chosen.precision, text: chosen.text });
     const session = chosen.session;
+    const opening = performance.now();
     const settings: EmbedSettings = { ...DEFAULT_SETTINGS, model: model.name, precision: chosen.precision };
     const embedder = await FieldEmbedder.withModel(screen, settings, session, checked.present);
     table = { metadataColumns: [...METADATA_COLUMNS], metadata: [], featureColumns: embedder.featureColumns, features: [] };
     const batches: Array<{ fields: typeof checked.present }> = [];
     for (let i = 0; i < checked.present.length; i += options.batchSize) batches.push({ fields: checked.present.slice(i, i + options.batchSize) });
-    const t0 = performance.now();
-    let done = 0;
-    const total = checked.present.length;
-    post({ type: 'progress', done, total, fieldsPerSecond: 0, etaSeconds: null });
-    await embedder.stream(batches, (b, part) => {
-      table!.metadata.push(...part.table.metadata);
-      table!.features.push(...part.table.features);
-      if (part.errors.length) {
-        errors.push(...part.errors);
-        post({ type: 'errors', errors: part.errors });
-      }
-      done += b.fields.length;
-      const rate = done / ((performance.now() - t0) / 1000);
-      post({ type: 'progress', done, total, fieldsPerSecond: rate, etaSeconds: rate > 0 ? (total - done) / rate : null });
-    });
-    const embedSeconds = (performance.now() - t0) / 1000;
+    // reading, downsampling and scaling run in a worker of their own, overlapping inference here
+    const reading = await ReadingWorker.open(new URL('reader.js', base), { files: picked, screen, settings, network: networkInfo(session), geometryFrom: checked.present });
+    try {
+      const ahead = reading.start(batches);
+      // the network's first run plans its graph and packs its weights (seconds for ResNet-50), while the first batches are read: part of opening it, as the CLI's opening of the network is not counted in its embedding time
+      // (a network that refuses one image, e.g. one of a fixed batch size, is not warmed: its own batches say what it refuses)
+      await session.embed(new Float32Array(3 * session.inputSize * session.inputSize), 1).catch(() => {});
+      openSeconds = (performance.now() - opening) / 1000;
+      const raw = options.rawRounds ? await rawRate(session, options.batchSize * embedder.imagesPerField, options.rawRounds) : 0;
+      const t0 = performance.now();
+      let done = 0;
+      post({ type: 'progress', done, total, fieldsPerSecond: 0, etaSeconds: null });
+      await ahead.embed(embedder, (b, part) => {
+        table!.metadata.push(...part.table.metadata);
+        table!.features.push(...part.table.features);
+        if (part.errors.length) {
+          errors.push(...part.errors);
+          post({ type: 'errors', errors: part.errors });
+        }
+        done += b.fields.length;
+        const rate = done / ((performance.now() - t0) / 1000);
+        post({ type: 'progress', done, total, fieldsPerSecond: rate, etaSeconds: rate > 0 ? (total - done) / rate : null });
+      });
+      embedSeconds = (performance.now() - t0) / 1000;
+      if (options.rawRounds) post({ type: 'raw', before: raw, after: await rawRate(session, options.batchSize * embedder.imagesPerField, options.rawRounds), embedding: (table.features.length * embedder.imagesPerField) / embedSeconds });
+    } finally {
+      reading.close();
+    }
     await embedder.dispose();
     if (table.features.length === 0) throw new MorphoprofError('NOTHING_VALID', `None of the ${total} fields could be read`, 'The error table says why for each');
 
@@ -212,7 +233,7 @@ async function run(options: RunOptions): Promise<void> {
     } catch (err) {
       // the features stand without an evaluation (e.g. a screen of controls only): done, saying why there is no report
       if (!(err instanceof MorphoprofError)) throw err;
-      post({ type: 'done', metrics: null, note: `No evaluation or report: ${err.message}${err.hint ? ` (${err.hint})` : ''}`, downloads: await downloads(), seconds: { embed: embedSeconds, evaluate: 0, report: 0 } });
+      post({ type: 'done', metrics: null, note: `No evaluation or report: ${err.message}${err.hint ? ` (${err.hint})` : ''}`, downloads: await downloads(), seconds: { open: openSeconds, embed: embedSeconds, evaluate: 0, report: 0 } });
       return;
     }
     const { result, treatments } = evaluated;
@@ -233,7 +254,7 @@ async function run(options: RunOptions): Promise<void> {
       run: {
         settings: { model: model.name, precision: chosen.precision, channels: 'grey', scaling: settings.scaling, normalize: options.normalize, backend: `onnxruntime-web (${options.provider === 'webgpu' && chosen.precision === 'fp32' ? 'WebGPU' : `WASM, ${threads.threads} thread(s)`})`, batch_size: options.batchSize },
         counts: { fields: screen.fields.length, embedded: table.features.length, skipped: errors.filter((e) => e.stage !== 'metadata').length },
-        timings: { embed: embedSeconds, evaluate: evaluateSeconds, secondsPerField: embedSeconds / total },
+        timings: { embed: openSeconds + embedSeconds, evaluate: evaluateSeconds, secondsPerField: embedSeconds / total },
         version: `${MORPHOPROF_VERSION} in the browser`,
       },
       errors: { file: 'errors.csv', columns: [...ERROR_COLUMNS], rows: errorRecords(errors) },
@@ -243,10 +264,19 @@ async function run(options: RunOptions): Promise<void> {
     const out = await downloads();
     out.metricsJson = `${JSON.stringify(metrics, null, 2)}\n`;
     out.reportHtml = page.html;
-    post({ type: 'done', metrics, downloads: out, seconds: { embed: embedSeconds, evaluate: evaluateSeconds, report: (performance.now() - t2) / 1000 } });
+    post({ type: 'done', metrics, downloads: out, seconds: { open: openSeconds, embed: embedSeconds, evaluate: evaluateSeconds, report: (performance.now() - t2) / 1000 } });
   } catch (err) {
     failed(err, await downloads().catch(() => null));
   }
+}
+
+/** Raw inference of `session` on a ready batch of `n` images, `rounds` times, in images/s (RunOptions.rawRounds). */
+async function rawRate(session: ModelSession, n: number, rounds: number): Promise<number> {
+  const input = new Float32Array(n * 3 * session.inputSize * session.inputSize).map((_, i) => ((i * 2654435761) % 255) - 120);
+  await session.embed(input, n); // not counted: WebAssembly's optimizing compiler takes over the hot kernels in the first runs
+  const t = performance.now();
+  for (let r = 0; r < rounds; r++) await session.embed(input, n);
+  return (rounds * n) / ((performance.now() - t) / 1000);
 }
 
 function failed(err: unknown, downloads: Downloads | null): void {
