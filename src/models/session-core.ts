@@ -59,3 +59,20 @@ export function networkInfo(m: ModelSession): NetworkInfo {
 export function modelSession(parts: Omit<ModelSession, 'embed'>): ModelSession {
   return { ...parts, embed: async (batch, n) => (await parts.run(batch, n, [parts.embeddingOutput]))[parts.embeddingOutput]! };
 }
+
+/** A ready batch of `n` preprocessed-looking images (values -120..134) for timing raw inference. */
+export function readyBatch(session: Pick<ModelSession, 'inputSize'>, n: number): Float32Array {
+  return new Float32Array(n * 3 * session.inputSize * session.inputSize).map((_, i) => ((i * 2654435761) % 255) - 120);
+}
+
+/**
+ * Raw inference of `session` on a ready batch of `n` images, `rounds` times after one uncounted
+ * run (the first runs plan the graph and, in a browser, let WebAssembly's optimizing compiler take
+ * over the hot kernels), in images/s; with the embedding of the uncounted run.
+ */
+export async function rawImagesPerSecond(session: ModelSession, n: number, rounds: number, input = readyBatch(session, n)): Promise<{ imagesPerSecond: number; first: Float32Array }> {
+  const first = await session.embed(input, n);
+  const t = performance.now();
+  for (let r = 0; r < rounds; r++) await session.embed(input, n);
+  return { imagesPerSecond: (rounds * n) / ((performance.now() - t) / 1000), first };
+}

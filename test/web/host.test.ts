@@ -1,13 +1,14 @@
 /**
  * The browser host's stand-ins that run anywhere: `node:path` (web/src/host/path.ts) against Node's
  * own POSIX path module, and the picked folder's file system (vfs.ts) for what FileReaderSync is
- * not needed for (stat, directories, suffix lookup).
+ * not needed for (stat, directories, suffix lookup, files read ahead).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as webPath from '../../web/src/host/path.js';
-import { listDir, mountFiles, pathsEndingWith, statOf, unmountAll } from '../../web/src/host/vfs.js';
+import { closeSync, openSync, readSync } from '../../web/src/host/fs.js';
+import { listDir, mountFiles, pathsEndingWith, preload, readBytesSync, statOf, unmountAll } from '../../web/src/host/vfs.js';
 
 test('path stand-in: the same answers as node:path.posix (current directory /)', () => {
   const posix = path.posix;
@@ -45,4 +46,50 @@ test('the picked folder: files and folders at their paths, sizes, listings, miss
   assert.throws(() => listDir('/screen/load_data.csv'), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR');
   unmountAll();
   assert.throws(() => statOf('/screen'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+});
+
+/** The bytes of a file opened through the `node:fs` stand-in, as the core's readers do (open, read, close). */
+function readThroughFs(p: string): Uint8Array {
+  const fd = openSync(p);
+  const out = new Uint8Array(4096);
+  const n = readSync(fd, out, 0, out.length, 0);
+  closeSync(fd);
+  return out.slice(0, n);
+}
+
+test('files read ahead: the bytes a synchronous read gives, each taken once; unreadable files left to the synchronous read', async () => {
+  const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251);
+  unmountAll();
+  mountFiles([
+    { path: 'screen/a.tif', blob: new Blob([bytes(1000, 1)]) },
+    { path: 'screen/b.tif', blob: new Blob([bytes(800, 2)]) },
+  ]);
+  // Node has no FileReaderSync: every read below that succeeds was served by preload
+  await preload(['/screen/a.tif', '/screen/b.tif']);
+  assert.deepEqual(readBytesSync('/screen/a.tif'), bytes(1000, 1));
+  // taken once: a second synchronous read goes to the browser's FileReaderSync
+  assert.throws(() => readBytesSync('/screen/a.tif'), /FileReaderSync/);
+  // as the core's readers read: open, read, close through the node:fs stand-in
+  assert.deepEqual(readThroughFs('/screen/b.tif'), bytes(800, 2));
+  await preload(['/screen/a.tif']);
+  assert.deepEqual(readThroughFs('/screen/a.tif'), bytes(1000, 1));
+
+  // a file the browser cannot read ahead (gone since it was picked) is left to the synchronous read, which names it
+  const gone = new Blob([bytes(10, 5)]);
+  Object.assign(gone, { arrayBuffer: async () => { throw new Error('NotReadableError'); } });
+  mountFiles([{ path: 'screen/gone.tif', blob: gone }]);
+  await preload(['/screen/gone.tif', '/screen/missing.tif']);
+  const g = globalThis as { FileReaderSync?: unknown };
+  g.FileReaderSync = class {
+    readAsArrayBuffer(): ArrayBuffer {
+      throw new Error('NotReadableError: the file could not be read');
+    }
+  };
+  try {
+    assert.throws(() => readBytesSync('/screen/gone.tif'), /could not be read/);
+    assert.throws(() => readBytesSync('/screen/missing.tif'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.message.includes('/screen/missing.tif'));
+  } finally {
+    delete g.FileReaderSync;
+    unmountAll();
+  }
 });

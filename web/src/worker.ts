@@ -24,7 +24,7 @@ import { fileAt, mountFiles, pathsEndingWith, readHeadSync, unmountAll } from '.
 import { imageRefFile } from '../../src/image/source.js';
 import type { Downloads, FromWorker, PickedFile, RunOptions, ToWorker } from './protocol.js';
 import { ReadingWorker } from './reading.js';
-import { networkInfo, type ModelSession } from '../../src/models/session-core.js';
+import { networkInfo, rawImagesPerSecond } from '../../src/models/session-core.js';
 import { openWebModel, wasmThreads } from './session.js';
 import { choosePrecision } from './precision.js';
 
@@ -199,7 +199,7 @@ async function run(options: RunOptions): Promise<void> {
       // (a network that refuses one image, e.g. one of a fixed batch size, is not warmed: its own batches say what it refuses)
       await session.embed(new Float32Array(3 * session.inputSize * session.inputSize), 1).catch(() => {});
       openSeconds = (performance.now() - opening) / 1000;
-      const raw = options.rawRounds ? await rawRate(session, options.batchSize * embedder.imagesPerField, options.rawRounds) : 0;
+      const raw = options.rawRounds ? (await rawImagesPerSecond(session, options.batchSize * embedder.imagesPerField, options.rawRounds)).imagesPerSecond : 0;
       const t0 = performance.now();
       let done = 0;
       post({ type: 'progress', done, total, fieldsPerSecond: 0, etaSeconds: null });
@@ -215,7 +215,7 @@ async function run(options: RunOptions): Promise<void> {
         post({ type: 'progress', done, total, fieldsPerSecond: rate, etaSeconds: rate > 0 ? (total - done) / rate : null });
       });
       embedSeconds = (performance.now() - t0) / 1000;
-      if (options.rawRounds) post({ type: 'raw', before: raw, after: await rawRate(session, options.batchSize * embedder.imagesPerField, options.rawRounds), embedding: (table.features.length * embedder.imagesPerField) / embedSeconds });
+      if (options.rawRounds) post({ type: 'raw', before: raw, after: (await rawImagesPerSecond(session, options.batchSize * embedder.imagesPerField, options.rawRounds)).imagesPerSecond, embedding: (table.features.length * embedder.imagesPerField) / embedSeconds });
     } finally {
       reading.close();
     }
@@ -268,15 +268,6 @@ async function run(options: RunOptions): Promise<void> {
   } catch (err) {
     failed(err, await downloads().catch(() => null));
   }
-}
-
-/** Raw inference of `session` on a ready batch of `n` images, `rounds` times, in images/s (RunOptions.rawRounds). */
-async function rawRate(session: ModelSession, n: number, rounds: number): Promise<number> {
-  const input = new Float32Array(n * 3 * session.inputSize * session.inputSize).map((_, i) => ((i * 2654435761) % 255) - 120);
-  await session.embed(input, n); // not counted: WebAssembly's optimizing compiler takes over the hot kernels in the first runs
-  const t = performance.now();
-  for (let r = 0; r < rounds; r++) await session.embed(input, n);
-  return (rounds * n) / ((performance.now() - t) / 1000);
 }
 
 function failed(err: unknown, downloads: Downloads | null): void {

@@ -1,5 +1,5 @@
 /** Browser stand-in for `node:fs` (see vfs.ts): reads the picked folder; writes are refused. */
-import { fsError, listDir, readBytesSync, readTextSync, release, statOf, fileAt, dirAt } from './vfs.js';
+import { fsError, listDir, readBytesSync, readTextSync, statOf, fileAt, dirAt } from './vfs.js';
 
 export function existsSync(p: string): boolean {
   return fileAt(String(p)) !== undefined || dirAt(String(p)) !== undefined;
@@ -49,9 +49,7 @@ export function readSync(fd: number, buffer: Uint8Array, offset: number, length:
 }
 
 export function closeSync(fd: number): void {
-  const bytes = open.get(fd);
   open.delete(fd);
-  if (bytes) release(bytes);
 }
 
 const readOnly = (syscall: string) => (p: unknown) => {

@@ -51,7 +51,6 @@ export function mountFiles(entries: ReadonlyArray<{ path: string; blob: Blob }>)
 export function unmountAll(): void {
   byName = null;
   ahead.clear();
-  pool.length = 0;
   files.clear();
   dirs.clear();
 }
@@ -71,18 +70,14 @@ export function dirAt(p: string): Set<string> | undefined {
 
 /** Files read ahead by `preload`, each taken (and forgotten) by the next synchronous read of its path. */
 const ahead = new Map<string, Uint8Array>();
-/** Buffers of files read ahead that were closed (`release`), reused by the next `preload`. */
-const pool: ArrayBuffer[] = [];
-const POOL_SIZE = 64;
-/** The buffers `preload` read into: only these go back to the pool. */
-const pooled = new WeakSet<ArrayBuffer>();
 
 /**
- * Read files ahead, all at once and without blocking the thread, so that the synchronous reads of
- * the portable modules find them in memory: reading a picked file synchronously (FileReaderSync)
- * waits on the browser process for each file in turn. Each file is read into a buffer reused from
- * files closed before (a byte stream's BYOB reader; `Blob.arrayBuffer` where the browser has
- * none), which halves the cost of reading: fresh memory for every file costs as much as the read.
+ * Read files ahead, all at once and without blocking the thread (`Blob.arrayBuffer`), so that the
+ * synchronous reads of the portable modules find them in memory: reading a picked file
+ * synchronously (FileReaderSync) waits on the browser process for each file in turn (measured
+ * in Chromium: 113-152 ms for 24 real-size TIFFs read ahead, 150-180 ms one by one with
+ * FileReaderSync). Reading into reused buffers (a byte stream's BYOB reader) was faster still,
+ * 54-72 ms, but now and then one of a batch's streams never ended, and the run hung.
  * A file that cannot be read here is left to the synchronous read, whose error names it.
  */
 export async function preload(paths: Iterable<string>): Promise<void> {
@@ -92,40 +87,12 @@ export async function preload(paths: Iterable<string>): Promise<void> {
       const blob = files.get(n);
       if (!blob || ahead.has(n)) return;
       try {
-        ahead.set(n, await readReused(blob));
+        ahead.set(n, new Uint8Array(await blob.arrayBuffer()));
       } catch {
         // the synchronous read says why
       }
     }),
   );
-}
-
-async function readReused(blob: Blob): Promise<Uint8Array> {
-  const size = blob.size;
-  const i = pool.findIndex((b) => b.byteLength >= size);
-  let buf = i >= 0 ? pool.splice(i, 1)[0]! : new ArrayBuffer(size);
-  let reader: ReadableStreamBYOBReader;
-  try {
-    reader = blob.stream().getReader({ mode: 'byob' });
-  } catch {
-    return new Uint8Array(await blob.arrayBuffer());
-  }
-  let got = 0;
-  while (got < size) {
-    const { value, done } = await reader.read(new Uint8Array(buf, got, size - got));
-    if (done || !value) break;
-    buf = value.buffer as ArrayBuffer;
-    got += value.byteLength;
-  }
-  reader.cancel().catch(() => {});
-  if (got !== size) throw new Error(`${got} of ${size} bytes read`);
-  pooled.add(buf);
-  return new Uint8Array(buf, 0, size);
-}
-
-/** A file's bytes are no longer needed (fs.closeSync): a buffer `preload` read into goes back to the pool. */
-export function release(bytes: Uint8Array): void {
-  if (pooled.has(bytes.buffer as ArrayBuffer) && pool.length < POOL_SIZE) pool.push(bytes.buffer as ArrayBuffer);
 }
 
 export function readBytesSync(p: string, syscall = 'open'): Uint8Array {
