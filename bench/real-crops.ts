@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ProfileTable } from '../src/table/index.js';
+import { cosine } from '../src/util/cosine.js';
 
 export const CROP_CHANNELS = ['DNA', 'Tubulin', 'Actin'] as const;
 
@@ -111,8 +112,6 @@ export function rowCosines(a: ProfileTable, b: ProfileTable): number[] {
     const x = rows.get(key(m));
     const y = b.features[i]!;
     if (!x) throw new Error(`field ${key(m)} is missing from the reference table`);
-    let [d, nx, ny] = [0, 0, 0];
-    for (let j = 0; j < y.length; j++) [d, nx, ny] = [d + x[j]! * y[j]!, nx + x[j]! ** 2, ny + y[j]! ** 2];
-    return d / Math.sqrt(nx * ny);
+    return cosine(x, y);
   });
 }

@@ -29,9 +29,10 @@ import { embedScreen } from '../src/embed/embed.js';
 import { ensureOnnx } from '../src/models/registry.js';
 import { openModel } from '../src/models/session.js';
 import { rawImagesPerSecond } from '../src/models/session-core.js';
+import { cosine } from '../src/util/cosine.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
-import { buildPage, download, haveChromium, openPage, runScreen, type PageSession } from '../test/web/support.js';
+import { buildPage, download, haveChromium, openPage, rowKey, runScreen, type PageSession } from '../test/web/support.js';
 
 const { values } = parseArgs({ options: { plates: { type: 'string', default: '4' }, batch: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } } });
 const batch = Number(values.batch);
@@ -87,7 +88,7 @@ async function pageRun(model: string | null, precision: 'fp32' | 'int8' | 'auto'
   const seconds = /embedding ([\d.]+) s/.exec(stage);
   if (!seconds) throw new Error(`the page's run failed: ${await page.locator('#status').textContent()}`);
   const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
-  const features = new Map(rows.map((r) => [`${r.Metadata_Plate}/${r.Metadata_Well}/${r.Metadata_Site}`, Object.entries(r).filter(([k]) => !k.startsWith('Metadata_')).map(([, v]) => Number(v))]));
+  const features = new Map(rows.map((r) => [rowKey(r), Object.entries(r).filter(([k]) => !k.startsWith('Metadata_')).map(([, v]) => Number(v))]));
   return {
     rate: (rows.length * screen.channels.length) / Number(seconds[1]),
     raw: (await page.locator('#raw').textContent()) ?? '',
@@ -102,12 +103,7 @@ const pageFp32 = await pageRun(null);
 console.log(`browser page, whole embedding (read, downsample, scale in its reading worker; infer in its inference worker), fp32: ${pageFp32.rate.toFixed(2)} images/s = ${pageFp32.ratio.toFixed(3)} of raw inference on the same session (target >= 0.9); opening the network ${pageFp32.open} s\n  the page said: ${pageFp32.raw}`);
 /** Per-field cosine of two runs' features, its min and mean. */
 function cosineSummary(a: Map<string, number[]>, b: Map<string, number[]>): string {
-  const cosines = [...a].map(([k, x]) => {
-    const y = b.get(k)!;
-    let xy = 0, xx = 0, yy = 0;
-    for (let i = 0; i < x.length; i++) (xy += x[i]! * y[i]!), (xx += x[i]! * x[i]!), (yy += y[i]! * y[i]!);
-    return xy / Math.sqrt(xx * yy);
-  });
+  const cosines = [...a].map(([k, x]) => cosine(x, b.get(k)!));
   return `cosine min ${Math.min(...cosines).toFixed(4)}, mean ${(cosines.reduce((s, c) => s + c, 0) / cosines.length).toFixed(4)} over ${cosines.length} fields`;
 }
 if (int8) {

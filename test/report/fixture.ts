@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { evaluateNsc } from '../../src/evaluate/index.js';
+import { neighborRows } from '../../src/evaluate/write.js';
 import { treatmentProfiles } from '../../src/profiles/index.js';
 import { writeProfiles, type ProfileTable } from '../../src/table/index.js';
 import { writeCsvRecords } from '../../src/util/csv.js';
@@ -82,16 +83,8 @@ async function writeOldEvaluation(dir: string, result: Result): Promise<void> {
   await writeCsvRecords(
     path.join(dir, 'neighbors.csv'),
     ['Metadata_Compound', 'Metadata_Concentration', 'Metadata_MOA', 'Neighbor_Compound', 'Neighbor_Concentration', 'Neighbor_MOA', 'Similarity', 'Correct'],
-    result.neighbors.map((n) => ({
-      Metadata_Compound: n.compound,
-      Metadata_Concentration: n.concentration,
-      Metadata_MOA: n.moa,
-      Neighbor_Compound: n.neighborCompound,
-      Neighbor_Concentration: n.neighborConcentration,
-      Neighbor_MOA: n.neighborMoa,
-      Similarity: n.similarity,
-      Correct: String(n.correct),
-    })),
+    // the first 8 of neighbors.csv's columns (csvText writes only the columns named)
+    neighborRows(result),
   );
   writeFileSync(
     path.join(dir, 'metrics.json'),

@@ -14,10 +14,9 @@ import { synthesizeScreen, type SynthResult } from '../../src/synth/synthesize.j
 import { readProfiles } from '../../src/table/index.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { tinyModel } from '../queue/support.js';
-import { buildPage, CHROMIUM, download, haveChromium, openPage, runScreen, type PageSession } from './support.js';
+import { buildPage, CHROMIUM, download, haveChromium, openPage, type PageSession, rowKey, runScreen } from './support.js';
 
 const skip = haveChromium() ? false : `${CHROMIUM} not present (Debian package chromium); skipped`;
-const key = (m: Record<string, unknown>): string => `${String(m.Metadata_Plate)}/${String(m.Metadata_Well)}/${String(m.Metadata_Site)}`;
 
 describe('int8 in the browser page', { skip }, () => {
   let root: string;
@@ -64,11 +63,11 @@ describe('int8 in the browser page', { skip }, () => {
     const records = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
     assert.deepEqual(Object.keys(records[0]!), [...want.metadataColumns, ...want.featureColumns], 'the CLI\'s int8 columns (<stain>_tiny.int8_<i>)');
     assert.ok(want.featureColumns[0]!.includes('tiny.int8'));
-    const got = new Map(records.map((row) => [key(row), row]));
+    const got = new Map(records.map((row) => [rowKey(row), row]));
     let worst = 0;
     want.metadata.forEach((m, i) => {
-      const row = got.get(key(m));
-      assert.ok(row, `field ${key(m)} is in the page's features`);
+      const row = got.get(rowKey(m));
+      assert.ok(row, `field ${rowKey(m)} is in the page's features`);
       want.featureColumns.forEach((col, j) => {
         const b = want.features[i]![j]!;
         worst = Math.max(worst, Math.abs(Number(row[col]) - b) / Math.max(Math.abs(b), 1e-3));

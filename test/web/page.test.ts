@@ -16,7 +16,7 @@ import { synthesizeScreen, type SynthResult } from '../../src/synth/synthesize.j
 import { readProfiles } from '../../src/table/index.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { tinyModel } from '../queue/support.js';
-import { buildPage, CHROMIUM, download, haveChromium, openPage, runScreen, type PageSession } from './support.js';
+import { buildPage, CHROMIUM, download, haveChromium, openPage, type PageSession, rowKey, runScreen } from './support.js';
 
 const skip = haveChromium() ? false : `${CHROMIUM} not present (Debian package chromium); skipped`;
 
@@ -26,7 +26,6 @@ function cli(args: string[]): string {
   return r.stdout;
 }
 
-const key = (m: Record<string, unknown>): string => `${String(m.Metadata_Plate)}/${String(m.Metadata_Well)}/${String(m.Metadata_Site)}`;
 
 describe('the browser page', { skip }, () => {
   let root: string;
@@ -110,12 +109,12 @@ describe('the browser page', { skip }, () => {
     wasmFeatures = records;
     assert.deepEqual(Object.keys(records[0]!), [...want.metadataColumns, ...want.featureColumns], 'the CLI\'s columns, in its order');
     assert.equal(records.length, want.features.length);
-    const got = new Map(records.map((r) => [key(r), r]));
+    const got = new Map(records.map((r) => [rowKey(r), r]));
     let worst = 0;
     want.metadata.forEach((m, i) => {
-      const r = got.get(key(m));
-      assert.ok(r, `field ${key(m)} is in the page's features`);
-      for (const c of want.metadataColumns) assert.equal(r[c] ?? '', m[c] === null ? '' : String(m[c]), `${key(m)} ${c}`);
+      const r = got.get(rowKey(m));
+      assert.ok(r, `field ${rowKey(m)} is in the page's features`);
+      for (const c of want.metadataColumns) assert.equal(r[c] ?? '', m[c] === null ? '' : String(m[c]), `${rowKey(m)} ${c}`);
       want.featureColumns.forEach((c, j) => {
         const a = Number(r[c]);
         const b = want.features[i]![j]!;
@@ -126,8 +125,8 @@ describe('the browser page', { skip }, () => {
     const fromParquet = await readProfiles(parquetFile);
     assert.deepEqual(fromParquet.featureColumns, want.featureColumns);
     fromParquet.metadata.forEach((m, i) => {
-      const csvRow = got.get(key(m))!;
-      assert.deepEqual([...fromParquet.features[i]!], fromParquet.featureColumns.map((c) => Math.fround(Number(csvRow[c]))), `features.parquet = features.csv (${key(m)})`);
+      const csvRow = got.get(rowKey(m))!;
+      assert.deepEqual([...fromParquet.features[i]!], fromParquet.featureColumns.map((c) => Math.fround(Number(csvRow[c]))), `features.parquet = features.csv (${rowKey(m)})`);
     });
     const cliErrors = parse(readFileSync(path.join(out, 'errors.csv')), { columns: true }) as Array<Record<string, string>>;
     const pageErrors = parse(await text('download-errors'), { columns: true }) as Array<Record<string, string>>;
@@ -172,11 +171,11 @@ describe('the browser page', { skip }, () => {
       assert.equal(await runScreen(page, path.join(root, 'screen'), { model, provider: 'webgpu' }), 'done', (await page.locator('#status').textContent()) ?? '');
       assert.match((await page.locator('#backend').textContent()) ?? '', /WebGPU/);
       const rows = parse(readFileSync(await download(page, 'download-features'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
-      const byKey = new Map(rows.map((r) => [key(r), r]));
+      const byKey = new Map(rows.map((r) => [rowKey(r), r]));
       assert.equal(rows.length, wasmFeatures.length);
       let worst = 0;
       for (const w of wasmFeatures) {
-        const g = byKey.get(key(w))!;
+        const g = byKey.get(rowKey(w))!;
         for (const c of Object.keys(w).filter((c) => !c.startsWith('Metadata_'))) worst = Math.max(worst, Math.abs(Number(g[c]) - Number(w[c])) / Math.max(Math.abs(Number(w[c])), 1e-3));
       }
       assert.ok(worst <= 1e-3, `WebGPU features within 1e-3 relative of WASM's (worst ${worst})`);

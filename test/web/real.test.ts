@@ -13,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { readProfiles } from '../../src/table/index.js';
 import { cliPath, sharedData, skipMessage, tempDir } from '../helpers.js';
 import { tinyModel } from '../queue/support.js';
-import { buildPage, CHROMIUM, download, haveChromium, openPage, runScreen, type PageSession } from './support.js';
+import { buildPage, CHROMIUM, download, haveChromium, openPage, type PageSession, rowKey, runScreen } from './support.js';
 
 const metadata = sharedData('bbbc021', 'metadata');
 const images = sharedData('bbbc021', 'images');
@@ -71,11 +71,10 @@ describe('the browser page on real BBBC021 files', { skip }, () => {
     const r = spawnSync(process.execPath, [cliPath, 'embed', '--metadata', table, '--images', screen, '--model', model, '--out', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const want = await readProfiles(path.join(out, 'features'));
-    const key = (m: Record<string, unknown>) => `${String(m.Metadata_Plate)}/${String(m.Metadata_Well)}/${String(m.Metadata_Site)}`;
-    const byKey = new Map(got.map((g) => [key(g), g]));
+    const byKey = new Map(got.map((g) => [rowKey(g), g]));
     let worst = 0;
     want.metadata.forEach((m, i) => {
-      const g = byKey.get(key(m))!;
+      const g = byKey.get(rowKey(m))!;
       want.featureColumns.forEach((c, j) => (worst = Math.max(worst, Math.abs(Number(g[c]) - want.features[i]![j]!) / Math.max(Math.abs(want.features[i]![j]!), 1e-3))));
     });
     assert.ok(worst <= 1e-4, `features of the real TIFFs within 1e-4 relative of the CLI's (worst ${worst})`);

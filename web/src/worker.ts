@@ -199,7 +199,8 @@ async function run(options: RunOptions): Promise<void> {
       // (a network that refuses one image, e.g. one of a fixed batch size, is not warmed: its own batches say what it refuses)
       await session.embed(new Float32Array(3 * session.inputSize * session.inputSize), 1).catch(() => {});
       openSeconds = (performance.now() - opening) / 1000;
-      const raw = options.rawRounds ? (await rawImagesPerSecond(session, options.batchSize * embedder.imagesPerField, options.rawRounds)).imagesPerSecond : 0;
+      const rawRate = async (rounds: number) => (await rawImagesPerSecond(session, options.batchSize * embedder.imagesPerField, rounds)).imagesPerSecond;
+      const raw = options.rawRounds ? await rawRate(options.rawRounds) : 0;
       const t0 = performance.now();
       let done = 0;
       post({ type: 'progress', done, total, fieldsPerSecond: 0, etaSeconds: null });
@@ -215,7 +216,7 @@ async function run(options: RunOptions): Promise<void> {
         post({ type: 'progress', done, total, fieldsPerSecond: rate, etaSeconds: rate > 0 ? (total - done) / rate : null });
       });
       embedSeconds = (performance.now() - t0) / 1000;
-      if (options.rawRounds) post({ type: 'raw', before: raw, after: (await rawImagesPerSecond(session, options.batchSize * embedder.imagesPerField, options.rawRounds)).imagesPerSecond, embedding: (table.features.length * embedder.imagesPerField) / embedSeconds });
+      if (options.rawRounds) post({ type: 'raw', before: raw, after: await rawRate(options.rawRounds), embedding: (table.features.length * embedder.imagesPerField) / embedSeconds });
     } finally {
       reading.close();
     }
