@@ -7,8 +7,8 @@
  *   node dist/bench/cells.js [--fields 102] [--threads N]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os, { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,9 +22,10 @@ import '../src/cells/segment-native.js';
 import { cytoplasm, segmentCells, segmentNuclei } from '../src/cells/segment.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
+import { tempDir } from '../test/helpers.js';
 
 const { values } = parseArgs({ options: { fields: { type: 'string', default: '102' }, threads: { type: 'string' } } });
-const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-cells-'));
+const root = tempDir('morphoprof-bench-cells-');
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'morphoprof.js');
 const threads = values.threads ? Number(values.threads) : os.availableParallelism();
 

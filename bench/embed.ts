@@ -17,8 +17,7 @@
  *   --fp32-layouts default: the same for fp32 (e.g. default,2x1).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,6 +33,7 @@ import { openModelInThread } from '../src/models/thread-session.js';
 import type { Screen } from '../src/screen/types.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
+import { tempDir } from '../test/helpers.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +51,7 @@ const { values } = parseArgs({
 });
 const precisions = values.precision.split(',') as Precision[];
 const batch = Number(values.batch);
-const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-'));
+const root = tempDir('morphoprof-bench-');
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'morphoprof.js');
 const BBBC021_IMAGES = 39_600;
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -10,8 +10,7 @@
  * The fields' images come from a pool of 16 synthetic fields (each treatment points at two), so the
  * pictures compress as real-size ones would without writing thousands of files.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { evaluateNsc, writeEvaluation } from '../src/evaluate/index.js';
 import { treatmentProfiles } from '../src/profiles/index.js';
@@ -20,6 +19,7 @@ import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
 import { writeProfiles, type ProfileTable } from '../src/table/index.js';
 import { writeCsvRecords } from '../src/util/csv.js';
+import { tempDir } from '../test/helpers.js';
 
 const treatments = Number(process.env.MORPHOPROF_BENCH_REPORT_TREATMENTS ?? 1000);
 const features = Number(process.env.MORPHOPROF_BENCH_REPORT_FEATURES ?? 2048);
@@ -40,7 +40,7 @@ const table: ProfileTable = {
   features: Array.from({ length: treatments }, (_, i) => Float32Array.from(centres[Math.floor(i / 4) % moas]!, (c) => c + 1.5 * random())),
 };
 
-const dir = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-report-'));
+const dir = tempDir('morphoprof-bench-report-');
 try {
   await writeProfiles(path.join(dir, 'treatment_profiles.parquet'), table);
   await writeEvaluation(dir, await evaluateNsc(table));

@@ -10,8 +10,7 @@
  *   node dist/bench/singlecell.js [--fields 24] [--configs fp32-224,int8-224,fp32-96,int8-96] [--real] [--real-only]
  *     [--real-int8-only] (the int8 rows of --real and the fp32 runs they are compared with)
  */
-import { mkdtempSync } from 'node:fs';
-import os, { tmpdir } from 'node:os';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,6 +22,7 @@ import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
 import { readProfiles, type ProfileTable } from '../src/table/index.js';
 import { leaveOneOut, rowCosines, writeCropScreen } from './real-crops.js';
+import { tempDir } from '../test/helpers.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     'real-int8-only': { type: 'boolean', default: false },
   },
 });
-const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-singlecell-'));
+const root = tempDir('morphoprof-bench-singlecell-');
 const BBBC021_FIELDS = 13200;
 const load = () => os.loadavg()[0]!.toFixed(1);
 

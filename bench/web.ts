@@ -20,8 +20,7 @@
  *
  *   node dist/bench/web.js [--plates 4] [--batch 8] [--rounds 3]
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
@@ -33,6 +32,7 @@ import { cosine } from '../src/util/cosine.js';
 import { loadScreen } from '../src/screen/index.js';
 import { synthesizeScreen } from '../src/synth/index.js';
 import { buildPage, download, haveChromium, openPage, rowKey, runScreen, type PageSession } from '../test/web/support.js';
+import { tempDir } from '../test/helpers.js';
 
 const { values } = parseArgs({ options: { plates: { type: 'string', default: '4' }, batch: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } } });
 const batch = Number(values.batch);
@@ -41,7 +41,7 @@ if (!haveChromium()) {
   console.log('web bench: /usr/bin/chromium not present (Debian package chromium); skipped');
   process.exit(0);
 }
-const root = mkdtempSync(path.join(tmpdir(), 'morphoprof-bench-web-'));
+const root = tempDir('morphoprof-bench-web-');
 const s = await synthesizeScreen({ out: path.join(root, 'screen'), preset: 'bench', plates: Number(values.plates), sites: 1, doses: 1, controls: 2 });
 const { screen } = await loadScreen({ metadata: s.imageTable, images: s.imagesRoot, moa: s.moaTable });
 const images = screen.fields.length * screen.channels.length;

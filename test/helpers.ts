@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,30 @@ export function skipMessage(what: string): string {
   return `real data not present (../shared/data/${what}); skipped`;
 }
 
+const made: string[] = [];
+let cleanup = false;
+
+/**
+ * A fresh temporary folder, removed when the test file's process exits (each test file runs in a
+ * process of its own), so a full run leaves nothing behind in the temporary folder: CI machines
+ * share a disk, and a run once failed with ENOSPC. MORPHOPROF_KEEP_TEMP=1 keeps them for debugging.
+ */
 export function tempDir(prefix = 'morphoprof-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(dir);
+  if (!cleanup && !process.env.MORPHOPROF_KEEP_TEMP) {
+    cleanup = true;
+    process.on('exit', () => {
+      for (const d of made) {
+        try {
+          rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+        } catch {
+          // a folder still held by a child process is left; the next one is still removed
+        }
+      }
+    });
+  }
+  return dir;
 }
 
 /** Path of the CLI entry point, for tests that run the executable as a user would. */
