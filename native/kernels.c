@@ -1,6 +1,7 @@
 /*
- * morphoprof's per-image kernels in C (Node-API), used when built; src/image/resample.ts holds the
- * same algorithm in TypeScript and is used otherwise. Both do the same IEEE double operations in
+ * morphoprof's per-image kernels in C (Node-API), used when built; the whole-field ones live in
+ * native/field.h, shared with the page's WebAssembly build (native/wasm.c). src/image/resample.ts
+ * holds the same algorithm in TypeScript and is used otherwise. Both do the same IEEE double operations in
  * the same order (no fast-math, no FMA contraction), so their results are bitwise equal: features
  * do not depend on whether this addon was built. Why C: the area downsample of a 1280x1024 field
  * runs once per image beside the network, and on a 2-core machine every millisecond of CPU it
@@ -11,124 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-  int *start, *end;
-  double *first, *last, *norm;
-} cover_t;
+#include "field.h"
 
-static int cover_make(cover_t *c, int src, int dst) {
-  c->start = malloc(sizeof(int) * dst);
-  c->end = malloc(sizeof(int) * dst);
-  c->first = malloc(sizeof(double) * dst);
-  c->last = malloc(sizeof(double) * dst);
-  c->norm = malloc(sizeof(double) * dst);
-  if (!c->start || !c->end || !c->first || !c->last || !c->norm) return 0;
-  double scale = (double)src / (double)dst;
-  for (int i = 0; i < dst; i++) {
-    double a = i * scale;
-    double b = fmin((double)src, (i + 1) * scale);
-    int s = (int)fmin((double)(src - 1), floor(a));
-    int e = (int)fmax((double)(s + 1), fmin((double)src, ceil(b)));
-    c->start[i] = s;
-    c->end[i] = e;
-    c->first[i] = fmin(b, (double)(s + 1)) - fmax(a, (double)s);
-    c->last[i] = e - 1 > s ? fmin(b, (double)e) - fmax(a, (double)(e - 1)) : 0;
-    c->norm[i] = 1 / (b - a);
-  }
-  return 1;
-}
-
-static void cover_free(cover_t *c) {
-  free(c->start);
-  free(c->end);
-  free(c->first);
-  free(c->last);
-  free(c->norm);
-}
-
-/* The horizontal pass from row y0 on: output x of a row is first*p[s] + p[s+1] + ... + last*p[e],
-   then *norm, in that order (the TypeScript twin's order). */
-#define HPASS(T, y0)                                                    \
-  for (int y = (y0); y < sh; y++) {                                     \
-    const T *row = (const T *)data + (size_t)y * sw;                    \
-    double *out = rows + (size_t)y * w;                                 \
-    for (int x = 0; x < w; x++) {                                       \
-      int s = cx.start[x], e = cx.end[x] - 1;                           \
-      double acc = cx.first[x] * (double)row[s];                        \
-      if (e > s) {                                                      \
-        for (int k = s + 1; k < e; k++) acc += (double)row[k];          \
-        acc += cx.last[x] * (double)row[e];                             \
-      }                                                                 \
-      out[x] = acc * cx.norm[x];                                        \
-    }                                                                   \
-  }
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-/* The horizontal pass of a 16-bit field (every real TIFF), two rows per SSE2 register: the two
-   rows are interleaved into doubles (t[2k] = row y, t[2k+1] = row y+1) with vector conversions,
-   then each lane does exactly the scalar operations (first*p[s] + p[s+1] + ... + last*p[e], then
-   *norm, in that order; mulpd/addpd are per-lane IEEE operations, no FMA), so the results are the
-   same doubles as HPASS and the TypeScript twin. Returns the first row it did not do. */
-/* rows r0 and r1 interleaved into doubles: t[2k] = r0[k], t[2k+1] = r1[k] */
-static void interleave_u16(const unsigned short *r0, const unsigned short *r1, int sw, double *t) {
-  const __m128i zero = _mm_setzero_si128();
-  int k = 0;
-  for (; k + 8 <= sw; k += 8) {
-    __m128i p0 = _mm_loadu_si128((const __m128i *)(r0 + k)), p1 = _mm_loadu_si128((const __m128i *)(r1 + k));
-    __m128i v = _mm_unpacklo_epi16(p0, p1), u = _mm_unpackhi_epi16(p0, p1);
-    __m128i q[4] = {_mm_unpacklo_epi16(v, zero), _mm_unpackhi_epi16(v, zero), _mm_unpacklo_epi16(u, zero), _mm_unpackhi_epi16(u, zero)};
-    double *d = t + 2 * (size_t)k;
-    for (int i = 0; i < 4; i++) {
-      _mm_storeu_pd(d + 4 * i, _mm_cvtepi32_pd(q[i]));
-      _mm_storeu_pd(d + 4 * i + 2, _mm_cvtepi32_pd(_mm_shuffle_epi32(q[i], 0x4e)));
-    }
-  }
-  for (; k < sw; k++) {
-    t[2 * (size_t)k] = (double)r0[k];
-    t[2 * (size_t)k + 1] = (double)r1[k];
-  }
-}
-
-static int hpass_u16_sse2(const unsigned short *data, int sw, int sh, int w, const cover_t *cx, double *rows, double *t) {
-  int y = 0;
-  double *t2 = t + 2 * (size_t)sw;
-  for (; y + 4 <= sh; y += 4) {
-    const unsigned short *r0 = data + (size_t)y * sw;
-    interleave_u16(r0, r0 + sw, sw, t);
-    interleave_u16(r0 + 2 * (size_t)sw, r0 + 3 * (size_t)sw, sw, t2);
-    double *o0 = rows + (size_t)y * w, *o1 = o0 + w, *o2 = o1 + w, *o3 = o2 + w;
-    /* the next four rows, a cache line per output, asked for while these are summed (the field
-       comes from DRAM: the page cache, not the CPU cache) */
-    const char *next = (const char *)(r0 + 4 * (size_t)sw);
-    size_t ahead = y + 8 <= sh ? 4 * (size_t)sw * sizeof(unsigned short) : 0;
-    for (int x = 0; x < w; x++) {
-      if ((size_t)x * 64 < ahead) _mm_prefetch(next + (size_t)x * 64, _MM_HINT_T0);
-      int s = cx->start[x], e = cx->end[x] - 1;
-      __m128d f = _mm_set1_pd(cx->first[x]);
-      __m128d a = _mm_mul_pd(f, _mm_loadu_pd(t + 2 * (size_t)s));
-      __m128d b = _mm_mul_pd(f, _mm_loadu_pd(t2 + 2 * (size_t)s));
-      if (e > s) {
-        for (int j = s + 1; j < e; j++) {
-          a = _mm_add_pd(a, _mm_loadu_pd(t + 2 * (size_t)j));
-          b = _mm_add_pd(b, _mm_loadu_pd(t2 + 2 * (size_t)j));
-        }
-        __m128d l = _mm_set1_pd(cx->last[x]);
-        a = _mm_add_pd(a, _mm_mul_pd(l, _mm_loadu_pd(t + 2 * (size_t)e)));
-        b = _mm_add_pd(b, _mm_mul_pd(l, _mm_loadu_pd(t2 + 2 * (size_t)e)));
-      }
-      __m128d n = _mm_set1_pd(cx->norm[x]);
-      a = _mm_mul_pd(a, n);
-      b = _mm_mul_pd(b, n);
-      _mm_storel_pd(o0 + x, a);
-      _mm_storeh_pd(o1 + x, a);
-      _mm_storel_pd(o2 + x, b);
-      _mm_storeh_pd(o3 + x, b);
-    }
-  }
-  return y;
-}
-#endif
 
 /* A typed-array argument of a pixel type the kernels take (Uint8, Uint16, Float32, Float64); on
    anything else a TypeError naming the argument is thrown and false returned. */
@@ -166,36 +51,6 @@ static napi_value area_resize(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "sizes must be positive and data must hold srcWidth*srcHeight values");
     return NULL;
   }
-  cover_t cx, cy;
-  /* scratch kept per thread (worker threads may each load the addon): a fresh 1.8 MB block per
-     image would be mapped and zeroed by the kernel every time */
-  static _Thread_local double *scratch = NULL;
-  static _Thread_local size_t scratch_len = 0;
-  /* rows of the horizontal pass, one row of vertical sums, four source rows interleaved in pairs (SSE2) */
-  size_t need = (size_t)w * sh + (size_t)w + 4 * (size_t)sw;
-  if (scratch_len < need) {
-    free(scratch);
-    scratch = malloc(sizeof(double) * need);
-    scratch_len = scratch ? need : 0;
-  }
-  double *rows = scratch;
-  double *acc = scratch ? scratch + (size_t)w * sh : NULL;
-  if (!rows || !cover_make(&cx, sw, w) || !cover_make(&cy, sh, h)) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
-  if (type == napi_uint8_array) { HPASS(unsigned char, 0) }
-  else if (type == napi_uint16_array) {
-#if defined(__SSE2__)
-    int y0 = hpass_u16_sse2((const unsigned short *)data, sw, sh, w, &cx, rows, acc + w);
-#else
-    int y0 = 0;
-#endif
-    HPASS(unsigned short, y0)
-  }
-  else if (type == napi_float32_array) { HPASS(float, 0) }
-  else { HPASS(double, 0) }
-
   napi_value buffer, result = NULL;
   float *out = NULL;
   if (argc >= 6) {
@@ -206,8 +61,6 @@ static napi_value area_resize(napi_env env, napi_callback_info info) {
     size_t dlen = 0;
     if (dest) napi_get_typedarray_info(env, argv[5], &dtype, &dlen, (void **)&out, NULL, NULL);
     if (!dest || dtype != napi_float32_array || dlen != (size_t)w * h) {
-      cover_free(&cx);
-      cover_free(&cy);
       napi_throw_type_error(env, NULL, "out must be a Float32Array of width*height values");
       return NULL;
     }
@@ -215,38 +68,12 @@ static napi_value area_resize(napi_env env, napi_callback_info info) {
   } else {
     napi_create_arraybuffer(env, sizeof(float) * (size_t)w * h, (void **)&out, &buffer);
   }
-  for (int y = 0; y < h; y++) {
-    int s = cy.start[y], e = cy.end[y] - 1;
-    double wf = cy.first[y];
-    const double *rs = rows + (size_t)s * w;
-    for (int x = 0; x < w; x++) acc[x] = wf * rs[x];
-    for (int r = s + 1; r < e; r++) {
-      const double *rr = rows + (size_t)r * w;
-      for (int x = 0; x < w; x++) acc[x] += rr[x];
-    }
-    if (e > s) {
-      double wl = cy.last[y];
-      const double *re = rows + (size_t)e * w;
-      for (int x = 0; x < w; x++) acc[x] += wl * re[x];
-    }
-    double n = cy.norm[y];
-    float *o = out + (size_t)y * w;
-    for (int x = 0; x < w; x++) o[x] = (float)(acc[x] * n);
+  if (!area_resize_core(type == napi_uint8_array ? PIXELS_U8 : type == napi_uint16_array ? PIXELS_U16 : type == napi_float32_array ? PIXELS_F32 : PIXELS_F64, data, sw, sh, w, h, out)) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
   }
-  cover_free(&cx);
-  cover_free(&cy);
   if (!result) napi_create_typedarray(env, napi_float32_array, (size_t)w * h, buffer, 0, &result);
   return result;
-}
-
-/* ---- exact order statistics: the same algorithm as src/util/select.ts (histogram over [min, max],
-   then only the wanted bin sorted), so the same values ---- */
-
-#define BINS 4096
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 #define AS_DOUBLE(T) ((const T *)data)[i]
@@ -1819,64 +1646,7 @@ static napi_value percentiles_f32(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "out must hold a value per rank, and at most 16 ranks");
     return NULL;
   }
-  double min = INFINITY, max = -INFINITY;
-  for (size_t i = 0; i < n; i++) {
-    double v = data[i];
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  if (n == 0 || !(max > min)) {
-    for (size_t j = 0; j < nr; j++) out[j] = n == 0 ? NAN : min;
-    return NULL;
-  }
-  double k = (BINS - 1) / (max - min);
-  static _Thread_local unsigned int counts[BINS];
-  memset(counts, 0, sizeof(counts));
-  /* (v - min) * k >= 0, so truncation is floor (as the twin's Math.floor) */
-  for (size_t i = 0; i < n; i++) counts[(int)(((double)data[i] - min) * k)]++;
-  int bin[16];
-  size_t below[16], at[16], rank[16];
-  for (size_t j = 0; j < nr; j++) {
-    double rd = ranks[j];
-    size_t r = rd < 0 ? 0 : (size_t)rd > n - 1 ? n - 1 : (size_t)rd;
-    int b = 0;
-    size_t s = 0;
-    while (s + counts[b] <= r) s += counts[b++];
-    bin[j] = b;
-    below[j] = s;
-    rank[j] = r;
-  }
-  /* one pass gathers the values of every wanted bin (bins may repeat: each gathered once) */
-  int first[16];
-  size_t total = 0;
-  for (size_t j = 0; j < nr; j++) {
-    first[j] = (int)j;
-    for (size_t q = 0; q < j; q++)
-      if (bin[q] == bin[j]) {
-        first[j] = (int)q;
-        break;
-      }
-    if (first[j] == (int)j) {
-      at[j] = total;
-      total += counts[bin[j]];
-    } else at[j] = at[first[j]];
-  }
-  double *vals = malloc(sizeof(double) * (total ? total : 1));
-  size_t fill[16];
-  for (size_t j = 0; j < nr; j++) fill[j] = at[j];
-  for (size_t i = 0; i < n; i++) {
-    double v = data[i];
-    int b = (int)((v - min) * k);
-    for (size_t j = 0; j < nr; j++)
-      if (first[j] == (int)j && bin[j] == b) {
-        vals[fill[j]++] = v;
-        break;
-      }
-  }
-  for (size_t j = 0; j < nr; j++)
-    if (first[j] == (int)j) qsort(vals + at[j], counts[bin[j]], sizeof(double), cmp_double);
-  for (size_t j = 0; j < nr; j++) out[j] = vals[at[j] + (rank[j] - below[j])];
-  free(vals);
+  if (!percentiles_f32_core(data, n, ranks, nr, out)) napi_throw_error(env, NULL, "out of memory");
   return NULL;
 }
 
@@ -1894,12 +1664,7 @@ static napi_value scale_to_255_f32(napi_env env, napi_callback_info info) {
   double lo, hi;
   napi_get_value_double(env, argv[1], &lo);
   napi_get_value_double(env, argv[2], &hi);
-  double span = hi - lo;
-  double k = span > 0 ? 255 / span : 0;
-  for (size_t i = 0; i < n; i++) {
-    double v = ((double)data[i] - lo) * k;
-    data[i] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
-  }
+  scale_to_255_core(data, n, lo, hi);
   return NULL;
 }
 
@@ -1930,12 +1695,7 @@ static napi_value preprocess_f32(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "preprocessF32: planes of equal length, 3 means and scales, and room in dst");
     return NULL;
   }
-  for (int c = 0; c < 3; c++) {
-    float *o = dst + (size_t)off + (size_t)c * plane;
-    const float *s = src[c];
-    double m = mean[c], k = scale[c];
-    for (size_t i = 0; i < plane; i++) o[i] = (float)(((double)s[i] - m) * k);
-  }
+  preprocess_core(dst + (size_t)off, plane, src, mean, scale);
   return NULL;
 }
 

@@ -118,6 +118,21 @@ function load(): NativeKernels | null {
 
 export const native: NativeKernels | null = load();
 
+/** The kernels of the whole-field stages beside the network (native/field.h). */
+export type FieldKernels = Pick<NativeKernels, 'areaResize' | 'percentilesF32' | 'scaleTo255F32' | 'preprocessF32'>;
+
+/**
+ * The whole-field kernels in use: the addon's in Node; a host without the addon may install the
+ * same C compiled to WebAssembly (the page's reading worker: src/wasm-kernels.ts). null: the
+ * TypeScript twins run. All give bitwise-equal results.
+ */
+export let fieldKernels: FieldKernels | null = native;
+
+/** Install other whole-field kernels (null: the TypeScript twins). */
+export function useFieldKernels(kernels: FieldKernels | null): void {
+  fieldKernels = kernels;
+}
+
 /** Typed arrays the C kernels take. */
 export function nativeInput(data: ArrayLike<number>): boolean {
   return data instanceof Uint16Array || data instanceof Float32Array || data instanceof Uint8Array || data instanceof Float64Array;

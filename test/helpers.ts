@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Repository root (tests run from dist/test/...). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,3 +44,20 @@ export function tempDir(prefix = 'morphoprof-test-'): string {
 
 /** Path of the CLI entry point, for tests that run the executable as a user would. */
 export const cliPath = path.join(repoRoot, 'bin', 'morphoprof.js');
+
+/** The whole-field kernels compiled to WebAssembly (native/wasm-build.mjs) in a fresh folder, or why they could not be. */
+export async function buildKernelsWasm(): Promise<{ file: string | null; why?: string }> {
+  const { buildKernelsWasm: build } = (await import(pathToFileURL(path.join(repoRoot, 'native', 'wasm-build.mjs')).href)) as {
+    buildKernelsWasm(out: string): { file: string | null; why?: string };
+  };
+  return build(path.join(tempDir('morphoprof-wasm-'), 'kernels.wasm'));
+}
+
+/** A seeded uniform random source in [0, 1) (a linear congruential generator): test data that is the same on every run. */
+export function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}

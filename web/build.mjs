@@ -1,6 +1,7 @@
 /**
  * `npm run build:web`: bundles the browser page into web/dist/ (index.html, main.js, worker.js,
- * onnxruntime-web's .wasm/.mjs files in ort/, the Vega builds in lib/, and the ResNet-50 ONNX file
+ * onnxruntime-web's .wasm/.mjs files in ort/, the Vega builds in lib/, kernels.wasm (native/wasm.c,
+ * when clang can build for wasm32), and the ResNet-50 ONNX file
  * as model.onnx when the CLI has converted it). Nothing is fetched at run time from anywhere else.
  *
  * The host boundary: the page runs the CLI's own modules; each Node-only module they import is
@@ -12,6 +13,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { buildKernelsWasm } from '../native/wasm-build.mjs';
 
 const web = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(web);
@@ -94,12 +96,14 @@ export async function buildWeb({ out = path.join(web, 'dist'), model = true, qui
   for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs']) copyFileSync(path.join(ortDist, f), path.join(out, 'ort', f));
   for (const [pkg, file] of [['vega', 'vega.min.js'], ['vega-lite', 'vega-lite.min.js'], ['vega-embed', 'vega-embed.min.js']]) copyFileSync(path.join(root, 'node_modules', pkg, 'build', file), path.join(out, 'lib', file));
   copyFileSync(path.join(web, 'index.html'), path.join(out, 'index.html'));
+  // the whole-field kernels, the addon's C as WebAssembly SIMD (without clang for wasm32 the page reads with the TypeScript twins)
+  const kernels = buildKernelsWasm(path.join(out, 'kernels.wasm'));
   const found = model ? await resnet50() : { file: null, why: 'not asked for' };
   const onnx = found.file;
   // model.json says which model the page has (none: the user chooses an .onnx file)
   if (onnx) copyFileSync(onnx, path.join(out, 'model.onnx'));
   writeFileSync(path.join(out, 'model.json'), `${JSON.stringify(onnx ? { name: 'resnet50', file: path.basename(onnx) } : { name: null })}\n`);
-  if (!quiet) console.log(`web/dist: page, worker, onnxruntime-web ${JSON.parse(readFileSync(path.join(ortDist, '..', 'package.json'), 'utf8')).version} wasm, Vega; model: ${onnx ? `resnet50 (${path.basename(onnx)})` : `none, ${found.why} (the page asks for an .onnx file)`}`);
+  if (!quiet) console.log(`web/dist: page, worker, onnxruntime-web ${JSON.parse(readFileSync(path.join(ortDist, '..', 'package.json'), 'utf8')).version} wasm, Vega; kernels: ${kernels.file ? 'WebAssembly SIMD' : `TypeScript (${kernels.why})`}; model: ${onnx ? `resnet50 (${path.basename(onnx)})` : `none, ${found.why} (the page asks for an .onnx file)`}`);
   return out;
 }
 

@@ -5,7 +5,7 @@
  * 0..255 photographs. We map the [low, high] percentiles of intensity to [0, 255] and clip,
  * as DeepProfiler does per image. `percentileRange` computes the two points.
  */
-import { native } from '../native.js';
+import { fieldKernels } from '../native.js';
 import { valuesAtRanks } from '../util/select.js';
 
 export interface ScalingSpec {
@@ -25,11 +25,12 @@ export function percentileRange(data: Float32Array, spec: ScalingSpec = DEFAULT_
   const n = data.length;
   if (n === 0) return [0, 1];
   const rank = (p: number) => Math.round((p / 100) * (n - 1));
-  if (native?.percentilesF32) {
+  const k = fieldKernels;
+  if (k?.percentilesF32) {
     // the same exact order statistics in C in fewer passes (valuesAtRanksJs is the twin)
     ranks[0] = rank(spec.low);
     ranks[1] = rank(spec.high);
-    native.percentilesF32(data, ranks, found);
+    k.percentilesF32(data, ranks, found);
     return [found[0]!, found[1]!];
   }
   const [lo, hi] = valuesAtRanks(data, [rank(spec.low), rank(spec.high)]);
@@ -41,8 +42,8 @@ const found = new Float64Array(2);
 
 /** Map `data` in place from [lo, hi] to [0, 255], clipping outside. A flat image becomes 0. */
 export function scaleTo255(data: Float32Array, lo: number, hi: number): Float32Array {
-  if (native?.scaleTo255F32) {
-    native.scaleTo255F32(data, lo, hi);
+  if (fieldKernels?.scaleTo255F32) {
+    fieldKernels.scaleTo255F32(data, lo, hi);
     return data;
   }
   return scaleTo255Js(data, lo, hi);

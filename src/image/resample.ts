@@ -15,7 +15,7 @@
  * machine. The C and TypeScript versions do the same double operations in the same order, so
  * their results are bitwise equal (tested).
  */
-import { native, nativeInput } from '../native.js';
+import { fieldKernels, nativeInput } from '../native.js';
 
 
 /** How one output cell [i*s, (i+1)*s) covers the source cells. */
@@ -73,7 +73,8 @@ export function areaResize(
   out?: Float32Array,
 ): Float32Array {
   if (out !== undefined && out.length !== width * height) throw new RangeError(`out holds ${out.length} values, not ${width}x${height}`);
-  if (native && nativeInput(data)) return out ? native.areaResize(data, srcWidth, srcHeight, width, height, out) : native.areaResize(data, srcWidth, srcHeight, width, height);
+  const k = fieldKernels;
+  if (k && nativeInput(data)) return out ? k.areaResize(data, srcWidth, srcHeight, width, height, out) : k.areaResize(data, srcWidth, srcHeight, width, height);
   return areaResizeJs(data, srcWidth, srcHeight, width, height, out);
 }
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { invalidParameter, MorphoprofError } from '../errors.js';
-import { native } from '../native.js';
+import { fieldKernels } from '../native.js';
 import { imageNetLabelsPath, type PreprocessMode } from './registry.js';
 
 export type { PreprocessMode } from './registry.js';
@@ -53,9 +53,9 @@ export function preprocessInto(
   if (!Number.isInteger(offset) || offset < 0 || offset + 3 * plane > dst.length) {
     throw invalidParameter('offset', `an integer in [0, ${dst.length - 3 * plane}] (dst holds ${dst.length} values, one image ${3 * plane})`, offset);
   }
-  if (native?.preprocessF32) {
+  if (fieldKernels?.preprocessF32) {
     const k = KERNEL_ARGS[mode as PreprocessMode];
-    native.preprocessF32(dst, offset, rgb[k.sources[0]], rgb[k.sources[1]], rgb[k.sources[2]], k.mean, k.scale);
+    fieldKernels.preprocessF32(dst, offset, rgb[k.sources[0]], rgb[k.sources[1]], rgb[k.sources[2]], k.mean, k.scale);
     return;
   }
   preprocessIntoJs(dst, offset, rgb, transforms);

@@ -13,16 +13,9 @@ import { useGatherKernel, useIntensityKernel } from '../../src/cells/intensity.j
 import { indexObjects, shapePixels, useIndexKernel, useShapeKernel, type ShapeKernel } from '../../src/cells/shape.js';
 import { MorphoprofError } from '../../src/errors.js';
 import type { LabelImage, Plane } from '../../src/cells/types.js';
+import { lcg } from '../helpers.js';
 
 const skip = 'native kernels not built with cooccurrence (npm install builds them with node-gyp); the TypeScript twin is in use';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 test('cooccurrence: the same tables as countPairs in TypeScript', (t) => {
   if (!native?.cooccurrence) return t.skip(skip);

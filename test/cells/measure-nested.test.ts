@@ -11,14 +11,7 @@ import { measureObjects, type MeasureOptions } from '../../src/cells/measure.js'
 import { cytoplasmLabels, measureNested, nucleiInsideCells } from '../../src/cells/measure-nested.js';
 import { cellSettings, measureField } from '../../src/cells/field.js';
 import type { LabelImage, ObjectMeasurements, Plane } from '../../src/cells/types.js';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { lcg } from '../helpers.js';
 
 interface Field {
   nuclei: LabelImage;

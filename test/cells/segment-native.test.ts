@@ -14,16 +14,9 @@ import { segmentNuclei } from '../../src/cells/segment.js';
 import { histogram, useHistogramKernel } from '../../src/cells/threshold.js';
 import { useWatershedKernel, watershed } from '../../src/cells/watershed.js';
 import { native } from '../../src/native.js';
+import { lcg } from '../helpers.js';
 
 const skip = 'native kernels not built with segBinomialBlur/segBoxBlur (npm install builds them with node-gyp); the TypeScript twin is in use';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const kernel = (): Parameters<typeof useBlurKernel>[0] => (native?.segBinomialBlur && native.segBoxBlur ? { binomial: native.segBinomialBlur, box: native.segBoxBlur } : null);
 

@@ -7,14 +7,7 @@ import { describe, it } from 'node:test';
 import { areaResizeJs } from '../../src/image/resample.js';
 import { native } from '../../src/native.js';
 import { valuesAtRanksJs } from '../../src/util/select.js';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { lcg } from '../helpers.js';
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 

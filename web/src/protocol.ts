@@ -69,7 +69,8 @@ export type ToReader =
   | { type: 'read'; id: number; fields: number[]; spare?: ArrayBuffer };
 
 export type FromReader =
-  | { type: 'opened' }
+  /** `kernels`: what reads the images (WebAssembly SIMD kernels, or the TypeScript twins and why) */
+  | { type: 'opened'; kernels: string }
   /** the batch: the fields read (in order), those that could not be, and their preprocessed inputs */
   | { type: 'read'; id: number; fields: number[]; errors: FieldError[]; inputs: Float32Array }
   | { type: 'failed'; id: number | null; code: ErrorCode; message: string; hint?: string };

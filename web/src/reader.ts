@@ -4,13 +4,15 @@
  * batch here instead lets reading overlap inference, as the CLI's main thread reads while its
  * inference threads run. It reads, downsamples, scales and preprocesses with the CLI's own modules
  * (`FieldEmbedder.reading`, `load`, `assemble`), and reads each batch's files ahead all at once
- * (vfs `preload`). One request at a time, in order.
+ * (vfs `preload`). The kernels of those stages are the CLI's C compiled to WebAssembly SIMD
+ * (kernels.ts). One request at a time, in order.
  */
 import { FieldEmbedder } from '../../src/embed/embedder.js';
 import { errorMessage, MorphoprofError } from '../../src/errors.js';
 import { imageRefFile } from '../../src/image/source.js';
 import type { Field } from '../../src/screen/types.js';
 import { mountFiles, preload, unmountAll } from './host/vfs.js';
+import { installKernels } from './kernels.js';
 import type { FromReader, ToReader } from './protocol.js';
 
 const post = (message: FromReader, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
@@ -32,8 +34,9 @@ async function handle(msg: ToReader): Promise<void> {
     mountFiles(msg.files);
     fields = msg.screen.fields;
     indexOf = new Map(fields.map((f, i) => [f, i]));
+    const kernels = await installKernels(self.location.href);
     embedder = await FieldEmbedder.reading(msg.screen, msg.settings, msg.network, msg.geometryFrom.map((i) => fields[i]!));
-    post({ type: 'opened' });
+    post({ type: 'opened', kernels });
     return;
   }
   if (!embedder) throw new MorphoprofError('INTERNAL', 'the reading worker was asked to read before it was opened');

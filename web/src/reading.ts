@@ -24,6 +24,8 @@ export class ReadingWorker {
   private readonly waiting = new Map<number | null, { resolve: (m: FromReader) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private readonly indexOf: Map<Field, number>;
+  /** what reads the images there (WebAssembly SIMD kernels, or the TypeScript twins and why) */
+  kernels = '';
 
   private constructor(url: URL, private readonly screen: Screen) {
     this.indexOf = new Map(screen.fields.map((f, i) => [f, i]));
@@ -56,7 +58,8 @@ export class ReadingWorker {
   static async open(url: URL, opts: { files: PickedFile[]; screen: Screen; settings: EmbedSettings; network: NetworkInfo; geometryFrom: readonly Field[] }): Promise<ReadingWorker> {
     const r = new ReadingWorker(url, opts.screen);
     try {
-      await r.ask({ type: 'open', files: opts.files, screen: opts.screen, settings: opts.settings, network: opts.network, geometryFrom: opts.geometryFrom.map((f) => r.indexOf.get(f)!) });
+      const opened = await r.ask({ type: 'open', files: opts.files, screen: opts.screen, settings: opts.settings, network: opts.network, geometryFrom: opts.geometryFrom.map((f) => r.indexOf.get(f)!) });
+      if (opened.type === 'opened') r.kernels = opened.kernels;
     } catch (err) {
       r.close();
       throw err;

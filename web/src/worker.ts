@@ -27,6 +27,7 @@ import { ReadingWorker } from './reading.js';
 import { networkInfo, rawImagesPerSecond } from '../../src/models/session-core.js';
 import { openWebModel, wasmThreads } from './session.js';
 import { choosePrecision } from './precision.js';
+import { installKernels } from './kernels.js';
 
 declare const MORPHOPROF_VERSION: string;
 
@@ -160,7 +161,10 @@ async function run(options: RunOptions): Promise<void> {
     const scripts = libraries();
     const model = await modelBytes(options);
     const threads = wasmThreads();
-    post({ type: 'backend', text: options.provider === 'webgpu' ? 'WebGPU' : `WebAssembly SIMD; ${threads.why}` });
+    const backend = options.provider === 'webgpu' ? 'WebGPU' : `WebAssembly SIMD; ${threads.why}`;
+    post({ type: 'backend', text: backend });
+    // the calibration images of int8 are read here, the screen's in the reading worker: both with the same kernels
+    await installKernels(base);
     const web = { name: model.name, preprocess: model.preprocess, wasmPaths: new URL('ort/', base).href };
     const fp32 = await openWebModel(model.bytes, { ...web, executionProvider: options.provider });
     const dims = screen.channels.length * fp32.embeddingDim;
@@ -193,6 +197,7 @@ async function run(options: RunOptions): Promise<void> {
     for (let i = 0; i < checked.present.length; i += options.batchSize) batches.push({ fields: checked.present.slice(i, i + options.batchSize) });
     // reading, downsampling and scaling run in a worker of their own, overlapping inference here
     const reading = await ReadingWorker.open(new URL('reader.js', base), { files: picked, screen, settings, network: networkInfo(session), geometryFrom: checked.present });
+    post({ type: 'backend', text: `${backend}; images read with ${reading.kernels}` });
     try {
       const ahead = reading.start(batches);
       // the network's first run plans its graph and packs its weights (seconds for ResNet-50), while the first batches are read: part of opening it, as the CLI's opening of the network is not counted in its embedding time
