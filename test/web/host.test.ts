@@ -57,7 +57,7 @@ function readThroughFs(p: string): Uint8Array {
   return out.slice(0, n);
 }
 
-test('files read ahead: the bytes a synchronous read gives, each taken once; unreadable files left to the synchronous read', async () => {
+test('files read ahead in one read: the bytes a synchronous read gives, each taken once; a batch that cannot be read left to the synchronous reads', async () => {
   const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251);
   unmountAll();
   mountFiles([
@@ -74,19 +74,32 @@ test('files read ahead: the bytes a synchronous read gives, each taken once; unr
   await preload(['/screen/a.tif']);
   assert.deepEqual(readThroughFs('/screen/a.tif'), bytes(1000, 1));
 
-  // a file the browser cannot read ahead (gone since it was picked) is left to the synchronous read, which names it
+  // a batch the browser cannot read ahead (a file of it gone since it was picked) is left to the
+  // synchronous reads: the files that are there are read, the one gone names itself
   const gone = new Blob([bytes(10, 5)]);
-  Object.assign(gone, { arrayBuffer: async () => { throw new Error('NotReadableError'); } });
-  mountFiles([{ path: 'screen/gone.tif', blob: gone }]);
-  await preload(['/screen/gone.tif', '/screen/missing.tif']);
+  mountFiles([
+    { path: 'screen/gone.tif', blob: gone },
+    { path: 'screen/c.tif', blob: new Blob([bytes(20, 3)]) },
+  ]);
+  const arrayBuffer = Blob.prototype.arrayBuffer;
+  Blob.prototype.arrayBuffer = async () => {
+    throw new Error('NotReadableError');
+  };
+  try {
+    await preload(['/screen/gone.tif', '/screen/c.tif', '/screen/missing.tif']);
+  } finally {
+    Blob.prototype.arrayBuffer = arrayBuffer;
+  }
   const g = globalThis as { FileReaderSync?: unknown };
   g.FileReaderSync = class {
-    readAsArrayBuffer(): ArrayBuffer {
-      throw new Error('NotReadableError: the file could not be read');
+    readAsArrayBuffer(blob: Blob): ArrayBuffer {
+      if (blob === gone) throw new Error('NotReadableError: the file could not be read');
+      return bytes(20, 3).buffer;
     }
   };
   try {
     assert.throws(() => readBytesSync('/screen/gone.tif'), /could not be read/);
+    assert.deepEqual(readBytesSync('/screen/c.tif'), bytes(20, 3));
     assert.throws(() => readBytesSync('/screen/missing.tif'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.message.includes('/screen/missing.tif'));
   } finally {
     delete g.FileReaderSync;
