@@ -183,7 +183,7 @@ async function run(options: RunOptions): Promise<void> {
       name: model.name,
       present: checked.present,
       controlCompound: screen.controlCompound,
-      batch: options.batchSize,
+      batch: options.batchSize * screen.channels.length, // images per run, as in the embedding (a field is an image per stain)
       // int8 (QDQ) runs on WebAssembly's integer kernels
       openInt8: (bytes) => openWebModel(bytes, { ...web, executionProvider: 'wasm', precision: 'int8' }),
     });
