@@ -10,12 +10,11 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { scaleTo255Js } from '../src/embed/scale.js';
+import { percentileRange, scaleTo255 } from '../src/embed/scale.js';
 import { readImage } from '../src/image/read.js';
-import { areaResizeJs } from '../src/image/resample.js';
-import { preprocessIntoJs, preprocessTransforms } from '../src/models/preprocess.js';
-import { native, type FieldKernels } from '../src/native.js';
-import { valuesAtRanksJs } from '../src/util/select.js';
+import { areaResize, areaResizeJs } from '../src/image/resample.js';
+import { preprocessInto } from '../src/models/preprocess.js';
+import { native, useFieldKernels, type FieldKernels } from '../src/native.js';
 import { wasmFieldKernels } from '../src/wasm-kernels.js';
 import { buildKernelsWasm, sharedData } from '../test/helpers.js';
 import { fieldPixels } from '../test/image/fixtures.js';
@@ -62,35 +61,29 @@ function time(f: (i: number) => void): number {
 }
 
 const planes = fields.map((f) => areaResizeJs(f, 1280, 1024, size, size));
-const n = size * size;
-const ranks = [Math.round(0.001 * (n - 1)), Math.round(0.999 * (n - 1))];
-const transforms = preprocessTransforms('caffe');
-const k = { sources: transforms.map((t) => t.source), mean: Float64Array.from(transforms, (t) => t.mean), scale: Float64Array.from(transforms, (t) => t.scale) };
-const out = new Float32Array(n);
-const batch = new Float32Array(3 * n);
-const found = new Float64Array(2);
-const rankArray = Float64Array.from(ranks);
+const out = new Float32Array(size * size);
+const batch = new Float32Array(3 * size * size);
 
+// each build installed as the kernels in use, timed through the stages' own functions
 const rows: string[][] = [];
 for (const [name, kernels] of builds) {
+  useFieldKernels(kernels);
   const pick = (i: number) => i % fields.length;
-  const resize = time((i) => (kernels ? kernels.areaResize(fields[pick(i)]!, 1280, 1024, size, size, out) : areaResizeJs(fields[pick(i)]!, 1280, 1024, size, size, out)));
-  const pct = time((i) => (kernels ? kernels.percentilesF32!(planes[pick(i)]!, rankArray, found) : valuesAtRanksJs(planes[pick(i)]!, ranks)));
+  const resize = time((i) => areaResize(fields[pick(i)]!, 1280, 1024, size, size, out));
+  const pct = time((i) => percentileRange(planes[pick(i)]!));
   const work = planes.map((p) => p.slice());
   const scale = time((i) => {
     const p = work[pick(i)]!;
     p.set(planes[pick(i)]!);
-    if (kernels) kernels.scaleTo255F32!(p, 300, 4000);
-    else scaleTo255Js(p, 300, 4000);
+    scaleTo255(p, 300, 4000);
   });
   const prep = time((i) => {
     const p = work[pick(i)]!;
-    const rgb: [Float32Array, Float32Array, Float32Array] = [p, p, p];
-    if (kernels) kernels.preprocessF32!(batch, 0, rgb[k.sources[0]!]!, rgb[k.sources[1]!]!, rgb[k.sources[2]!]!, k.mean, k.scale);
-    else preprocessIntoJs(batch, 0, rgb, transforms);
+    preprocessInto(batch, 0, [p, p, p], 'caffe');
   });
   rows.push([name, resize.toFixed(2), pct.toFixed(2), scale.toFixed(3), prep.toFixed(2), (resize + pct + scale + prep).toFixed(2)]);
 }
+useFieldKernels(native);
 const head = ['build', 'downsample', 'percentiles', 'scale', 'preprocess', 'sum'];
 const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
 for (const r of [head, ...rows]) console.log(r.map((v, c) => v.padStart(widths[c]!)).join('  '));

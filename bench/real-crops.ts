@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { ProfileTable } from '../src/table/index.js';
 import { cosine } from '../src/util/cosine.js';
+import { rowKey } from '../test/helpers.js';
 
 export const CROP_CHANNELS = ['DNA', 'Tubulin', 'Actin'] as const;
 
@@ -106,12 +107,11 @@ export function leaveOneOut(table: ProfileTable, label: string): number {
 
 /** Cosine of each row of `b` to the row of `a` of the same field (plate, well, site). */
 export function rowCosines(a: ProfileTable, b: ProfileTable): number[] {
-  const key = (m: ProfileTable['metadata'][number]) => `${m.Metadata_Plate}/${m.Metadata_Well}/${m.Metadata_Site}`;
-  const rows = new Map(a.metadata.map((m, i) => [key(m), a.features[i]!]));
+  const rows = new Map(a.metadata.map((m, i) => [rowKey(m), a.features[i]!]));
   return b.metadata.map((m, i) => {
-    const x = rows.get(key(m));
+    const x = rows.get(rowKey(m));
     const y = b.features[i]!;
-    if (!x) throw new Error(`field ${key(m)} is missing from the reference table`);
+    if (!x) throw new Error(`field ${rowKey(m)} is missing from the reference table`);
     return cosine(x, y);
   });
 }

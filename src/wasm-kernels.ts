@@ -44,7 +44,7 @@ function pixelType(data: ArrayLike<number>): [number, PixelArray] {
 
 /** A block of the module's memory, kept between calls and grown when a call needs more. */
 class Block {
-  pointer = 0;
+  private pointer = 0;
   private bytes = 0;
   constructor(private readonly wasm: KernelExports) {}
   /** At least `bytes`, 16-byte aligned (malloc's alignment); may grow memory, so views are taken after. */

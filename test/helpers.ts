@@ -53,6 +53,12 @@ export async function buildKernelsWasm(): Promise<{ file: string | null; why?: s
   return build(path.join(tempDir('morphoprof-wasm-'), 'kernels.wasm'));
 }
 
+/** A field's key in a feature table's row (plate/well/site), to match rows of two tables. */
+export const rowKey = (m: Record<string, unknown>): string => `${String(m.Metadata_Plate)}/${String(m.Metadata_Well)}/${String(m.Metadata_Site)}`;
+
+/** The bytes of a Float32Array, to compare two arrays bit for bit. */
+export const floatBytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
 /** A seeded uniform random source in [0, 1) (a linear congruential generator): test data that is the same on every run. */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;

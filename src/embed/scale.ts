@@ -6,7 +6,7 @@
  * as DeepProfiler does per image. `percentileRange` computes the two points.
  */
 import { fieldKernels } from '../native.js';
-import { valuesAtRanks } from '../util/select.js';
+import { valuesAtRanks, valuesAtRanksJs } from '../util/select.js';
 
 export interface ScalingSpec {
   /** lower percentile in [0, 100), default 0.1 */
@@ -33,7 +33,8 @@ export function percentileRange(data: Float32Array, spec: ScalingSpec = DEFAULT_
     k.percentilesF32(data, ranks, found);
     return [found[0]!, found[1]!];
   }
-  const [lo, hi] = valuesAtRanks(data, [rank(spec.low), rank(spec.high)]);
+  // no whole-field kernels installed: the TypeScript twin (valuesAtRanks would take the addon's)
+  const [lo, hi] = (k ? valuesAtRanks : valuesAtRanksJs)(data, [rank(spec.low), rank(spec.high)]);
   return [lo!, hi!];
 }
 

@@ -47,7 +47,6 @@ export function perImageLength(dims: Dims): number {
   return dims.length > 0 && dims.every((d) => typeof d === 'number') ? (dims as number[]).reduce((a, b) => a * b, 1) : 0;
 }
 
-/** A session from its parts: `embed` runs only the embedding output. */
 /** What a session is, without the session: plain data another thread can be given (e.g. to read for it, FieldEmbedder.reading). */
 export type NetworkInfo = Omit<ModelSession, 'run' | 'embed' | 'dispose'>;
 
@@ -56,6 +55,7 @@ export function networkInfo(m: ModelSession): NetworkInfo {
   return { name, onnxPath, precision, inputSize, preprocess, embeddingOutput, embeddingDim, outputNames: [...outputNames] };
 }
 
+/** A session from its parts: `embed` runs only the embedding output. */
 export function modelSession(parts: Omit<ModelSession, 'embed'>): ModelSession {
   return { ...parts, embed: async (batch, n) => (await parts.run(batch, n, [parts.embeddingOutput]))[parts.embeddingOutput]! };
 }

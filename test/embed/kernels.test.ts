@@ -16,7 +16,7 @@ import { PREPROCESS_MODES } from '../../src/models/preprocess.js';
 import { native } from '../../src/native.js';
 import { valuesAtRanksJs } from '../../src/util/select.js';
 import { fieldPixels } from '../image/fixtures.js';
-import { tempDir } from '../helpers.js';
+import { floatBytes, tempDir } from '../helpers.js';
 
 const skip = native?.percentilesF32 ? false : 'the C addon (with the issue 12 kernels) is not built; the TypeScript twins run instead';
 
@@ -37,8 +37,6 @@ function planes(): Float32Array[] {
   return out;
 }
 
-const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
 describe('C kernels of the whole-field stages equal their TypeScript twins', { skip }, () => {
   it('percentiles: the values at the 0.1th and 99.9th percentile ranks, as sorting gives them', () => {
     for (const p of planes()) {
@@ -58,7 +56,7 @@ describe('C kernels of the whole-field stages equal their TypeScript twins', { s
       const [lo, hi] = percentileRange(p);
       const a = scaleTo255(p.slice(), lo, hi);
       const b = scaleTo255Js(p.slice(), lo, hi);
-      assert.ok(bytes(a).equals(bytes(b)));
+      assert.ok(floatBytes(a).equals(floatBytes(b)));
       const rgb: [Float32Array, Float32Array, Float32Array] = [a, p, scaleTo255(p.slice(), hi, lo)];
       for (const mode of PREPROCESS_MODES) {
         const n = p.length;
@@ -66,7 +64,7 @@ describe('C kernels of the whole-field stages equal their TypeScript twins', { s
         const plain = new Float32Array(3 * n + 5);
         preprocessInto(shared, 5, rgb, mode);
         preprocessIntoJs(plain, 5, rgb, preprocessTransforms(mode));
-        assert.ok(Buffer.from(new Uint8Array(shared.buffer)).equals(bytes(plain)), `${mode}, ${n} values`);
+        assert.ok(Buffer.from(new Uint8Array(shared.buffer)).equals(floatBytes(plain)), `${mode}, ${n} values`);
       }
     }
   });

@@ -14,7 +14,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-quic', '--disable-component-update', '--disable-sync'];
 
 /** A table row's field (Metadata_Plate/Metadata_Well/Metadata_Site), to match the page's rows with the CLI's. */
-export const rowKey = (m: Record<string, unknown>): string => `${String(m.Metadata_Plate)}/${String(m.Metadata_Well)}/${String(m.Metadata_Site)}`;
+export { rowKey } from '../helpers.js';
 
 export function haveChromium(): boolean {
   return existsSync(CHROMIUM);

@@ -213,9 +213,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       $('stage').textContent = m.text;
       break;
     case 'raw': {
-      const raw = (m.before + m.after) / 2;
-      $('raw').textContent = `Raw inference of this network on ready tensors: ${m.before.toFixed(2)} images/s before the embedding, ${m.after.toFixed(2)} after; the embedding ran at ${m.embedding.toFixed(2)} images/s = ${(m.embedding / raw).toFixed(3)} of their mean.`;
-      $('raw').dataset.ratio = String(m.embedding / raw);
+      const ratio = m.embedding / ((m.before + m.after) / 2);
+      $('raw').textContent = `Raw inference of this network on ready tensors: ${m.before.toFixed(2)} images/s before the embedding, ${m.after.toFixed(2)} after; the embedding ran at ${m.embedding.toFixed(2)} images/s = ${ratio.toFixed(3)} of their mean.`;
+      $('raw').dataset.ratio = String(ratio);
       break;
     }
     case 'done': {

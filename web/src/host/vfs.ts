@@ -85,15 +85,15 @@ const ahead = new Map<string, Uint8Array>();
  * its synchronous read, whose error names it.
  */
 export async function preload(paths: Iterable<string>): Promise<void> {
-  const list: Array<[string, Blob]> = [];
+  const list = new Map<string, Blob>();
   for (const p of paths) {
     const n = normalizePath(p);
     const blob = files.get(n);
-    if (blob && !ahead.has(n) && !list.some(([m]) => m === n)) list.push([n, blob]);
+    if (blob && !ahead.has(n)) list.set(n, blob);
   }
-  if (!list.length) return;
+  if (!list.size) return;
   try {
-    const all = new Uint8Array(await new Blob(list.map(([, b]) => b)).arrayBuffer());
+    const all = new Uint8Array(await new Blob([...list.values()]).arrayBuffer());
     let at = 0;
     for (const [n, b] of list) {
       ahead.set(n, all.subarray(at, at + b.size));
@@ -105,9 +105,10 @@ export async function preload(paths: Iterable<string>): Promise<void> {
 }
 
 export function readBytesSync(p: string, syscall = 'open'): Uint8Array {
-  const early = ahead.get(normalizePath(p));
+  const n = normalizePath(p);
+  const early = ahead.get(n);
   if (early) {
-    ahead.delete(normalizePath(p));
+    ahead.delete(n);
     return early;
   }
   const blob = fileAt(p);
